@@ -1,0 +1,79 @@
+// Structured logs (pino, one JSON event per line) with secrets removed by the logger itself:
+// every value registered with `secrets.add` is replaced in the serialised line, whatever field
+// or message it hides in, so a careless `log.info({ job })` cannot leak a token.
+import pino, { type Logger } from "pino";
+
+export type { Logger } from "pino";
+
+/** Process-wide set of strings that must never reach a log line. */
+export class SecretRegistry {
+  private readonly values = new Set<string>();
+  private pattern: RegExp | undefined;
+
+  add(value: string | undefined): void {
+    // Very short values would blank out ordinary words; GitLab tokens are far longer.
+    if (!value || value.length < 6 || this.values.has(value)) return;
+    this.values.add(value);
+    this.pattern = undefined;
+  }
+
+  delete(value: string): void {
+    if (this.values.delete(value)) this.pattern = undefined;
+  }
+
+  redact(line: string): string {
+    if (this.values.size === 0) return line;
+    if (!this.pattern) {
+      // Longest first so a secret that contains another is replaced whole.
+      const alternatives = [...this.values]
+        .sort((a, b) => b.length - a.length)
+        .map((v) => JSON.stringify(v).slice(1, -1).replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+      this.pattern = new RegExp(alternatives.join("|"), "g");
+    }
+    return line.replace(this.pattern, "[REDACTED]");
+  }
+}
+
+export const secrets = new SecretRegistry();
+
+export interface LoggerOptions {
+  service: string;
+  level?: string;
+  /** "json" (default) or "text" (GitLab Runner's log_format values; "runner" is treated as text). */
+  format?: string;
+  /** Where lines go; defaults to stderr so stdout stays free for command output. */
+  destination?: { write(line: string): unknown };
+}
+
+export function createLogger(opts: LoggerOptions): Logger {
+  const out = opts.destination ?? process.stderr;
+  const text = opts.format === "text" || opts.format === "runner";
+  const stream = {
+    write(line: string) {
+      const clean = secrets.redact(line);
+      out.write(text ? toText(clean) : clean);
+    },
+  };
+  return pino(
+    {
+      level: opts.level ?? process.env.RUNMESH_LOG_LEVEL ?? "info",
+      base: { service: opts.service },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    stream,
+  );
+}
+
+function toText(jsonLine: string): string {
+  try {
+    const { time, level, msg, service, ...rest } = JSON.parse(jsonLine) as Record<string, unknown>;
+    const fields = Object.entries(rest)
+      .filter(([k]) => k !== "pid" && k !== "hostname")
+      .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+      .join(" ");
+    return `${time} ${String(level).toUpperCase().padEnd(5)} ${service}: ${msg ?? ""}${fields ? ` ${fields}` : ""}\n`;
+  } catch {
+    return jsonLine;
+  }
+}
