@@ -1,0 +1,134 @@
+// Every subject, stream and bucket of the mesh, with the schema of what travels on it.
+// Services name subjects only through this module.
+import { z } from "zod";
+import { rpc, topic } from "./topics.ts";
+
+/** The runner entry's settings as workers receive them: config.toml keys, never a token. */
+const runnerSettings = z.record(z.string(), z.unknown());
+
+/** One job accepted from GitLab, handed from poller to scheduler to worker. */
+export const acceptedJobSchema = z.object({
+  /** `<gitlab-url-hash>_<job id>`: unique per GitLab instance, safe as a KV key. */
+  jobKey: z.string(),
+  gitlabUrl: z.string(),
+  runnerKey: z.string(),
+  runnerName: z.string(),
+  jobId: z.number().int(),
+  /** The job's own token (CI_JOB_TOKEN): the scheduler needs it to report a lost job. */
+  jobToken: z.string(),
+  timeoutS: z.number(),
+  /** The 201 body exactly as GitLab sent it; only the worker parses it fully. */
+  payload: z.string(),
+  runner: runnerSettings,
+  systemId: z.string(),
+  leaseId: z.string(),
+  /** The worker whose slot the lease held: the preferred target of the dispatch. */
+  workerId: z.string(),
+  pollerId: z.string(),
+  acceptedAt: z.number(),
+  /** TLS files the worker passes to jobs and uses to talk to GitLab (paths, not contents). */
+  tls: z.object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() }),
+});
+export type AcceptedJob = z.infer<typeof acceptedJobSchema>;
+
+export const runningJobSchema = z.object({
+  jobKey: z.string(),
+  runnerKey: z.string(),
+  jobId: z.number().int(),
+  /** Bytes of trace GitLab has acknowledged: where a lost-worker notice is appended. */
+  traceOffset: z.number().int().nonnegative(),
+});
+
+export const heartbeat = topic(
+  "runmesh.worker.heartbeat",
+  z.object({
+    workerId: z.string(),
+    slots: z.number().int().nonnegative(),
+    executors: z.array(z.string()),
+    running: z.array(runningJobSchema),
+    draining: z.boolean(),
+    intervalMs: z.number().int().positive(),
+    seq: z.number().int(),
+  }),
+);
+export type Heartbeat = z.infer<typeof heartbeat.schema>;
+
+export const dispatchResult = z.object({
+  accepted: z.boolean(),
+  reason: z.string().optional(),
+});
+
+/** The scheduler hands one job to one worker on that worker's own subject. */
+export function dispatchRpc(workerId: string) {
+  return rpc(`runmesh.worker.${workerId}.dispatch`, acceptedJobSchema, dispatchResult);
+}
+
+export const leaseAcquire = rpc(
+  "runmesh.scheduler.lease.acquire",
+  z.object({
+    runnerKey: z.string(),
+    pollerId: z.string(),
+    /** Requests for this runner entry that may be in flight at once (request_concurrency, adaptive). */
+    maxInFlight: z.number().int().positive(),
+  }),
+  z.discriminatedUnion("granted", [
+    z.object({ granted: z.literal(true), leaseId: z.string(), workerId: z.string(), ttlMs: z.number() }),
+    z.object({ granted: z.literal(false), reason: z.string(), retryAfterMs: z.number() }),
+  ]),
+);
+
+export const leaseRenew = rpc(
+  "runmesh.scheduler.lease.renew",
+  z.object({ leaseId: z.string() }),
+  z.object({ ok: z.boolean() }),
+);
+
+export const leaseRelease = rpc(
+  "runmesh.scheduler.lease.release",
+  z.object({ leaseId: z.string(), reason: z.string() }),
+  z.object({ ok: z.boolean() }),
+);
+
+/** Published by the scheduler whenever slots free up, so waiting pollers retry at once. */
+export const capacityChanged = topic("runmesh.scheduler.capacity", z.object({ free: z.number().int() }));
+
+export const jobEvent = topic(
+  "runmesh.job.event",
+  z.object({
+    jobKey: z.string(),
+    jobId: z.number().int(),
+    runnerKey: z.string(),
+    workerId: z.string(),
+    event: z.enum(["acknowledged", "running", "finished", "dropped"]),
+    state: z.string().optional(),
+    failureReason: z.string().optional(),
+  }),
+);
+
+/** Durable handoff poller → scheduler (JetStream work queue on NATS). */
+export const acceptedJobs = topic("runmesh.jobs.accepted", acceptedJobSchema);
+export const ACCEPTED_JOBS_QUEUE = "accepted-jobs";
+export const SCHEDULER_CONSUMER = "scheduler";
+
+/** A job's place in its life; moves only forward, by compare-and-set. */
+export const jobStates = ["claimed", "acknowledged", "running", "final"] as const;
+export const jobRecordSchema = z.object({
+  state: z.enum(jobStates),
+  workerId: z.string(),
+  job: acceptedJobSchema,
+  /** How it ended (final only): success, failed, dropped, lost. */
+  outcome: z.string().optional(),
+  updatedAt: z.number(),
+});
+export type JobRecord = z.infer<typeof jobRecordSchema>;
+export const JOBS_BUCKET = "runmesh-jobs";
+
+/** Health, adaptive request concurrency and last_update of one runner entry, shared by its pollers. */
+export const runnerStateSchema = z.object({
+  lastUpdate: z.string().optional(),
+  failures: z.number().int().nonnegative(),
+  lastHealthyAt: z.number(),
+  adaptiveConcurrency: z.number().positive(),
+});
+export type RunnerState = z.infer<typeof runnerStateSchema>;
+export const RUNNERS_BUCKET = "runmesh-runners";

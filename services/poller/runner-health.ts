@@ -1,0 +1,59 @@
+// GitLab Runner's health and adaptive request concurrency for one runner entry, as pure
+// functions over the shared RunnerState (reference runner-api.md (c) "Health" and
+// "Adaptive request concurrency").
+import type { RunnerState } from "../../libs/bus/subjects.ts";
+
+export interface HealthSettings {
+  unhealthyRequestsLimit: number;
+  unhealthyIntervalMs: number;
+  requestConcurrency: number;
+}
+
+export type RequestOutcome = {
+  /** 201 with a job. */
+  gotJob: boolean;
+  /** False only for 403 and transport errors. */
+  healthy: boolean;
+  /** The HTTP layer saw a retriable status (429/5xx) during the request. */
+  retriableSeen: boolean;
+  lastUpdate?: string;
+};
+
+export function initialRunnerState(now: number): RunnerState {
+  return { failures: 0, lastHealthyAt: now, adaptiveConcurrency: 1 };
+}
+
+export function applyOutcome(
+  state: RunnerState,
+  outcome: RequestOutcome,
+  now: number,
+  s: HealthSettings,
+): RunnerState {
+  let adaptive = state.adaptiveConcurrency * (outcome.gotJob ? 1.1 : 0.95);
+  if (outcome.retriableSeen) adaptive = state.adaptiveConcurrency * 0.5;
+  adaptive = Math.min(Math.max(adaptive, 1), Math.max(1, s.requestConcurrency));
+  return {
+    lastUpdate: outcome.lastUpdate || state.lastUpdate,
+    failures: outcome.healthy ? 0 : state.failures + 1,
+    lastHealthyAt: outcome.healthy ? now : state.lastHealthyAt,
+    adaptiveConcurrency: adaptive,
+  };
+}
+
+/** Requests that may be in flight at once: the adaptive value rounded up. */
+export function maxInFlight(state: RunnerState, s: HealthSettings): number {
+  return Math.min(Math.max(1, s.requestConcurrency), Math.ceil(state.adaptiveConcurrency - 1e-9));
+}
+
+export type HealthVerdict = { poll: true; forceCheck: boolean } | { poll: false; untilMs: number };
+
+/**
+ * After `unhealthy_requests_limit` consecutive unhealthy results the entry is not polled until
+ * `unhealthy_interval` has passed since its last healthy check; then it is checked once more.
+ */
+export function healthVerdict(state: RunnerState, now: number, s: HealthSettings): HealthVerdict {
+  if (state.failures < s.unhealthyRequestsLimit) return { poll: true, forceCheck: false };
+  const until = state.lastHealthyAt + s.unhealthyIntervalMs;
+  if (now >= until) return { poll: true, forceCheck: true };
+  return { poll: false, untilMs: until };
+}

@@ -1,0 +1,85 @@
+import { describe, expect, test } from "bun:test";
+import type { Heartbeat } from "../../libs/bus/subjects.ts";
+import { CapacityLedger } from "./capacity-ledger.ts";
+
+const runners = new Map([
+  ["r1", { key: "r1", name: "one", limit: 2, executor: "shell" }],
+  ["r2", { key: "r2", name: "two", limit: 0, executor: "shell" }],
+  ["rd", { key: "rd", name: "dock", limit: 0, executor: "docker" }],
+]);
+
+function hb(workerId: string, slots: number, running: Heartbeat["running"] = []): Heartbeat {
+  return { workerId, slots, executors: ["shell"], running, draining: false, intervalMs: 1000, seq: 1 };
+}
+
+function lease(l: CapacityLedger, id: string, runnerKey: string, workerId: string) {
+  l.leases.set(id, { id, runnerKey, workerId, pollerId: "p", expiresAt: 1e12 });
+}
+
+describe("capacity ledger", () => {
+  test("concurrent caps leases and jobs of all runner entries together", () => {
+    const l = new CapacityLedger(3, runners);
+    l.heartbeat(hb("w1", 10), 0);
+    lease(l, "a", "r1", "w1");
+    l.jobs.set("j1", { jobKey: "j1", runnerKey: "r2", workerId: "w1", dispatched: true, since: 0 });
+    lease(l, "b", "r2", "w1");
+    expect(l.decideLease("r2", 5)).toEqual({ granted: false, reason: "concurrent = 3 reached" });
+  });
+
+  test("limit caps one runner entry while others still get slots", () => {
+    const l = new CapacityLedger(10, runners);
+    l.heartbeat(hb("w1", 10, [{ jobKey: "x", runnerKey: "r1", jobId: 1, traceOffset: 0 }]), 0);
+    lease(l, "a", "r1", "w1");
+    expect(l.decideLease("r1", 5)).toEqual({ granted: false, reason: 'limit = 2 of runner "one" reached' });
+    expect(l.decideLease("r2", 5)).toEqual({ granted: true, workerId: "w1" });
+  });
+
+  test("request concurrency bounds leases in flight per runner entry", () => {
+    const l = new CapacityLedger(10, runners);
+    l.heartbeat(hb("w1", 10), 0);
+    lease(l, "a", "r2", "w1");
+    expect(l.decideLease("r2", 1).granted).toBe(false);
+    expect(l.decideLease("r2", 2).granted).toBe(true);
+  });
+
+  test("worker slots bound leases; the worker with most free slots is picked; executors must match", () => {
+    const l = new CapacityLedger(10, runners);
+    l.heartbeat(hb("w1", 1), 0);
+    l.heartbeat(hb("w2", 2), 0);
+    expect(l.decideLease("r2", 9)).toEqual({ granted: true, workerId: "w2" });
+    lease(l, "a", "r2", "w2");
+    lease(l, "b", "r2", "w2");
+    expect(l.decideLease("r2", 9)).toEqual({ granted: true, workerId: "w1" });
+    lease(l, "c", "r2", "w1");
+    expect(l.decideLease("r2", 9).granted).toBe(false);
+    expect(l.decideLease("rd", 9)).toEqual({
+      granted: false,
+      reason: 'no worker with a free slot for executor "docker"',
+    });
+  });
+
+  test("a job the worker stops listing frees its slot after a few heartbeats even if its event was lost", () => {
+    const l = new CapacityLedger(1, runners);
+    l.heartbeat(hb("w1", 1), 0);
+    l.jobs.set("j1", { jobKey: "j1", runnerKey: "r2", workerId: "w1", dispatched: true, since: 0 });
+    expect(l.decideLease("r2", 1).granted).toBe(false);
+    expect(l.heartbeat(hb("w1", 1), 1000)).toEqual([]);
+    expect(l.heartbeat(hb("w1", 1), 3500)).toEqual(["j1"]);
+    expect(l.decideLease("r2", 1).granted).toBe(true);
+  });
+
+  test("a silent worker is reported lost once and leaves the book", () => {
+    const l = new CapacityLedger(4, runners);
+    l.heartbeat(hb("w1", 1), 0);
+    l.heartbeat(hb("w2", 1), 4000);
+    expect(l.takeLostWorkers(5500, 5000).map((w) => w.id)).toEqual(["w1"]);
+    expect(l.takeLostWorkers(5600, 5000)).toEqual([]);
+    expect([...l.workers.keys()]).toEqual(["w2"]);
+  });
+
+  test("a draining worker gets no new leases", () => {
+    const l = new CapacityLedger(4, runners);
+    l.heartbeat({ ...hb("w1", 4), draining: true }, 0);
+    expect(l.decideLease("r2", 1).granted).toBe(false);
+  });
+});
