@@ -1,0 +1,32 @@
+// Picks the bus transport from [mesh] settings (or --nats): NATS when a URL is given,
+// otherwise the in-process bus of `runmesh run`.
+import type { Bus } from "../bus/bus.ts";
+import { createInprocBus } from "../bus/inproc-bus.ts";
+import { connectNatsBus } from "../bus/nats-bus.ts";
+
+export interface BusSettings {
+  nats_url?: string;
+  nats_user?: string;
+  nats_password?: string;
+  nats_token?: string;
+  nats_creds_file?: string;
+  nats_tls_ca_file?: string;
+  nats_tls_cert_file?: string;
+  nats_tls_key_file?: string;
+}
+
+export async function connectBus(mesh: BusSettings, name: string): Promise<Bus> {
+  if (!mesh.nats_url) return createInprocBus();
+  return connectNatsBus({
+    servers: mesh.nats_url.split(",").map((s) => s.trim()),
+    user: mesh.nats_user,
+    pass: mesh.nats_password,
+    token: mesh.nats_token,
+    credsFile: mesh.nats_creds_file,
+    tls:
+      mesh.nats_tls_ca_file || mesh.nats_tls_cert_file
+        ? { caFile: mesh.nats_tls_ca_file, certFile: mesh.nats_tls_cert_file, keyFile: mesh.nats_tls_key_file }
+        : undefined,
+    name,
+  });
+}

@@ -1,0 +1,34 @@
+// One GitLab client per (URL, TLS files): clients keep connections and TLS material, so the
+// scheduler and workers reuse them across jobs of the same GitLab instance.
+import type { AcceptedJob } from "../bus/subjects.ts";
+import { GitLabClient } from "../gitlab/client.ts";
+import { buildRunnerInfo, type RunnerInfo } from "../gitlab/runner-info.ts";
+import type { Logger } from "../log/logger.ts";
+import { advertisedFeatures } from "./features.ts";
+import { RUNMESH_REVISION, RUNMESH_VERSION } from "./version.ts";
+
+export function gitlabClients(logger: Logger): (job: Pick<AcceptedJob, "gitlabUrl" | "tls">) => GitLabClient {
+  const cache = new Map<string, GitLabClient>();
+  return (job) => {
+    const key = JSON.stringify([job.gitlabUrl, job.tls.caFile, job.tls.certFile, job.tls.keyFile]);
+    let c = cache.get(key);
+    if (!c) {
+      c = new GitLabClient({ url: job.gitlabUrl, version: RUNMESH_VERSION, revision: RUNMESH_REVISION, tls: job.tls, logger });
+      cache.set(key, c);
+    }
+    return c;
+  };
+}
+
+/** The `info` object sent with every request for a runner entry (features always included). */
+export function runnerInfoFor(settings: { executor?: unknown; shell?: unknown }): RunnerInfo {
+  const executor = typeof settings.executor === "string" ? settings.executor : "shell";
+  const shell = typeof settings.shell === "string" && settings.shell ? settings.shell : "bash";
+  return buildRunnerInfo({
+    version: RUNMESH_VERSION,
+    revision: RUNMESH_REVISION,
+    executor,
+    shell,
+    features: advertisedFeatures(),
+  });
+}

@@ -1,0 +1,147 @@
+// One job on a worker, from claim to final update: acknowledge at GitLab (PUT running, the
+// two-phase-commit acknowledgement), run the stages, stream the trace, report the end. Each step
+// is committed in the job record by compare-and-set first, so the scheduler can tell how far a
+// lost worker got, and no job is acknowledged twice.
+import type { AcceptedJob, JobRecord, jobEvent } from "../../libs/bus/subjects.ts";
+import type { Executor } from "../../libs/executors/executor.ts";
+import type { RunnerInfo } from "../../libs/gitlab/runner-info.ts";
+import { parseJobPayload } from "../../libs/job/payload.ts";
+import { runJob } from "../../libs/job/run-job.ts";
+import type { RunnerSettings } from "../../libs/job/runner-settings.ts";
+import type { Logger } from "../../libs/log/logger.ts";
+import { secrets } from "../../libs/log/logger.ts";
+import { failpoint } from "../../libs/mesh/failpoints.ts";
+import { negotiateFailureReason } from "../../libs/mesh/failure-reason.ts";
+import type { ClientFor } from "../../libs/mesh/gitlab-reporter.ts";
+import { TraceBuffer } from "../../libs/trace/trace-buffer.ts";
+import { JobTraceReporter } from "../../libs/trace/trace-reporter.ts";
+
+export interface JobDeps {
+  clientFor: ClientFor;
+  infoFor: (job: AcceptedJob) => RunnerInfo;
+  executorFor: (settings: RunnerSettings) => Executor;
+  buildsDir: string;
+  version: string;
+  /** Test knob: first trace update interval (GitLab Runner starts at 3 s). */
+  traceUpdateIntervalMs?: number;
+}
+
+export interface LifecycleHooks {
+  log: Logger;
+  advance: (state: JobRecord["state"], outcome?: string) => Promise<boolean>;
+  publish: (event: "acknowledged" | "running" | "finished" | "dropped", extra?: Partial<typeof jobEvent.schema._output>) => Promise<void>;
+  setOffsetSource: (f: () => number) => void;
+  setAbort: (f: (reason: string) => void) => void;
+}
+
+const enc = new TextEncoder();
+
+export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: LifecycleHooks): Promise<void> {
+  secrets.add(job.jobToken);
+  const client = deps.clientFor(job);
+  const info = deps.infoFor(job);
+  const settings = job.runner as RunnerSettings;
+  const outputLimitKiB = typeof settings.output_limit === "number" && settings.output_limit > 0 ? settings.output_limit : 4096;
+  const buffer = await TraceBuffer.create({ limitBytes: outputLimitKiB * 1024 });
+  const parsed = parseJobPayload(job.payload);
+  const reporter = new JobTraceReporter({
+    client,
+    jobId: job.jobId,
+    jobToken: job.jobToken,
+    info,
+    buffer,
+    debugTrace: false,
+    updateIntervalMs: deps.traceUpdateIntervalMs,
+  });
+  h.setOffsetSource(() => reporter.sentOffset);
+  try {
+    if (!parsed.ok) {
+      // A payload GitLab Runner would refuse at pickup: written to the trace, failed as a system failure.
+      if (!(await h.advance("acknowledged"))) return;
+      h.log.error({ err: parsed.error }, "invalid job payload");
+      // GitLab takes `failed` only for an acknowledged job under two-phase commit.
+      const ack = await acknowledge(job, deps, info);
+      if (ack.result === "abort") {
+        await h.advance("final", "dropped");
+        await h.publish("dropped");
+        return;
+      }
+      buffer.write(enc.encode(`\x1b[31;1mERROR: Job failed (system failure): ${parsed.error}\x1b[0;m\n`));
+      await reporter.finish({ state: "failed", failureReason: "runner_system_failure", exitCode: 3 });
+      await h.advance("final", "failed");
+      await h.publish("finished", { state: "failed", failureReason: "runner_system_failure" });
+      return;
+    }
+    const payload = parsed.job;
+    // Commit "acknowledged" before the PUT: a worker lost after this point is never re-dispatched,
+    // so GitLab sees at most one acknowledgement per job.
+    if (!(await h.advance("acknowledged"))) return;
+    const ack = await acknowledge(job, deps, info);
+    failpoint("worker.after_ack");
+    if (ack.result === "abort" || ack.result === "failed") {
+      h.log.warn({ result: ack.result, status: ack.status }, "GitLab refused the job at pickup; dropping it");
+      reporter.abortLocal();
+      await h.advance("final", "dropped");
+      await h.publish("dropped");
+      return;
+    }
+    await h.publish("acknowledged");
+    if (ack.cancelRequested) {
+      // Canceled while being picked up: fail at once, the reason sent verbatim (GitLab Runner does).
+      buffer.write(enc.encode("\x1b[31;1mERROR: Job failed: canceled\x1b[0;m\n"));
+      await reporter.finish({ state: "failed", failureReason: "job_canceled" });
+      await h.advance("final", "canceled");
+      await h.publish("finished", { state: "failed", failureReason: "job_canceled" });
+      return;
+    }
+    if (!(await h.advance("running"))) {
+      reporter.abortLocal();
+      return;
+    }
+    await h.publish("running");
+    const cancel = new AbortController();
+    const abort = new AbortController();
+    let interruptReason: string | undefined;
+    reporter.onCancelRequested(() => cancel.abort());
+    reporter.onAbort(() => abort.abort());
+    h.setAbort((reason) => {
+      interruptReason = reason;
+      abort.abort();
+    });
+    reporter.start();
+    const result = await runJob({
+      job: payload,
+      runnerSettings: settings,
+      executor: deps.executorFor(settings),
+      log: { write: (bytes: Uint8Array) => buffer.write(bytes) },
+      cancelSignal: cancel.signal,
+      abortSignal: abort.signal,
+      systemId: job.systemId,
+      buildsDir: deps.buildsDir,
+      version: deps.version,
+    });
+    const state = interruptReason ? "failed" : result.state;
+    const rawReason = interruptReason ?? result.failureReason;
+    const failureReason =
+      state === "failed" && rawReason
+        ? negotiateFailureReason(rawReason, payload.features?.failure_reasons)
+        : undefined;
+    const finished = await reporter.finish({ state, failureReason, exitCode: result.exitCode });
+    h.log.info({ state, failureReason, exitCode: result.exitCode, report: finished }, "job finished");
+    await h.advance("final", state);
+    await h.publish("finished", { state, failureReason });
+  } finally {
+    await buffer.remove().catch(() => {});
+  }
+}
+
+/** PUT state=running, retried a few times on transient failures (never on abort). */
+async function acknowledge(job: AcceptedJob, deps: JobDeps, info: RunnerInfo) {
+  const client = deps.clientFor(job);
+  let last = await client.updateJob(job.jobId, job.jobToken, { info, state: "running" });
+  for (let attempt = 1; attempt < 4 && last.result === "failed"; attempt++) {
+    await Bun.sleep(500 * attempt);
+    last = await client.updateJob(job.jobId, job.jobToken, { info, state: "running" });
+  }
+  return last;
+}

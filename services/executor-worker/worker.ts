@@ -1,0 +1,180 @@
+// The executor-worker tier: takes jobs the scheduler offers, claims each by a KV create, then
+// acknowledges it at GitLab, runs it and reports it. It needs only [mesh] settings to start;
+// each job brings its runner entry's settings (never a runner token) and its own job token.
+import type { Bus, KvBucket, Subscription } from "../../libs/bus/bus.ts";
+import { KvConflictError } from "../../libs/bus/bus.ts";
+import {
+  type AcceptedJob,
+  dispatchRpc,
+  heartbeat,
+  JOBS_BUCKET,
+  type JobRecord,
+  jobEvent,
+  jobRecordSchema,
+} from "../../libs/bus/subjects.ts";
+import type { Logger } from "../../libs/log/logger.ts";
+import { failpoint } from "../../libs/mesh/failpoints.ts";
+import { type JobDeps, runJobLifecycle } from "./job-lifecycle.ts";
+
+export interface WorkerOptions extends JobDeps {
+  bus: Bus;
+  logger: Logger;
+  workerId: string;
+  slots: number;
+  executors: string[];
+  heartbeatIntervalMs: number;
+}
+
+interface Running {
+  job: AcceptedJob;
+  /** Bytes GitLab has acknowledged, reported in heartbeats for lost-worker notices. */
+  traceOffset: () => number;
+  /** Hard abort with this failure reason (forced shutdown). */
+  abort: (reason: string) => void;
+  done: Promise<void>;
+}
+
+export class ExecutorWorker {
+  private readonly running = new Map<string, Running>();
+  private readonly subs: Subscription[] = [];
+  private jobsKv!: KvBucket<typeof jobRecordSchema>;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private draining = false;
+  private seq = 0;
+  /** Claims in progress count against slots before they show up in `running`. */
+  private claiming = 0;
+  private readonly log: Logger;
+
+  constructor(private readonly o: WorkerOptions) {
+    this.log = o.logger.child({ component: "worker", worker: o.workerId });
+  }
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  async start(): Promise<void> {
+    this.jobsKv = await this.o.bus.kv(JOBS_BUCKET, jobRecordSchema);
+    this.subs.push(await this.o.bus.serve(dispatchRpc(this.o.workerId), (m) => this.offer(m.data)));
+    await this.beat();
+    this.timer = setInterval(() => void this.beat().catch(() => {}), this.o.heartbeatIntervalMs);
+    this.log.info({ slots: this.o.slots, executors: this.o.executors }, "worker started");
+  }
+
+  private async beat(): Promise<void> {
+    await this.o.bus.publish(heartbeat, {
+      workerId: this.o.workerId,
+      slots: this.o.slots,
+      executors: this.o.executors,
+      running: [...this.running.values()].map((r) => ({
+        jobKey: r.job.jobKey,
+        runnerKey: r.job.runnerKey,
+        jobId: r.job.jobId,
+        traceOffset: r.traceOffset(),
+      })),
+      draining: this.draining,
+      intervalMs: this.o.heartbeatIntervalMs,
+      seq: ++this.seq,
+    });
+  }
+
+  private async offer(job: AcceptedJob): Promise<{ accepted: boolean; reason?: string }> {
+    if (this.draining) return { accepted: false, reason: "worker is draining" };
+    if (this.running.has(job.jobKey)) return { accepted: true };
+    if (this.running.size + this.claiming >= this.o.slots) return { accepted: false, reason: "no free slot" };
+    this.claiming++;
+    let revision: number;
+    try {
+      const record: JobRecord = { state: "claimed", workerId: this.o.workerId, job, updatedAt: Date.now() };
+      revision = await this.jobsKv.create(job.jobKey, record);
+    } catch (e) {
+      if (e instanceof KvConflictError) {
+        const current = await this.jobsKv.get(job.jobKey);
+        return { accepted: false, reason: `already claimed by ${current?.value.workerId ?? "another worker"}` };
+      }
+      throw e;
+    } finally {
+      this.claiming--;
+    }
+    failpoint("worker.after_claim");
+    this.startJob(job, revision);
+    return { accepted: true };
+  }
+
+  private startJob(job: AcceptedJob, claimRevision: number): void {
+    const log = this.log.child({ job: job.jobId, runner: job.runnerName });
+    let offset = () => 0;
+    let abort: (reason: string) => void = () => {};
+    const entry: Running = {
+      job,
+      traceOffset: () => offset(),
+      abort: (r) => abort(r),
+      done: Promise.resolve(),
+    };
+    this.running.set(job.jobKey, entry);
+    let revision = claimRevision;
+    const advance = async (state: JobRecord["state"], outcome?: string): Promise<boolean> => {
+      try {
+        revision = await this.jobsKv.update(
+          job.jobKey,
+          { state, workerId: this.o.workerId, job, outcome, updatedAt: Date.now() },
+          revision,
+        );
+        return true;
+      } catch (e) {
+        if (e instanceof KvConflictError) {
+          log.error({ state }, "job record changed under us (declared lost?); stopping this job");
+          return false;
+        }
+        throw e;
+      }
+    };
+    const publish = (event: "acknowledged" | "running" | "finished" | "dropped", extra = {}) =>
+      this.o.bus
+        .publish(jobEvent, {
+          jobKey: job.jobKey,
+          jobId: job.jobId,
+          runnerKey: job.runnerKey,
+          workerId: this.o.workerId,
+          event,
+          ...extra,
+        })
+        .catch(() => {});
+    entry.done = runJobLifecycle(job, this.o, {
+      log,
+      advance,
+      publish,
+      setOffsetSource: (f) => {
+        offset = f;
+      },
+      setAbort: (f) => {
+        abort = f;
+      },
+    })
+      .catch((e: Error) => log.error({ err: e.message }, "job lifecycle failed"))
+      .finally(() => {
+        this.running.delete(job.jobKey);
+        void this.beat().catch(() => {});
+      });
+  }
+
+  /** SIGQUIT: take no new jobs, let running ones finish (no time limit, as GitLab Runner). */
+  async drain(): Promise<void> {
+    this.draining = true;
+    await this.beat().catch(() => {});
+    await Promise.allSettled([...this.running.values()].map((r) => r.done));
+  }
+
+  /** SIGTERM/SIGINT: abort running jobs as runner_interrupted and wait up to `timeoutMs`. */
+  async abortAll(timeoutMs: number): Promise<boolean> {
+    this.draining = true;
+    for (const r of this.running.values()) r.abort("runner_interrupted");
+    const all = Promise.allSettled([...this.running.values()].map((r) => r.done)).then(() => true);
+    return Promise.race([all, Bun.sleep(timeoutMs).then(() => false)]);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    for (const s of this.subs.splice(0)) await s.unsubscribe();
+  }
+}

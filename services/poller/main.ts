@@ -1,0 +1,60 @@
+// Poller service entry: `runmesh poller --config config.toml --nats nats://…`.
+import type { Bus } from "../../libs/bus/bus.ts";
+import type { Config } from "../../libs/config/index.ts";
+import { resolveRunnerTls, shortToken, workerRunnerSettings } from "../../libs/config/index.ts";
+import { GitLabClient } from "../../libs/gitlab/client.ts";
+import type { Logger } from "../../libs/log/logger.ts";
+import { runnerInfoFor } from "../../libs/mesh/gitlab-clients.ts";
+import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
+import { type PollTarget, Poller } from "./poller.ts";
+
+export interface PollerServiceOptions {
+  config: Config;
+  bus: Bus;
+  logger: Logger;
+  systemId: string;
+  pollerId: string;
+  certsDir?: string;
+}
+
+export function pollTargets(config: Config, logger: Logger, certsDir?: string): PollTarget[] {
+  const targets: PollTarget[] = [];
+  for (const r of config.runners) {
+    const name = r.name ?? shortToken(r.token);
+    if (!r.token.trim()) {
+      logger.warn({ runner: name }, "runner has an empty token; skipped (register it first)");
+      continue;
+    }
+    const tls = resolveRunnerTls(r, certsDir);
+    targets.push({
+      key: shortToken(r.token),
+      name,
+      url: r.url,
+      token: r.token,
+      health: {
+        requestConcurrency: r.request_concurrency,
+        unhealthyRequestsLimit: r.unhealthy_requests_limit,
+        unhealthyIntervalMs: r.unhealthy_interval_ms,
+      },
+      strictCheckInterval: r.strict_check_interval,
+      info: runnerInfoFor(r),
+      settings: { ...workerRunnerSettings(r), short_token: shortToken(r.token) },
+      tls: { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile },
+      client: new GitLabClient({ url: r.url, version: RUNMESH_VERSION, revision: RUNMESH_REVISION, tls, logger }),
+    });
+  }
+  return targets;
+}
+
+export async function startPollerService(o: PollerServiceOptions): Promise<Poller> {
+  const poller = new Poller({
+    bus: o.bus,
+    logger: o.logger,
+    pollerId: o.pollerId,
+    systemId: o.systemId,
+    checkIntervalMs: o.config.check_interval_ms,
+    targets: pollTargets(o.config, o.logger, o.certsDir),
+  });
+  await poller.start();
+  return poller;
+}

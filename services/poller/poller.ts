@@ -1,0 +1,262 @@
+// The poller tier: asks GitLab for jobs for each [[runners]] entry, only while the scheduler
+// grants a slot lease, and hands every accepted job over durably. It is the only tier that holds
+// runner tokens; it parses only id, token and timeout of a job and forwards the rest unread.
+import type { Bus, KvBucket } from "../../libs/bus/bus.ts";
+import { KvConflictError } from "../../libs/bus/bus.ts";
+import {
+  ACCEPTED_JOBS_QUEUE,
+  type AcceptedJob,
+  acceptedJobs,
+  capacityChanged,
+  leaseAcquire,
+  leaseRelease,
+  leaseRenew,
+  RUNNERS_BUCKET,
+  type RunnerState,
+  runnerStateSchema,
+} from "../../libs/bus/subjects.ts";
+import type { GitLabClient } from "../../libs/gitlab/client.ts";
+import type { RunnerInfo } from "../../libs/gitlab/runner-info.ts";
+import type { Logger } from "../../libs/log/logger.ts";
+import { secrets } from "../../libs/log/logger.ts";
+import { failpoint } from "../../libs/mesh/failpoints.ts";
+import { jobKeyOf } from "../../libs/mesh/job-key.ts";
+import {
+  applyOutcome,
+  type HealthSettings,
+  healthVerdict,
+  initialRunnerState,
+  maxInFlight,
+  type RequestOutcome,
+} from "./runner-health.ts";
+import { nextRequestAt, staggerOffsetMs } from "./request-schedule.ts";
+
+/** One [[runners]] entry as the poller needs it. */
+export interface PollTarget {
+  key: string;
+  name: string;
+  url: string;
+  token: string;
+  health: HealthSettings;
+  strictCheckInterval: boolean;
+  info: RunnerInfo;
+  /** The entry's settings without secrets, sent to the worker with each job. */
+  settings: Record<string, unknown>;
+  tls: AcceptedJob["tls"];
+  client: GitLabClient;
+}
+
+export interface PollerOptions {
+  bus: Bus;
+  logger: Logger;
+  pollerId: string;
+  systemId: string;
+  checkIntervalMs: number;
+  targets: PollTarget[];
+  now?: () => number;
+}
+
+export class Poller {
+  private stopping = false;
+  private readonly abort = new AbortController();
+  private readonly lanes: Promise<void>[] = [];
+  private runnersKv!: KvBucket<typeof runnerStateSchema>;
+  private capacityWaiters: (() => void)[] = [];
+  private readonly now: () => number;
+  private readonly log: Logger;
+  private unsubscribe: (() => Promise<void>) | undefined;
+
+  constructor(private readonly o: PollerOptions) {
+    this.now = o.now ?? Date.now;
+    this.log = o.logger.child({ component: "poller", poller: o.pollerId });
+    for (const t of o.targets) secrets.add(t.token);
+  }
+
+  async start(): Promise<void> {
+    this.runnersKv = await this.o.bus.kv(RUNNERS_BUCKET, runnerStateSchema);
+    const sub = await this.o.bus.subscribe(capacityChanged, () => this.wakeCapacityWaiters());
+    this.unsubscribe = () => sub.unsubscribe();
+    const queue = await this.o.bus.workQueue(ACCEPTED_JOBS_QUEUE, acceptedJobs, { ackWaitMs: 30_000 });
+    const n = this.o.targets.length;
+    this.o.targets.forEach((t, i) => {
+      const lanes = Math.max(1, t.health.requestConcurrency);
+      for (let lane = 0; lane < lanes; lane++) {
+        const offset = staggerOffsetMs(i, n, this.o.checkIntervalMs);
+        this.lanes.push(this.runLane(t, lane, offset, (job) => queue.add(job, { msgId: job.jobKey })));
+      }
+    });
+    this.log.info({ runners: this.o.targets.map((t) => t.name) }, "poller started");
+  }
+
+  /** Stops asking for jobs (SIGQUIT and SIGTERM both do this first); in-flight long polls are cancelled. */
+  async stopRequesting(): Promise<void> {
+    this.stopping = true;
+    this.abort.abort();
+    this.wakeCapacityWaiters();
+    await Promise.allSettled(this.lanes);
+    await this.unsubscribe?.();
+  }
+
+  private wakeCapacityWaiters(): void {
+    for (const w of this.capacityWaiters.splice(0)) w();
+  }
+
+  private sleep(ms: number, wakeOnCapacity = false): Promise<void> {
+    if (this.stopping || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.abort.signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.abort.signal.addEventListener("abort", done, { once: true });
+      if (wakeOnCapacity) this.capacityWaiters.push(done);
+    });
+  }
+
+  private async runLane(
+    t: PollTarget,
+    lane: number,
+    offsetMs: number,
+    handoff: (job: AcceptedJob) => Promise<{ duplicate: boolean }>,
+  ): Promise<void> {
+    const log = this.log.child({ runner: t.name, lane });
+    let nextAt = this.now() + offsetMs;
+    // A woken long poll that then found no job must not start a tight loop (see below).
+    let lastWakeWasFruitless = false;
+    while (!this.stopping) {
+      await this.sleep(nextAt - this.now());
+      if (this.stopping) break;
+      try {
+        const { state } = await this.readState(t);
+        const verdict = healthVerdict(state, this.now(), t.health);
+        if (!verdict.poll) {
+          log.warn({ until: new Date(verdict.untilMs).toISOString() }, "runner is unhealthy; not polling until then");
+          nextAt = verdict.untilMs;
+          continue;
+        }
+        if (verdict.forceCheck) await this.writeState(t, (s) => ({ ...s, failures: 0 }));
+        const limit = maxInFlight(state, t.health);
+        if (lane >= limit) {
+          // This lane is beyond the adaptive limit for now.
+          nextAt = this.now() + this.o.checkIntervalMs;
+          continue;
+        }
+        const lease = await this.o.bus.request(
+          leaseAcquire,
+          { runnerKey: t.key, pollerId: this.o.pollerId, maxInFlight: limit },
+          { timeoutMs: 5000 },
+        );
+        if (!lease.granted) {
+          log.debug({ reason: lease.reason }, "no slot lease");
+          await this.sleep(lease.retryAfterMs, true);
+          nextAt = this.now();
+          continue;
+        }
+        const startedAt = this.now();
+        const renew = setInterval(
+          () => void this.o.bus.request(leaseRenew, { leaseId: lease.leaseId }).catch(() => {}),
+          Math.max(200, lease.ttlMs / 3),
+        );
+        let handedOff = false;
+        let outcome: RequestOutcome;
+        let queueChanged = false;
+        try {
+          const r = await t.client.requestJob({
+            token: t.token,
+            systemId: this.o.systemId,
+            info: t.info,
+            lastUpdate: state.lastUpdate,
+            signal: this.abort.signal,
+          });
+          // Workhorse ends a long poll with a bare 204 (no X-GitLab-Last-Update) when the queue
+          // changes: our next request then differs from the queue value and reaches Rails, which
+          // hands out the job. Asking again at once is what makes pickup fast.
+          queueChanged =
+            r.kind === "none" &&
+            r.reason === "no_content" &&
+            !!state.lastUpdate &&
+            !r.lastUpdate &&
+            !lastWakeWasFruitless;
+          lastWakeWasFruitless = queueChanged;
+          if (r.kind === "job") {
+            outcome = { gotJob: true, healthy: true, retriableSeen: r.retriableSeen, lastUpdate: r.lastUpdate };
+            secrets.add(r.jobToken);
+            failpoint("poller.after_201");
+            const job: AcceptedJob = {
+              jobKey: jobKeyOf(t.url, r.id),
+              gitlabUrl: t.url,
+              runnerKey: t.key,
+              runnerName: t.name,
+              jobId: r.id,
+              jobToken: r.jobToken,
+              timeoutS: r.timeoutS,
+              payload: r.body,
+              runner: t.settings,
+              systemId: this.o.systemId,
+              leaseId: lease.leaseId,
+              workerId: lease.workerId,
+              pollerId: this.o.pollerId,
+              acceptedAt: this.now(),
+              tls: t.tls,
+            };
+            await handoff(job);
+            handedOff = true;
+            failpoint("poller.after_handoff");
+            log.info({ job: r.id }, "job accepted and handed to the scheduler");
+          } else {
+            outcome = {
+              gotJob: false,
+              healthy: r.healthy,
+              retriableSeen: r.retriableSeen,
+              lastUpdate: r.lastUpdate,
+            };
+            if (r.reason === "forbidden")
+              log.warn({ status: r.status }, "jobs/request forbidden (403): check the runner token");
+            else if (r.reason !== "no_content")
+              log.warn({ status: r.status, reason: r.reason }, "jobs/request gave no job");
+          }
+        } finally {
+          clearInterval(renew);
+          if (!handedOff)
+            await this.o.bus
+              .request(leaseRelease, { leaseId: lease.leaseId, reason: "no job" }, { timeoutMs: 5000 })
+              .catch(() => {});
+        }
+        await this.writeState(t, (s) => applyOutcome(s, outcome, this.now(), t.health));
+        nextAt = nextRequestAt({
+          startedAt,
+          endedAt: this.now(),
+          checkIntervalMs: this.o.checkIntervalMs,
+          gotJob: outcome.gotJob,
+          strictCheckInterval: t.strictCheckInterval,
+          queueChanged,
+        });
+      } catch (e) {
+        if (this.stopping) break;
+        log.error({ err: (e as Error).message }, "poll cycle failed; retrying after check_interval");
+        nextAt = this.now() + this.o.checkIntervalMs;
+      }
+    }
+  }
+
+  private async readState(t: PollTarget): Promise<{ state: RunnerState; revision: number | undefined }> {
+    const e = await this.runnersKv.get(t.key);
+    return e ? { state: e.value, revision: e.revision } : { state: initialRunnerState(this.now()), revision: undefined };
+  }
+
+  /** Compare-and-set update, so several pollers serving one entry share its state. */
+  private async writeState(t: PollTarget, change: (s: RunnerState) => RunnerState): Promise<void> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const { state, revision } = await this.readState(t);
+      try {
+        if (revision === undefined) await this.runnersKv.create(t.key, change(state));
+        else await this.runnersKv.update(t.key, change(state), revision);
+        return;
+      } catch (e) {
+        if (!(e instanceof KvConflictError)) throw e;
+      }
+    }
+  }
+}

@@ -1,0 +1,294 @@
+// The scheduler tier: grants slot leases to pollers, hands each accepted job to one worker,
+// keeps undispatched jobs alive at GitLab, and fails the jobs of lost workers quickly.
+// It holds job tokens of running jobs (to report lost jobs), never a runner token.
+import { randomUUID } from "node:crypto";
+import type { Bus, KvBucket, Subscription, WorkItem } from "../../libs/bus/bus.ts";
+import { KvConflictError } from "../../libs/bus/bus.ts";
+import {
+  ACCEPTED_JOBS_QUEUE,
+  type AcceptedJob,
+  acceptedJobs,
+  capacityChanged,
+  dispatchRpc,
+  heartbeat,
+  JOBS_BUCKET,
+  type JobRecord,
+  jobEvent,
+  jobRecordSchema,
+  leaseAcquire,
+  leaseRelease,
+  leaseRenew,
+  SCHEDULER_CONSUMER,
+} from "../../libs/bus/subjects.ts";
+import type { Logger } from "../../libs/log/logger.ts";
+import { failpoint } from "../../libs/mesh/failpoints.ts";
+import type { GitLabReporter } from "../../libs/mesh/gitlab-reporter.ts";
+import { CapacityLedger, type RunnerCapacity } from "./capacity-ledger.ts";
+
+export interface SchedulerOptions {
+  bus: Bus;
+  logger: Logger;
+  concurrent: number;
+  runners: RunnerCapacity[];
+  /** Reports to GitLab on behalf of jobs no worker can (keep-alive, lost worker, no taker). */
+  reporter: GitLabReporter;
+  leaseTtlMs: number;
+  workerLostAfterMs: number;
+  dispatchTimeoutMs: number;
+  pendingKeepaliveIntervalMs: number;
+  /** Tick of the housekeeping loop (lease expiry, lost workers, dispatch retries). */
+  tickMs?: number;
+  now?: () => number;
+}
+
+interface Pending {
+  job: AcceptedJob;
+  item: WorkItem<AcceptedJob> | undefined;
+  lastKeepaliveAt: number;
+  dispatching: boolean;
+}
+
+export class Scheduler {
+  private readonly ledger: CapacityLedger;
+  private readonly pending = new Map<string, Pending>();
+  private readonly subs: Subscription[] = [];
+  private jobsKv!: KvBucket<typeof jobRecordSchema>;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly now: () => number;
+  private startedAt = 0;
+  /** Lost-worker checks wait this long after start and after the bus reconnects. */
+  private quietUntil = 0;
+  private readonly log: Logger;
+  private tickRunning = false;
+
+  constructor(private readonly o: SchedulerOptions) {
+    this.now = o.now ?? Date.now;
+    this.ledger = new CapacityLedger(o.concurrent, new Map(o.runners.map((r) => [r.key, r])));
+    this.log = o.logger.child({ component: "scheduler" });
+  }
+
+  async start(): Promise<void> {
+    const { bus } = this.o;
+    this.startedAt = this.now();
+    this.quietUntil = this.startedAt + this.o.workerLostAfterMs;
+    this.jobsKv = await bus.kv(JOBS_BUCKET, jobRecordSchema);
+    this.subs.push(
+      await bus.subscribe(heartbeat, (m) => {
+        const gone = this.ledger.heartbeat(m.data, this.now());
+        if (gone.length) this.capacityFreed(`worker ${m.data.workerId} no longer runs ${gone.join(", ")}`);
+      }),
+      await bus.serve(leaseAcquire, (m) => this.acquire(m.data)),
+      await bus.serve(leaseRenew, (m) => {
+        const lease = this.ledger.leases.get(m.data.leaseId);
+        if (lease) lease.expiresAt = this.now() + this.o.leaseTtlMs;
+        return { ok: lease !== undefined };
+      }),
+      await bus.serve(leaseRelease, (m) => {
+        const ok = this.ledger.leases.delete(m.data.leaseId);
+        if (ok) this.capacityFreed("lease returned");
+        return { ok };
+      }),
+      await bus.subscribe(jobEvent, (m) => {
+        const e = m.data;
+        if (e.event === "finished" || e.event === "dropped") {
+          this.ledger.jobs.delete(e.jobKey);
+          this.capacityFreed(`job ${e.jobId} ${e.event}`);
+        }
+      }),
+    );
+    bus.onStatus((s) => {
+      // While we cannot hear heartbeats, silence proves nothing: restart the grace period.
+      if (s !== "connected") this.quietUntil = Number.POSITIVE_INFINITY;
+      else this.quietUntil = this.now() + this.o.workerLostAfterMs;
+    });
+    const queue = await bus.workQueue(ACCEPTED_JOBS_QUEUE, acceptedJobs, { ackWaitMs: 30_000 });
+    this.subs.push(await queue.consume(SCHEDULER_CONSUMER, (item) => this.onAccepted(item)));
+    this.timer = setInterval(() => void this.tick(), this.o.tickMs ?? 250);
+    this.log.info({ concurrent: this.o.concurrent, runners: this.o.runners.length }, "scheduler started");
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    for (const s of this.subs.splice(0)) await s.unsubscribe();
+  }
+
+  private acquire(req: { runnerKey: string; pollerId: string; maxInFlight: number }) {
+    const d = this.ledger.decideLease(req.runnerKey, req.maxInFlight);
+    if (!d.granted) return { granted: false as const, reason: d.reason, retryAfterMs: 1000 };
+    const id = randomUUID();
+    this.ledger.leases.set(id, {
+      id,
+      runnerKey: req.runnerKey,
+      workerId: d.workerId,
+      pollerId: req.pollerId,
+      expiresAt: this.now() + this.o.leaseTtlMs,
+    });
+    return { granted: true as const, leaseId: id, workerId: d.workerId, ttlMs: this.o.leaseTtlMs };
+  }
+
+  private capacityFreed(why: string): void {
+    this.log.debug({ why }, "capacity freed");
+    void this.o.bus.publish(capacityChanged, { free: this.ledger.freeSlots() }).catch(() => {});
+    // Freed slots may let a waiting job go to a worker at once.
+    for (const p of this.pending.values()) void this.dispatch(p);
+  }
+
+  private async onAccepted(item: WorkItem<AcceptedJob>): Promise<void> {
+    const job = item.data;
+    const log = this.log.child({ job: job.jobId, runner: job.runnerName });
+    // The lease becomes the job's slot: from now on the job itself holds it.
+    this.ledger.leases.delete(job.leaseId);
+    const known = this.pending.get(job.jobKey);
+    if (known) {
+      // Redelivered while we are still placing it.
+      known.item = item;
+      return;
+    }
+    const record = await this.jobsKv.get(job.jobKey);
+    if (record) {
+      // Someone already claimed it (redelivery, or a scheduler restart): never dispatch twice.
+      if (record.value.state !== "final") this.track(job, record.value.workerId, true);
+      await item.ack();
+      log.info({ state: record.value.state, worker: record.value.workerId }, "accepted job already claimed");
+      return;
+    }
+    this.track(job, job.workerId, false);
+    const p: Pending = { job, item, lastKeepaliveAt: job.acceptedAt, dispatching: false };
+    this.pending.set(job.jobKey, p);
+    await this.dispatch(p);
+  }
+
+  private track(job: AcceptedJob, workerId: string | undefined, dispatched: boolean): void {
+    this.ledger.jobs.set(job.jobKey, {
+      jobKey: job.jobKey,
+      runnerKey: job.runnerKey,
+      workerId,
+      dispatched,
+      since: this.now(),
+    });
+  }
+
+  /** Offers a pending job to one worker; the worker claims it by a KV create. */
+  private async dispatch(p: Pending): Promise<void> {
+    if (p.dispatching) return;
+    p.dispatching = true;
+    const { job } = p;
+    try {
+      const runner = this.ledger.runner(job.runnerKey);
+      const executor = runner?.executor ?? String(job.runner.executor ?? "shell");
+      const usage = this.ledger.usage().byWorker;
+      // The slot was reserved on the leased worker; count this job out of its usage when checking.
+      const preferred = this.ledger.workers.get(job.workerId);
+      const target =
+        preferred && !preferred.draining && preferred.executors.includes(executor)
+          ? preferred
+          : this.ledger.pickWorker(executor, usage);
+      if (!target) return;
+      failpoint("scheduler.before_dispatch");
+      const res = await this.o.bus
+        .request(dispatchRpc(target.id), job, { timeoutMs: 5000 })
+        .catch((e: Error) => ({ accepted: false, reason: e.message }));
+      if (res.accepted) {
+        failpoint("scheduler.after_dispatch");
+        this.track(job, target.id, true);
+        this.pending.delete(job.jobKey);
+        await p.item?.ack();
+        this.log.info({ job: job.jobId, worker: target.id }, "job dispatched");
+        return;
+      }
+      const record = await this.jobsKv.get(job.jobKey);
+      if (record) {
+        // Claimed by another worker in the meantime (a redelivered dispatch): it is placed.
+        this.track(job, record.value.workerId, true);
+        this.pending.delete(job.jobKey);
+        await p.item?.ack();
+        return;
+      }
+      this.log.warn({ job: job.jobId, worker: target.id, reason: res.reason }, "worker refused job; will retry");
+    } finally {
+      p.dispatching = false;
+    }
+  }
+
+  private async tick(): Promise<void> {
+    if (this.tickRunning) return;
+    this.tickRunning = true;
+    try {
+      const now = this.now();
+      const expired = this.ledger.expireLeases(now);
+      if (expired.length) this.capacityFreed(`${expired.length} lease(s) expired`);
+      for (const p of [...this.pending.values()]) await this.keepPendingAlive(p, now);
+      if (now >= this.quietUntil && this.o.bus.status() === "connected") await this.checkLostWorkers(now);
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, "scheduler housekeeping failed");
+    } finally {
+      this.tickRunning = false;
+    }
+  }
+
+  private async keepPendingAlive(p: Pending, now: number): Promise<void> {
+    const { job } = p;
+    if (now - job.acceptedAt >= this.o.dispatchTimeoutMs) {
+      this.pending.delete(job.jobKey);
+      this.ledger.jobs.delete(job.jobKey);
+      const workers = this.ledger.workers.size;
+      const why =
+        `runmesh: no executor worker took this job within ${Math.round(this.o.dispatchTimeoutMs / 1000)} s ` +
+        `(${workers} worker(s) alive${workers ? ", none with a free slot for its executor" : ""}); ` +
+        "start a worker (runmesh worker) or raise [mesh] dispatch_timeout";
+      this.log.error({ job: job.jobId, runner: job.runnerName }, why);
+      await this.o.reporter.failJob(job, 0, why, { acknowledgeFirst: true });
+      await p.item?.ack();
+      this.capacityFreed("undispatched job failed");
+      return;
+    }
+    if (now - p.lastKeepaliveAt >= this.o.pendingKeepaliveIntervalMs) {
+      p.lastKeepaliveAt = now;
+      await this.o.reporter.keepPending(job);
+      await p.item?.working();
+    }
+    await this.dispatch(p);
+  }
+
+  private async checkLostWorkers(now: number): Promise<void> {
+    const lost = this.ledger.takeLostWorkers(now, this.o.workerLostAfterMs);
+    const lostIds = new Set(lost.map((w) => w.id));
+    // Records left by workers we never heard from since our own start (a scheduler restart).
+    const orphanCheck = now - this.startedAt >= this.o.workerLostAfterMs;
+    if (!lost.length && !orphanCheck) return;
+    for (const key of await this.jobsKv.keys()) {
+      const rec = await this.jobsKv.get(key);
+      if (!rec || rec.value.state === "final") continue;
+      const w = rec.value.workerId;
+      if (!lostIds.has(w) && this.ledger.workers.has(w)) continue;
+      if (!lostIds.has(w) && this.pending.has(key)) continue;
+      const offset = lost.find((l) => l.id === w)?.running.get(key)?.traceOffset ?? 0;
+      await this.handleLostJob(key, rec.value, rec.revision, offset);
+    }
+    if (lost.length) this.capacityFreed(`lost worker(s) ${[...lostIds].join(", ")}`);
+  }
+
+  private async handleLostJob(key: string, rec: JobRecord, revision: number, traceOffset: number): Promise<void> {
+    const log = this.log.child({ job: rec.job.jobId, runner: rec.job.runnerName, worker: rec.workerId });
+    try {
+      if (rec.state === "claimed") {
+        // Not yet acknowledged at GitLab: another worker may still take it.
+        await this.jobsKv.delete(key, revision);
+        log.warn("worker lost before acknowledging the job; re-dispatching");
+        const p: Pending = { job: rec.job, item: undefined, lastKeepaliveAt: this.now(), dispatching: false };
+        this.track(rec.job, undefined, false);
+        this.pending.set(key, p);
+        await this.dispatch(p);
+        return;
+      }
+      await this.jobsKv.update(key, { ...rec, state: "final", outcome: "lost", updatedAt: this.now() }, revision);
+    } catch (e) {
+      if (e instanceof KvConflictError) return; // the worker moved it on after all: it is alive
+      throw e;
+    }
+    this.ledger.jobs.delete(key);
+    const msg = `runmesh executor worker "${rec.workerId}" was lost (no heartbeat for ${Math.round(this.o.workerLostAfterMs / 1000)} s) while running this job`;
+    log.error({ traceOffset }, msg);
+    await this.o.reporter.failJob(rec.job, traceOffset, msg);
+  }
+}
