@@ -1,7 +1,7 @@
 // Poller service entry: `runmesh poller --config config.toml --nats nats://…`.
 import type { Bus } from "../../libs/bus/bus.ts";
 import type { Config } from "../../libs/config/index.ts";
-import { resolveRunnerTls, shortToken, workerRunnerSettings } from "../../libs/config/index.ts";
+import { defaultCertsDir, resolveRunnerTls, shortToken, workerRunnerSettings } from "../../libs/config/index.ts";
 import { GitLabClient } from "../../libs/gitlab/client.ts";
 import type { Logger } from "../../libs/log/logger.ts";
 import { runnerInfoFor } from "../../libs/mesh/gitlab-clients.ts";
@@ -25,7 +25,7 @@ export function pollTargets(config: Config, logger: Logger, certsDir?: string): 
       logger.warn({ runner: name }, "runner has an empty token; skipped (register it first)");
       continue;
     }
-    const tls = resolveRunnerTls(r, certsDir);
+    const tls = resolveRunnerTls(r, certsDir ?? defaultCertsDir());
     targets.push({
       key: shortToken(r.token),
       name,

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs everything runmesh and its tests need on a fresh Debian 12 machine with Node and npm:
+# Debian packages (nats-server, git, git-lfs) and the npm dependencies (Bun and just come from npm).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
+command -v git >/dev/null 2>&1 || need_apt+=(git)
+command -v git-lfs >/dev/null 2>&1 || need_apt+=(git-lfs)
+command -v bash >/dev/null 2>&1 || need_apt+=(bash)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_apt[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+# npm 11 may skip Bun's postinstall; the package still ships a working binary.
+node_modules/.bin/bun --version >/dev/null
