@@ -108,6 +108,11 @@ export const jobEvent = topic(
 /** Durable handoff poller → scheduler (JetStream work queue on NATS). */
 export const acceptedJobs = topic("runmesh.jobs.accepted", acceptedJobSchema);
 export const ACCEPTED_JOBS_QUEUE = "accepted-jobs";
+/**
+ * An accepted job stays unacknowledged on the durable queue until a worker has claimed it, so
+ * a scheduler that dies meanwhile leaves it to its successor after this long.
+ */
+export const ACCEPTED_ACK_WAIT_MS = 10_000;
 export const SCHEDULER_CONSUMER = "scheduler";
 
 /** A job's place in its life; moves only forward, by compare-and-set. */

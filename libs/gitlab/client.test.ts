@@ -5,7 +5,13 @@ import { bodyJson, bodyText, FakeGitLab } from "./fake-gitlab.ts";
 import { buildRunnerInfo } from "./runner-info.ts";
 
 const logger = createLogger({ service: "test", level: "silent" });
-const info = buildRunnerInfo({ version: "0.1.0", revision: "r", executor: "shell", shell: "bash", features: { cancelable: true } });
+const info = buildRunnerInfo({
+  version: "0.1.0",
+  revision: "r",
+  executor: "shell",
+  shell: "bash",
+  features: { cancelable: true },
+});
 const RUNNER_TOKEN = "glrt-runner-token-123";
 const JOB_TOKEN = "glcbt-job-token-456";
 
@@ -13,13 +19,25 @@ let fake: FakeGitLab;
 let client: GitLabClient;
 beforeEach(() => {
   fake = new FakeGitLab();
-  client = new GitLabClient({ url: fake.url, version: "0.1.0", logger, retry: { baseDelayMs: 1, maxDelayMs: 5 } });
+  client = new GitLabClient({
+    url: fake.url,
+    version: "0.1.0",
+    logger,
+    retry: { baseDelayMs: 1, maxDelayMs: 5 },
+  });
 });
 afterEach(() => fake.stop());
 
-const request = (lastUpdate?: string) => client.requestJob({ token: RUNNER_TOKEN, systemId: "s_abc", info, lastUpdate });
+const request = (lastUpdate?: string) =>
+  client.requestJob({ token: RUNNER_TOKEN, systemId: "s_abc", info, lastUpdate });
 const jobJson = (extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ id: 42, token: JOB_TOKEN, runner_info: { timeout: 600 }, variables: [{ key: "A", value: "é" }], ...extra });
+  JSON.stringify({
+    id: 42,
+    token: JOB_TOKEN,
+    runner_info: { timeout: 600 },
+    variables: [{ key: "A", value: "é" }],
+    ...extra,
+  });
 
 describe("requestJob", () => {
   test("a 201 JSON job comes back raw, with id, token and timeout", async () => {
@@ -30,11 +48,24 @@ describe("requestJob", () => {
       body,
     });
     const r = await request("lu-1");
-    expect(r).toEqual({ kind: "job", status: 201, body, id: 42, jobToken: JOB_TOKEN, timeoutS: 600, lastUpdate: "lu-2", retriableSeen: false });
+    expect(r).toEqual({
+      kind: "job",
+      status: 201,
+      body,
+      id: 42,
+      jobToken: JOB_TOKEN,
+      timeoutS: 600,
+      lastUpdate: "lu-2",
+      retriableSeen: false,
+    });
   });
 
   test.each([0, -1, null])("a job timeout of %p means 7200 s", async (timeout) => {
-    fake.script("POST jobs/request", { status: 201, headers: { "Content-Type": "application/json" }, body: jobJson({ runner_info: { timeout } }) });
+    fake.script("POST jobs/request", {
+      status: 201,
+      headers: { "Content-Type": "application/json" },
+      body: jobJson({ runner_info: { timeout } }),
+    });
     const r = await request();
     expect(r.kind === "job" && r.timeoutS).toBe(7200);
   });
@@ -63,13 +94,27 @@ describe("requestJob", () => {
   ])("%s", async (_name, status, headers, reason, healthy) => {
     fake.script("POST jobs/request", { status, headers: { ...headers, "X-GitLab-Last-Update": "lu-x" } });
     const r = await request("lu-0");
-    expect(r).toMatchObject({ kind: "none", reason, healthy, status, lastUpdate: "lu-x", retriableSeen: false });
+    expect(r).toMatchObject({
+      kind: "none",
+      reason,
+      healthy,
+      status,
+      lastUpdate: "lu-x",
+      retriableSeen: false,
+    });
   });
 
   test("503 after every retry is 'unavailable', healthy, and flags retriable statuses", async () => {
-    for (let i = 0; i < 5; i++) fake.script("POST jobs/request", { status: 503, headers: { "Retry-After": "0" } });
+    for (let i = 0; i < 5; i++)
+      fake.script("POST jobs/request", { status: 503, headers: { "Retry-After": "0" } });
     const r = await request();
-    expect(r).toMatchObject({ kind: "none", reason: "unavailable", healthy: true, status: 503, retriableSeen: true });
+    expect(r).toMatchObject({
+      kind: "none",
+      reason: "unavailable",
+      healthy: true,
+      status: 503,
+      retriableSeen: true,
+    });
     expect(fake.calls("POST jobs/request")).toHaveLength(5);
   });
 
@@ -213,8 +258,12 @@ describe("patchTrace", () => {
       { status: 202, headers: { "X-GitLab-Trace-Update-Interval": "3600" } },
       { status: 202, headers: { "X-GitLab-Trace-Update-Interval": "0" } },
     );
-    expect((await client.patchTrace(42, JOB_TOKEN, 0, bytes, { debugTrace: false })).updateIntervalS).toBe(900);
-    expect((await client.patchTrace(42, JOB_TOKEN, 6, bytes, { debugTrace: false })).updateIntervalS).toBeUndefined();
+    expect((await client.patchTrace(42, JOB_TOKEN, 0, bytes, { debugTrace: false })).updateIntervalS).toBe(
+      900,
+    );
+    expect(
+      (await client.patchTrace(42, JOB_TOKEN, 6, bytes, { debugTrace: false })).updateIntervalS,
+    ).toBeUndefined();
   });
 });
 
@@ -229,12 +278,19 @@ describe("verifyRunner", () => {
     expect(r).toEqual({ result: "valid", status: 200, id: 5, tokenExpiresAt: "2030-01-01T00:00:00Z" });
     const [call] = fake.calls("POST runners/verify");
     expect(call?.headers.get("RUNNER-TOKEN")).toBe(RUNNER_TOKEN);
-    expect(bodyJson(call!)).toMatchObject({ token: RUNNER_TOKEN, system_id: "s_1", info: { features: { cancelable: true } } });
+    expect(bodyJson(call!)).toMatchObject({
+      token: RUNNER_TOKEN,
+      system_id: "s_1",
+      info: { features: { cancelable: true } },
+    });
   });
 
   test("a legacy plain-text 200 is still valid", async () => {
     fake.script("POST runners/verify", { status: 200, body: "200" });
-    expect(await client.verifyRunner({ token: RUNNER_TOKEN, systemId: "s", info })).toEqual({ result: "valid", status: 200 });
+    expect(await client.verifyRunner({ token: RUNNER_TOKEN, systemId: "s", info })).toEqual({
+      result: "valid",
+      status: 200,
+    });
   });
 
   test("403 means the runner is gone; other answers are not", async () => {
@@ -246,9 +302,22 @@ describe("verifyRunner", () => {
 
 test("tokens never reach a log line", async () => {
   const lines: string[] = [];
-  const noisy = createLogger({ service: "test", level: "debug", destination: { write: (l: string) => lines.push(l) } });
-  const c = new GitLabClient({ url: fake.url, version: "1", logger: noisy, retry: { baseDelayMs: 1, maxDelayMs: 2 } });
-  fake.script("POST jobs/request", { status: 201, headers: { "Content-Type": "application/json" }, body: jobJson() });
+  const noisy = createLogger({
+    service: "test",
+    level: "debug",
+    destination: { write: (l: string) => lines.push(l) },
+  });
+  const c = new GitLabClient({
+    url: fake.url,
+    version: "1",
+    logger: noisy,
+    retry: { baseDelayMs: 1, maxDelayMs: 2 },
+  });
+  fake.script("POST jobs/request", {
+    status: 201,
+    headers: { "Content-Type": "application/json" },
+    body: jobJson(),
+  });
   await c.requestJob({ token: RUNNER_TOKEN, systemId: "s", info });
   fake.script("PUT jobs/42", { status: 409, body: JOB_TOKEN });
   noisy.info({ echo: `${RUNNER_TOKEN} ${JOB_TOKEN}` }, "a careless line");

@@ -86,7 +86,8 @@ export class FakeGitLab {
     const scripted = this.scripts.get(route)?.shift();
     const traceMatch = /^jobs\/(\d+)\/trace$/.exec(path);
     if (scripted) {
-      if (scripted.applyTrace && traceMatch && req.method === "PATCH") this.appendTrace(Number(traceMatch[1]), rec);
+      if (scripted.applyTrace && traceMatch && req.method === "PATCH")
+        this.appendTrace(Number(traceMatch[1]), rec);
       return new Response(scripted.body ?? null, { status: scripted.status, headers: scripted.headers });
     }
     if (req.method === "PATCH" && traceMatch) return this.appendTrace(Number(traceMatch[1]), rec);
@@ -101,7 +102,9 @@ export class FakeGitLab {
     if (!m) return new Response(`bad Content-Range "${range}"`, { status: 400 });
     const start = Number(m[1]);
     if (Number(m[2]) !== start + rec.body.length - 1)
-      return new Response(`Content-Range "${range}" does not match ${rec.body.length} bytes`, { status: 400 });
+      return new Response(`Content-Range "${range}" does not match ${rec.body.length} bytes`, {
+        status: 400,
+      });
     const have = this.trace(jobId);
     if (start > have.length || (this.opts.strictAppend && start !== have.length))
       return new Response(null, { status: 416, headers: { Range: `0-${have.length}` } });

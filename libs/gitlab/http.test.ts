@@ -1,7 +1,14 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { createLogger } from "../log/logger.ts";
 import { FakeGitLab } from "./fake-gitlab.ts";
-import { apiBaseUrl, defaultUserAgent, GitLabHttp, GitLabTransportError, GitLabUrlError, newRequestId } from "./http.ts";
+import {
+  apiBaseUrl,
+  defaultUserAgent,
+  GitLabHttp,
+  GitLabTransportError,
+  GitLabUrlError,
+  newRequestId,
+} from "./http.ts";
 
 const logger = createLogger({ service: "test", level: "silent" });
 
@@ -33,7 +40,9 @@ describe("request identity", () => {
     expect(newRequestId()).not.toBe(a);
   });
   test("User-Agent is shaped like GitLab Runner's", () => {
-    expect(defaultUserAgent("1.2.3", "abc123")).toMatch(/^runmesh 1\.2\.3 \(abc123; bun [\d.]+; linux\/(amd64|arm64)\)$/);
+    expect(defaultUserAgent("1.2.3", "abc123")).toMatch(
+      /^runmesh 1\.2\.3 \(abc123; bun [\d.]+; linux\/(amd64|arm64)\)$/,
+    );
   });
 });
 
@@ -41,11 +50,17 @@ describe("GitLabHttp against a local server", () => {
   let fake: FakeGitLab;
   afterEach(() => fake?.stop());
   const http = (retry = {}) =>
-    new GitLabHttp({ url: fake.url, version: "9.9.9", logger, retry: { baseDelayMs: 1, maxDelayMs: 5, ...retry } });
+    new GitLabHttp({
+      url: fake.url,
+      version: "9.9.9",
+      logger,
+      retry: { baseDelayMs: 1, maxDelayMs: 5, ...retry },
+    });
 
   test("retries a 503 storm with Retry-After, 5 attempts, then hands the 503 back", async () => {
     fake = new FakeGitLab();
-    for (let i = 0; i < 6; i++) fake.script("POST runners/verify", { status: 503, headers: { "Retry-After": "0" } });
+    for (let i = 0; i < 6; i++)
+      fake.script("POST runners/verify", { status: 503, headers: { "Retry-After": "0" } });
     const body = JSON.stringify({ token: "t", payload: "é".repeat(10) });
     const res = await http().send({ method: "POST", path: "runners/verify", body });
     expect(res.status).toBe(503);
@@ -64,7 +79,12 @@ describe("GitLabHttp against a local server", () => {
 
   test("stops retrying as soon as a non-retriable answer comes", async () => {
     fake = new FakeGitLab();
-    fake.script("PUT jobs/1", { status: 502 }, { status: 429, headers: { "Retry-After": "0" } }, { status: 200 });
+    fake.script(
+      "PUT jobs/1",
+      { status: 502 },
+      { status: 429, headers: { "Retry-After": "0" } },
+      { status: 200 },
+    );
     const res = await http().send({ method: "PUT", path: "jobs/1", body: "{}" });
     expect(res.status).toBe(200);
     expect(res.attempts).toBe(3);

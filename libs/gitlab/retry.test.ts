@@ -36,12 +36,27 @@ describe("retryDelayMs", () => {
   const now = Date.parse("Tue, 05 Jan 2021 10:55:00 GMT");
   const mid = () => 0.5;
   test.each<[string, Record<string, string>, number, number]>([
-    ["RateLimit-ResetTime wins over Retry-After", { "RateLimit-ResetTime": "Tue, 05 Jan 2021 11:00:00 GMT", "Retry-After": "3" }, 1, 300_000],
+    [
+      "RateLimit-ResetTime wins over Retry-After",
+      { "RateLimit-ResetTime": "Tue, 05 Jan 2021 11:00:00 GMT", "Retry-After": "3" },
+      1,
+      300_000,
+    ],
     ["Retry-After in whole seconds", { "Retry-After": "7" }, 1, 7000],
     ["Retry-After 0 means retry at once", { "Retry-After": "0" }, 3, 0],
-    ["a reset time in the past falls back to Retry-After", { "RateLimit-ResetTime": "Tue, 05 Jan 2021 10:00:00 GMT", "Retry-After": "2" }, 1, 2000],
+    [
+      "a reset time in the past falls back to Retry-After",
+      { "RateLimit-ResetTime": "Tue, 05 Jan 2021 10:00:00 GMT", "Retry-After": "2" },
+      1,
+      2000,
+    ],
     ["an unparsable reset time falls back to backoff", { "RateLimit-ResetTime": "soon" }, 1, 75],
-    ["a Retry-After date is not seconds: backoff", { "Retry-After": "Tue, 05 Jan 2021 11:00:00 GMT" }, 2, 150],
+    [
+      "a Retry-After date is not seconds: backoff",
+      { "Retry-After": "Tue, 05 Jan 2021 11:00:00 GMT" },
+      2,
+      150,
+    ],
     ["negative Retry-After is ignored", { "Retry-After": "-5" }, 1, 75],
     ["no headers: backoff of attempt 1", {}, 1, 75],
     ["no headers: backoff doubles", {}, 4, 600],

@@ -35,7 +35,14 @@ describe("buildRunnerInfo", () => {
   });
 
   test("labels are sent only when there are some", () => {
-    const withLabels = buildRunnerInfo({ version: "1", revision: "r", executor: "shell", shell: "bash", features: {}, labels: { zone: "a" } });
+    const withLabels = buildRunnerInfo({
+      version: "1",
+      revision: "r",
+      executor: "shell",
+      shell: "bash",
+      features: {},
+      labels: { zone: "a" },
+    });
     expect(withLabels.labels).toEqual({ zone: "a" });
   });
 

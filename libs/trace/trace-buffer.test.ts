@@ -1,5 +1,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { charBoundaryAtOrBefore, limitExceededNotice, type TraceTransform, TraceBuffer } from "./trace-buffer.ts";
+import {
+  charBoundaryAtOrBefore,
+  limitExceededNotice,
+  TraceBuffer,
+  type TraceTransform,
+} from "./trace-buffer.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -40,7 +40,11 @@ describe("incompleteTailStart", () => {
 
 describe("replaceInvalid matches Go's replacement encoder (one U+FFFD per bad byte)", () => {
   test.each<[string, number[], string]>([
-    ["0xFE and 0xFF", [...enc("hello a"), 0xfe, ...enc("b a"), 0xff, ...enc("b\n")], "hello a\ufffdb a\ufffdb\n"],
+    [
+      "0xFE and 0xFF",
+      [...enc("hello a"), 0xfe, ...enc("b a"), 0xff, ...enc("b\n")],
+      "hello a\ufffdb a\ufffdb\n",
+    ],
     ["broken 3-byte keeps the ASCII after it", [0xe2, 0x28, 0xa1], "\ufffd(\ufffd"],
     ["a truncated sequence is one U+FFFD per byte", [0xe2, 0x94, 0x61], "\ufffd\ufffda"],
     ["surrogates are invalid", [0xed, 0xa0, 0x80], "\ufffd\ufffd\ufffd"],
@@ -53,8 +57,13 @@ describe("Utf8Sanitiser", () => {
   test("a character split across writes comes out whole", () => {
     const s = new Utf8Sanitiser();
     const chick = enc("🐤");
-    const out = [s.push(bytes(0x61, chick[0]!)), s.push(chick.subarray(1, 3)), s.push(bytes(chick[3]!, 0x62)), s.end()];
-    expect(out.map(hex)).toEqual(["61", "", hex(chick) + "62", ""]);
+    const out = [
+      s.push(bytes(0x61, chick[0]!)),
+      s.push(chick.subarray(1, 3)),
+      s.push(bytes(chick[3]!, 0x62)),
+      s.end(),
+    ];
+    expect(out.map(hex)).toEqual(["61", "", `${hex(chick)}62`, ""]);
   });
 
   test("every split point of a mixed text gives back the same text", () => {
@@ -62,7 +71,12 @@ describe("Utf8Sanitiser", () => {
     for (let i = 0; i <= text.length; i++) {
       for (let j = i; j <= text.length; j++) {
         const s = new Utf8Sanitiser();
-        const parts = [s.push(text.subarray(0, i)), s.push(text.subarray(i, j)), s.push(text.subarray(j)), s.end()];
+        const parts = [
+          s.push(text.subarray(0, i)),
+          s.push(text.subarray(i, j)),
+          s.push(text.subarray(j)),
+          s.end(),
+        ];
         expect(Buffer.concat(parts).toString("hex")).toBe(hex(text));
       }
     }

@@ -4,6 +4,7 @@
 import type { Bus, KvBucket } from "../../libs/bus/bus.ts";
 import { KvConflictError } from "../../libs/bus/bus.ts";
 import {
+  ACCEPTED_ACK_WAIT_MS,
   ACCEPTED_JOBS_QUEUE,
   type AcceptedJob,
   acceptedJobs,
@@ -76,7 +77,7 @@ export class Poller {
     this.runnersKv = await this.o.bus.kv(RUNNERS_BUCKET, runnerStateSchema);
     const sub = await this.o.bus.subscribe(capacityChanged, () => this.wakeCapacityWaiters());
     this.unsubscribe = () => sub.unsubscribe();
-    const queue = await this.o.bus.workQueue(ACCEPTED_JOBS_QUEUE, acceptedJobs, { ackWaitMs: 30_000 });
+    const queue = await this.o.bus.workQueue(ACCEPTED_JOBS_QUEUE, acceptedJobs, { ackWaitMs: ACCEPTED_ACK_WAIT_MS });
     const n = this.o.targets.length;
     this.o.targets.forEach((t, i) => {
       const lanes = Math.max(1, t.health.requestConcurrency);

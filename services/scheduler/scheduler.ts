@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import type { Bus, KvBucket, Subscription, WorkItem } from "../../libs/bus/bus.ts";
 import { KvConflictError } from "../../libs/bus/bus.ts";
 import {
+  ACCEPTED_ACK_WAIT_MS,
   ACCEPTED_JOBS_QUEUE,
   type AcceptedJob,
   acceptedJobs,
@@ -45,8 +46,10 @@ interface Pending {
   job: AcceptedJob;
   item: WorkItem<AcceptedJob> | undefined;
   lastKeepaliveAt: number;
+  lastWorkingAt: number;
   dispatching: boolean;
 }
+
 
 export class Scheduler {
   private readonly ledger: CapacityLedger;
@@ -101,7 +104,7 @@ export class Scheduler {
       if (s !== "connected") this.quietUntil = Number.POSITIVE_INFINITY;
       else this.quietUntil = this.now() + this.o.workerLostAfterMs;
     });
-    const queue = await bus.workQueue(ACCEPTED_JOBS_QUEUE, acceptedJobs, { ackWaitMs: 30_000 });
+    const queue = await bus.workQueue(ACCEPTED_JOBS_QUEUE, acceptedJobs, { ackWaitMs: ACCEPTED_ACK_WAIT_MS });
     this.subs.push(await queue.consume(SCHEDULER_CONSUMER, (item) => this.onAccepted(item)));
     this.timer = setInterval(() => void this.tick(), this.o.tickMs ?? 250);
     this.log.info({ concurrent: this.o.concurrent, runners: this.o.runners.length }, "scheduler started");
@@ -153,7 +156,7 @@ export class Scheduler {
       return;
     }
     this.track(job, job.workerId, false);
-    const p: Pending = { job, item, lastKeepaliveAt: job.acceptedAt, dispatching: false };
+    const p: Pending = { job, item, lastKeepaliveAt: job.acceptedAt, lastWorkingAt: this.now(), dispatching: false };
     this.pending.set(job.jobKey, p);
     await this.dispatch(p);
   }
@@ -245,7 +248,10 @@ export class Scheduler {
     if (now - p.lastKeepaliveAt >= this.o.pendingKeepaliveIntervalMs) {
       p.lastKeepaliveAt = now;
       await this.o.reporter.keepPending(job);
-      await p.item?.working();
+    }
+    if (p.item && now - p.lastWorkingAt >= ACCEPTED_ACK_WAIT_MS / 3) {
+      p.lastWorkingAt = now;
+      await p.item.working();
     }
     await this.dispatch(p);
   }
@@ -275,7 +281,13 @@ export class Scheduler {
         // Not yet acknowledged at GitLab: another worker may still take it.
         await this.jobsKv.delete(key, revision);
         log.warn("worker lost before acknowledging the job; re-dispatching");
-        const p: Pending = { job: rec.job, item: undefined, lastKeepaliveAt: this.now(), dispatching: false };
+        const p: Pending = {
+          job: rec.job,
+          item: undefined,
+          lastKeepaliveAt: this.now(),
+          lastWorkingAt: this.now(),
+          dispatching: false,
+        };
         this.track(rec.job, undefined, false);
         this.pending.set(key, p);
         await this.dispatch(p);

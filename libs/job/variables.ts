@@ -1,0 +1,187 @@
+// A job's variable list as GitLab Runner builds it (runner-api.md (c) "Variables"): an ordered
+// list where a later entry wins on lookup, expanded once, shell-like, against itself. Pure.
+import type { JobVariable } from "./payload.ts";
+
+/** One entry of the list. `value` of a file variable is its content; see `fileVariablePath`. */
+export interface Variable {
+  key: string;
+  value: string;
+  file?: boolean;
+  raw?: boolean;
+  masked?: boolean;
+  public?: boolean;
+}
+
+export interface BuiltinVariableInputs {
+  buildsDir: string;
+  projectDir: string;
+  concurrentId: number;
+  concurrentProjectId: number;
+  /** Seconds; runner_info.timeout after its ≤0 ⇒ 7200 rule. */
+  jobTimeoutSeconds: number;
+  shortToken: string;
+  /** `environment = [...]` of the runner entry. */
+  environment?: readonly string[];
+  /** Resolved feature-flag values (runner config > job variable > default). */
+  featureFlags?: Readonly<Record<string, boolean>>;
+  /** Image name of the job, if any (CI_JOB_IMAGE). */
+  imageName?: string;
+  /** PEM content for CI_SERVER_TLS_CA_FILE (a file variable), if the runner has one. */
+  tlsCaContent?: string;
+  /** true for executors whose environment outlives the job (shell, ssh). */
+  sharedEnvironment: boolean;
+  version: string;
+  revision: string;
+  arch: string;
+  /** running | success | failed | canceled | timedout. */
+  jobStatus?: string;
+}
+
+/** `<build dir>.tmp`: where file variables and GITLAB_ENV live (RUNNER_TEMP_PROJECT_DIR). */
+export function tmpProjectDir(projectDir: string): string {
+  return `${projectDir}.tmp`;
+}
+
+export function fileVariablePath(projectDir: string, key: string): string {
+  return `${tmpProjectDir(projectDir)}/${key}`;
+}
+
+/** `KEY=value` runner environment entries; entries without `=` are ignored as GitLab does. */
+export function parseEnvironmentEntries(entries: readonly string[]): Variable[] {
+  const out: Variable[] = [];
+  for (const entry of entries) {
+    const eq = entry.indexOf("=");
+    if (eq <= 0) continue;
+    out.push({ key: entry.slice(0, eq), value: entry.slice(eq + 1) });
+  }
+  return out;
+}
+
+/**
+ * The full, unexpanded list in GitLab Runner's order. Job variables named FF_* are left out:
+ * they only feed feature-flag resolution, whose result comes first in the list.
+ */
+export function buildJobVariables(jobVariables: readonly JobVariable[], b: BuiltinVariableInputs): Variable[] {
+  const list: Variable[] = [];
+  for (const [name, on] of Object.entries(b.featureFlags ?? {})) list.push({ key: name, value: String(on) });
+  if (b.imageName) list.push({ key: "CI_JOB_IMAGE", value: b.imageName });
+  list.push({ key: "CI_RUNNER_SHORT_TOKEN", value: b.shortToken });
+  list.push(...parseEnvironmentEntries(b.environment ?? []));
+  list.push(
+    { key: "CI_BUILDS_DIR", value: b.buildsDir },
+    { key: "CI_PROJECT_DIR", value: b.projectDir },
+    { key: "CI_CONCURRENT_ID", value: String(b.concurrentId) },
+    { key: "CI_CONCURRENT_PROJECT_ID", value: String(b.concurrentProjectId) },
+    { key: "CI_SERVER", value: "yes" },
+    { key: "CI_JOB_STATUS", value: b.jobStatus ?? "running" },
+    { key: "CI_JOB_TIMEOUT", value: String(b.jobTimeoutSeconds) },
+  );
+  if (b.tlsCaContent) list.push({ key: "CI_SERVER_TLS_CA_FILE", value: b.tlsCaContent, file: true });
+  for (const v of jobVariables) {
+    if (v.key.startsWith("FF_")) continue;
+    list.push({ key: v.key, value: v.value, file: v.file, raw: v.raw, masked: v.masked, public: v.public });
+  }
+  list.push({ key: b.sharedEnvironment ? "CI_SHARED_ENVIRONMENT" : "CI_DISPOSABLE_ENVIRONMENT", value: "true" });
+  list.push(
+    { key: "CI_RUNNER_VERSION", value: b.version },
+    { key: "CI_RUNNER_REVISION", value: b.revision },
+    { key: "CI_RUNNER_EXECUTABLE_ARCH", value: b.arch },
+  );
+  list.push({ key: "RUNNER_TEMP_PROJECT_DIR", value: tmpProjectDir(b.projectDir) });
+  return list;
+}
+
+/**
+ * Feature flags as GitLab resolves them: runner config wins over a job variable, which wins over
+ * the default. Only flags someone set are returned (runmesh has no table of all defaults yet).
+ */
+export function resolveFeatureFlags(
+  runnerFlags: Readonly<Record<string, boolean>> | undefined,
+  jobVariables: readonly JobVariable[],
+): Record<string, boolean> {
+  const out: Record<string, boolean> = {};
+  for (const v of jobVariables) {
+    if (!v.key.startsWith("FF_")) continue;
+    const on = parseGoBool(v.value);
+    if (on !== undefined) out[v.key] = on;
+  }
+  for (const [name, on] of Object.entries(runnerFlags ?? {})) out[name] = on;
+  return out;
+}
+
+/** The last entry named `key` (later wins), or undefined. */
+export function findVariable(list: readonly Variable[], key: string): Variable | undefined {
+  for (let i = list.length - 1; i >= 0; i--) if (list[i]!.key === key) return list[i];
+  return undefined;
+}
+
+/**
+ * The value of `key` as expansion sees it: a file variable yields its file's path. Special
+ * and positional names (`$*`, `$1`, …) are empty; `$$` is a literal `$`.
+ */
+export function lookupForExpansion(list: readonly Variable[], projectDir: string, key: string): string {
+  if (key === "$") return "$";
+  if (key.length === 1 && "*#@!?-0123456789".includes(key)) return "";
+  const found = findVariable(list, key);
+  if (!found) return "";
+  return found.file ? fileVariablePath(projectDir, found.key) : found.value;
+}
+
+/** Every non-raw value expanded once against the unexpanded list (GitLab's Variables.Expand). */
+export function expandVariables(list: readonly Variable[], projectDir: string): Variable[] {
+  const lookup = (key: string) => lookupForExpansion(list, projectDir, key);
+  return list.map((v) => (v.raw ? v : { ...v, value: expandValue(v.value, lookup) }));
+}
+
+const SPECIAL = "*#$@!?-";
+const isAlnum = (c: string) => /[A-Za-z0-9_]/.test(c);
+
+/** Go's os.Expand: `$NAME`, `${NAME}`, `$<special>`; bad syntax is eaten, a lone `$` kept. */
+export function expandValue(value: string, lookup: (name: string) => string): string {
+  let out = "";
+  let i = 0;
+  while (i < value.length) {
+    const c = value[i]!;
+    if (c !== "$" || i + 1 >= value.length) {
+      out += c;
+      i++;
+      continue;
+    }
+    const { name, width } = shellName(value.slice(i + 1));
+    if (name === "" && width > 0) {
+      // invalid syntax such as "${}": eaten
+    } else if (name === "") {
+      out += "$";
+    } else {
+      out += lookup(name);
+    }
+    i += 1 + width;
+  }
+  return out;
+}
+
+function shellName(s: string): { name: string; width: number } {
+  const first = s[0]!;
+  if (first === "{") {
+    if (s.length > 2 && isSpecial(s[1]!) && s[2] === "}") return { name: s[1]!, width: 3 };
+    for (let i = 1; i < s.length; i++) {
+      if (s[i] === "}") return i === 1 ? { name: "", width: 2 } : { name: s.slice(1, i), width: i + 1 };
+    }
+    return { name: "", width: 1 };
+  }
+  if (isSpecial(first)) return { name: first, width: 1 };
+  let i = 0;
+  while (i < s.length && isAlnum(s[i]!)) i++;
+  return { name: s.slice(0, i), width: i };
+}
+
+function isSpecial(c: string): boolean {
+  return SPECIAL.includes(c) || (c >= "0" && c <= "9");
+}
+
+/** Go's strconv.ParseBool; undefined when it would be an error. */
+export function parseGoBool(value: string): boolean | undefined {
+  if (["1", "t", "T", "TRUE", "true", "True"].includes(value)) return true;
+  if (["0", "f", "F", "FALSE", "false", "False"].includes(value)) return false;
+  return undefined;
+}

@@ -1,0 +1,4 @@
+// Stand-alone entry of the executor-worker service (compiled to dist/runmesh-executor-worker): same as `runmesh worker`.
+import { main } from "../runmesh/main.ts";
+
+main(["worker", ...process.argv.slice(2)]).then((code) => process.exit(code));

@@ -1,0 +1,4 @@
+// Stand-alone entry of the poller service (compiled to dist/runmesh-poller): same as `runmesh poller`.
+import { main } from "../runmesh/main.ts";
+
+main(["poller", ...process.argv.slice(2)]).then((code) => process.exit(code));

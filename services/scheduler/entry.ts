@@ -1,0 +1,4 @@
+// Stand-alone entry of the scheduler service (compiled to dist/runmesh-scheduler): same as `runmesh scheduler`.
+import { main } from "../runmesh/main.ts";
+
+main(["scheduler", ...process.argv.slice(2)]).then((code) => process.exit(code));
