@@ -101,7 +101,7 @@ describe("GitLab Runner's defaults", () => {
   ])("executor %s: shell %s, custom_build_dir %p", (executor, shell, customBuildDir) => {
     const text = `[[runners]]\nurl = "https://g.example"\ntoken = "t"\nexecutor = "${executor}"\nshell = ""\n`;
     const r = parse(text).config.runners[0]!;
-    expect(r.shell).toBe(shell);
+    expect(r.shell as string).toBe(shell);
     expect(r.custom_build_dir.enabled).toBe(customBuildDir);
   });
 
@@ -361,6 +361,16 @@ describe("errors: one line per problem, all together", () => {
     );
     expect(problemsOf(text)).toEqual([
       'config.toml: runner "docker-1" (runners[0]): [runners.docker] memory: expected a size like "512m", got "lots"',
+    ]);
+  });
+
+  test("a size given as a number still asks for a size", () => {
+    const text = runner("[runners.docker]\nmemory = 512", "docker-1").replace(
+      'executor = "shell"',
+      'executor = "docker"',
+    );
+    expect(problemsOf(text)).toEqual([
+      'config.toml: runner "docker-1" (runners[0]): [runners.docker] memory: expected a size like "512m", got 512',
     ]);
   });
 

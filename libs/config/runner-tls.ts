@@ -8,7 +8,6 @@
 import { statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import type { RunnerSettings } from "./runner-schema.ts";
 
 export interface RunnerTlsFiles {
   caFile?: string;
@@ -30,7 +29,7 @@ function existingFile(path: string): string | undefined {
 }
 
 export function resolveRunnerTls(
-  runner: Pick<RunnerSettings, "url" | "tls-ca-file" | "tls-cert-file" | "tls-key-file">,
+  runner: { url: string; "tls-ca-file"?: string; "tls-cert-file"?: string; "tls-key-file"?: string },
   certsDir: string,
 ): RunnerTlsFiles {
   // Go's url.Hostname(): no port, no IPv6 brackets.

@@ -18,7 +18,7 @@ export const oneOf = <const T extends readonly [string, ...string[]]>(values: T)
 
 /** Go leaves an empty string where a key is absent; so do we. */
 export const emptyToUndefined = (v: string | undefined) => (v === "" ? undefined : v);
-export const optStr = () => str().optional().transform(emptyToUndefined);
+export const optStr = () => str().transform(emptyToUndefined).optional();
 
 /**
  * A Go time.Duration as GitLab Runner's TOML decoder takes it: a string ("1h30m") or an integer
@@ -51,12 +51,16 @@ export const durationMs = (value: string): number =>
 // parse there is fatal at job time, so we fail at load time instead).
 const SIZE = /^(\d+(\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$/;
 export const dockerSize = () =>
-  str().refine((v) => v === "" || SIZE.test(v), { error: `a size like "512m"` });
+  z
+    .string({ error: `a size like "512m"` })
+    .refine((v) => v === "" || SIZE.test(v), { error: `a size like "512m"` });
 
 // DockerConfig.GetNanoCPUs parses cpus with big.Rat: "2", "1.5" or "3/2".
 const RATIONAL = /^(\d+(\.\d*)?|\.\d+|\d+\/\d+)$/;
 export const dockerCpus = () =>
-  str().refine((v) => v === "" || RATIONAL.test(v), { error: `a number of CPUs like "1.5"` });
+  z
+    .string({ error: `a number of CPUs like "1.5"` })
+    .refine((v) => v === "" || RATIONAL.test(v), { error: `a number of CPUs like "1.5"` });
 
 export const PULL_POLICIES = ["always", "never", "if-not-present"] as const;
 /** pull_policy takes one policy or a list (GitLab's StringOrArray); the output is always a list. */

@@ -46,7 +46,7 @@ describe("workerRunnerSettings", () => {
     expect(settings.url).toBe("https://CI");
     expect(settings.executor).toBe("docker");
     expect(settings.docker).toEqual(runner.docker);
-    expect(settings.cache).toEqual({
+    expect(settings.cache as unknown).toEqual({
       Type: "s3",
       Path: "path/to/prefix",
       Shared: false,

@@ -240,14 +240,14 @@ export class Scheduler {
         `(${workers} worker(s) alive${workers ? ", none with a free slot for its executor" : ""}); ` +
         "start a worker (runmesh worker) or raise [mesh] dispatch_timeout";
       this.log.error({ job: job.jobId, runner: job.runnerName }, why);
-      await this.o.reporter.failJob(job, 0, why, { acknowledgeFirst: true });
+      this.report(this.o.reporter.failJob(job, 0, why, { acknowledgeFirst: true }), job);
       await p.item?.ack();
       this.capacityFreed("undispatched job failed");
       return;
     }
     if (now - p.lastKeepaliveAt >= this.o.pendingKeepaliveIntervalMs) {
       p.lastKeepaliveAt = now;
-      await this.o.reporter.keepPending(job);
+      this.report(this.o.reporter.keepPending(job), job);
     }
     if (p.item && now - p.lastWorkingAt >= ACCEPTED_ACK_WAIT_MS / 3) {
       p.lastWorkingAt = now;
@@ -301,6 +301,11 @@ export class Scheduler {
     this.ledger.jobs.delete(key);
     const msg = `runmesh executor worker "${rec.workerId}" was lost (no heartbeat for ${Math.round(this.o.workerLostAfterMs / 1000)} s) while running this job`;
     log.error({ traceOffset }, msg);
-    await this.o.reporter.failJob(rec.job, traceOffset, msg);
+    this.report(this.o.reporter.failJob(rec.job, traceOffset, msg), rec.job);
+  }
+
+  /** GitLab may be slow or away; its retries must not hold up the housekeeping loop. */
+  private report(p: Promise<void>, job: AcceptedJob): void {
+    p.catch((e: Error) => this.log.error({ job: job.jobId, err: e.message }, "report to GitLab failed"));
   }
 }

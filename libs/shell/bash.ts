@@ -1,0 +1,150 @@
+// The bash / POSIX sh script writer: GitLab Runner's BashWriter (shells/bash.go) in TypeScript.
+// It knows how to quote, print and export; what a stage contains is stage-scripts.ts's concern.
+// Every string that comes from a user (commands, variable values, paths) goes through
+// shellQuote, so it reaches the shell as one literal word.
+
+export type ShellName = "bash" | "sh";
+
+export const ANSI = {
+  reset: "\x1b[0;m",
+  clear: "\x1b[0K",
+  boldGreen: "\x1b[32;1m",
+  boldRed: "\x1b[31;1m",
+  boldCyan: "\x1b[36;1m",
+  yellow: "\x1b[0;33m",
+} as const;
+
+const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/** POSIX single-quote quoting: valid in bash and dash, nothing inside is interpreted. */
+export function shellQuote(value: string): string {
+  if (value !== "" && SAFE_WORD.test(value)) return value;
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Whether `export NAME=...` can work; other names would abort the script under errexit. */
+export function isShellIdentifier(name: string): boolean {
+  return IDENTIFIER.test(name);
+}
+
+export class BashWriter {
+  private readonly lines: string[] = [];
+  private indent = 0;
+
+  line(text: string): void {
+    this.lines.push("  ".repeat(this.indent) + text);
+  }
+
+  /** A command whose every word is quoted. */
+  command(command: string, ...args: string[]): void {
+    this.line([command, ...args].map(shellQuote).join(" "));
+  }
+
+  cd(path: string): void {
+    this.command("cd", path);
+  }
+
+  mkdir(path: string): void {
+    this.command("mkdir", "-p", path);
+  }
+
+  rmDir(path: string): void {
+    this.command("rm", "-r", "-f", path);
+  }
+
+  rmFile(path: string): void {
+    this.command("rm", "-f", path);
+  }
+
+  /** `printf` rather than GitLab's `echo`: dash's echo would interpret backslashes in user text. */
+  private print(text: string): void {
+    this.line(`printf '%s\\n' ${shellQuote(text)}`);
+  }
+
+  printf(text: string): void {
+    this.print(ANSI.reset + text);
+  }
+
+  notice(text: string): void {
+    this.print(ANSI.boldGreen + text + ANSI.reset);
+  }
+
+  warning(text: string): void {
+    this.print(ANSI.yellow + text + ANSI.reset);
+  }
+
+  error(text: string): void {
+    this.print(ANSI.boldRed + text + ANSI.reset);
+  }
+
+  emptyLine(): void {
+    this.line("echo");
+  }
+
+  export(name: string, value: string): void {
+    this.line(`export ${name}=${shellQuote(value)}`);
+  }
+
+  /** `export` of a file variable: content written to `path`, the variable holding the path. */
+  exportFile(name: string, content: string, dir: string, path: string): void {
+    this.line(`mkdir -p ${shellQuote(dir)}`);
+    this.line(`printf '%s' ${shellQuote(content)} > ${shellQuote(path)}`);
+    this.export(name, path);
+  }
+
+  /**
+   * Reads `KEY=value` lines written to $GITLAB_ENV by earlier stages. Empty lines are skipped
+   * and a last line without a newline still counts.
+   */
+  sourceEnv(dir: string, path: string): void {
+    this.line(`mkdir -p ${shellQuote(dir)}`);
+    this.line(`touch ${shellQuote(path)}`);
+    this.line(
+      `while read -r line || [ -n "$line" ]; do if [ -n "$line" ]; then export "$line"; fi; done < ${shellQuote(path)}`,
+    );
+  }
+
+  ifCmd(command: string, ...args: string[]): void {
+    this.line(`if ${[command, ...args].map(shellQuote).join(" ")} >/dev/null 2>&1; then`);
+    this.indent++;
+  }
+
+  ifFile(path: string): void {
+    this.line(`if [ -e ${shellQuote(path)} ]; then`);
+    this.indent++;
+  }
+
+  else(): void {
+    this.indent--;
+    this.line("else");
+    this.indent++;
+  }
+
+  endIf(): void {
+    this.indent--;
+    this.line("fi");
+  }
+
+  body(): string {
+    return this.lines.length === 0 ? "" : `${this.lines.join("\n")}\n`;
+  }
+
+  /**
+   * The whole script. TERM is trapped to `exit 1` (bash would otherwise dump the script into
+   * the log when killed), errexit and pipefail (where the shell has it) stop at the first
+   * failing command, and the body runs in an `eval` subshell whose stdin is an empty pipe, so
+   * a command reading stdin cannot swallow the script fed to the shell on its own stdin.
+   */
+  finish(shell: ShellName, options: { trace?: boolean } = {}): string {
+    let out = `#!/usr/bin/env ${shell}\n\n`;
+    out += "trap exit 1 TERM\n\n";
+    if (options.trace) out += "set -o xtrace\n";
+    out += "if set -o | grep pipefail > /dev/null; then set -o pipefail; fi; set -o errexit\n";
+    out += "set +o noclobber\n";
+    out += `: | eval ${shellQuote(this.body())}\n`;
+    out += "exit 0\n";
+    return out;
+  }
+}

@@ -1,0 +1,151 @@
+// Faults across process boundaries, over a real nats-server: each tier is its own process, and
+// failpoints (RUNMESH_FAILPOINT) or SIGKILL stop one at an exact moment.
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
+import { type NatsServer, startNatsServer } from "../infra/nats-server.ts";
+import { configToml } from "./mesh-harness.ts";
+import { type MeshProcess, spawnRunmesh } from "./processes.ts";
+
+const TOKEN = "glrt-faults-runner-0123456789";
+let nats: NatsServer;
+let coordinator: Coordinator;
+let procs: MeshProcess[] = [];
+let configPath: string;
+
+afterEach(async () => {
+  for (const p of procs) p.kill("SIGKILL");
+  await Promise.all(procs.map((p) => p.exited));
+  procs = [];
+  await coordinator?.stop();
+  await nats?.stop();
+});
+
+/** A fresh nats-server (so no stream or bucket outlives its test), coordinator and config. */
+async function setup(mesh: Record<string, string> = {}) {
+  nats = await startNatsServer();
+  coordinator = await startCoordinator({ longPollMs: 2000, traceUpdateIntervalS: 1, ackTimeoutMs: 4000 });
+  coordinator.registerRunner(TOKEN);
+  const dir = mkdtempSync(join(tmpdir(), "runmesh-faults-"));
+  configPath = join(dir, "config.toml");
+  writeFileSync(
+    configPath,
+    configToml({
+      url: coordinator.url,
+      concurrent: 2,
+      runners: [{ name: "faulty", token: TOKEN }],
+      mesh: { nats_url: nats.url, heartbeat_interval: "1s", worker_lost_after: "5s", ...mesh },
+    }),
+  );
+}
+
+function start(mode: "poller" | "scheduler" | "worker", env: Record<string, string> = {}, extra: string[] = []) {
+  const p = spawnRunmesh([mode, "--config", configPath, ...extra], { env });
+  procs.push(p);
+  return p;
+}
+
+const job = (script: string[]) => coordinator.enqueueJob(TOKEN, { script, gitStrategy: "none" });
+const runningPuts = (id: number) =>
+  coordinator.jobs.get(id)?.puts.filter((p) => (p.body as { state?: string }).state === "running").length ?? 0;
+
+describe("faults over NATS with one process per tier", () => {
+  test("a worker killed mid-job gets its job failed at GitLab as runner_system_failure within 10 s", async () => {
+    await setup();
+    start("scheduler");
+    const worker = start("worker", {}, ["--id", "doomed"]);
+    start("poller");
+    await worker.waitFor("worker started");
+    const j = job(["echo started; for i in $(seq 100); do echo working $i; sleep 0.2; done"]);
+    await coordinator.waitForJob(j.id, (x) => x.traceText.includes("working 3"), 20_000);
+    worker.kill("SIGKILL");
+    const killedAt = Date.now();
+    const done = await coordinator.waitForFinal(j.id, 10_000);
+    const took = Date.now() - killedAt;
+    expect(done.status).toBe("failed");
+    expect(done.failureReason).toBe("runner_system_failure");
+    expect(done.traceText).toContain("ERROR:");
+    expect(done.traceText).toContain('"doomed" was lost');
+    // The notice lands after what the worker had already sent, not over it.
+    expect(done.traceText.indexOf("working 3")).toBeLessThan(done.traceText.indexOf("ERROR:"));
+    expect(took).toBeLessThan(10_000);
+  });
+
+  test("a worker killed after claiming, before acknowledging, has its job re-dispatched and acknowledged once", async () => {
+    await setup();
+    start("scheduler");
+    const first = start("worker", { RUNMESH_FAILPOINT: "worker.after_claim" }, ["--id", "claims-then-dies"]);
+    start("poller");
+    await first.waitFor("worker started");
+    const j = job(["echo ran once"]);
+    expect(await first.exited).toBe(86);
+    const second = start("worker", {}, ["--id", "takes-over"]);
+    await second.waitFor("worker started");
+    const done = await coordinator.waitForFinal(j.id, 30_000);
+    expect(done.status).toBe("success");
+    expect(done.acknowledgements).toBe(1);
+    expect(runningPuts(j.id)).toBe(1);
+  });
+
+  test("a worker killed right after acknowledging is never acknowledged twice: its job fails as a system failure", async () => {
+    await setup();
+    start("scheduler");
+    const first = start("worker", { RUNMESH_FAILPOINT: "worker.after_ack" }, ["--id", "acks-then-dies"]);
+    start("poller");
+    await first.waitFor("worker started");
+    const j = job(["echo never runs"]);
+    expect(await first.exited).toBe(86);
+    start("worker", {}, ["--id", "bystander"]);
+    const done = await coordinator.waitForFinal(j.id, 20_000);
+    expect(done.status).toBe("failed");
+    expect(done.failureReason).toBe("runner_system_failure");
+    expect(runningPuts(j.id)).toBe(1);
+  });
+
+  test("a scheduler that dies holding an accepted job leaves it to its successor; the job runs once", async () => {
+    await setup();
+    const doomed = start("scheduler", { RUNMESH_FAILPOINT: "scheduler.before_dispatch" });
+    const worker = start("worker", {}, ["--id", "steady"]);
+    start("poller");
+    await worker.waitFor("worker started");
+    const j = job(["echo survived a scheduler crash"]);
+    expect(await doomed.exited).toBe(86);
+    start("scheduler");
+    const done = await coordinator.waitForFinal(j.id, 40_000);
+    expect(done.status).toBe("success");
+    expect(done.acknowledgements).toBe(1);
+    // And the restarted scheduler's books are right: the next job runs too.
+    const next = job(["echo next"]);
+    expect((await coordinator.waitForFinal(next.id, 30_000)).status).toBe("success");
+  });
+
+  test("a poller that dies after handing a job over leaves exactly one run of it", async () => {
+    await setup();
+    start("scheduler");
+    const worker = start("worker", {}, ["--id", "steady"]);
+    const doomed = start("poller", { RUNMESH_FAILPOINT: "poller.after_handoff" });
+    await worker.waitFor("worker started");
+    const j = job(["echo handed over"]);
+    expect(await doomed.exited).toBe(86);
+    start("poller");
+    const done = await coordinator.waitForFinal(j.id, 30_000);
+    expect(done.status).toBe("success");
+    expect(done.acknowledgements).toBe(1);
+  });
+
+  test("a poller that dies between GitLab's 201 and the handoff: GitLab re-queues the unacknowledged job, which then runs once", async () => {
+    await setup();
+    start("scheduler");
+    const worker = start("worker", {}, ["--id", "steady"]);
+    const doomed = start("poller", { RUNMESH_FAILPOINT: "poller.after_201" });
+    await worker.waitFor("worker started");
+    const j = job(["echo second chance"]);
+    expect(await doomed.exited).toBe(86);
+    start("poller");
+    const done = await coordinator.waitForFinal(j.id, 40_000);
+    expect(done.status).toBe("success");
+    expect(done.acknowledgements).toBe(1);
+  });
+});

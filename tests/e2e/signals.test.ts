@@ -1,0 +1,62 @@
+// `runmesh run` as a process: SIGQUIT drains, SIGTERM aborts (GitLab Runner's signal semantics).
+import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
+import { configToml } from "./mesh-harness.ts";
+import { type MeshProcess, spawnRunmesh } from "./processes.ts";
+
+const TOKEN = "glrt-signals-runner-0123456789";
+let coordinator: Coordinator;
+let proc: MeshProcess | undefined;
+
+afterEach(async () => {
+  proc?.kill("SIGKILL");
+  await proc?.exited;
+  await coordinator?.stop();
+});
+
+async function startRun(): Promise<MeshProcess> {
+  coordinator = await startCoordinator({ longPollMs: 2000, traceUpdateIntervalS: 1 });
+  coordinator.registerRunner(TOKEN);
+  const dir = mkdtempSync(join(tmpdir(), "runmesh-signals-"));
+  const path = join(dir, "config.toml");
+  writeFileSync(
+    path,
+    configToml({ url: coordinator.url, concurrent: 2, runners: [{ name: "sig", token: TOKEN }], global: "shutdown_timeout = 5" }),
+  );
+  proc = spawnRunmesh(["run", "--config", path]);
+  await proc.waitFor("runmesh ready");
+  return proc;
+}
+
+test("SIGQUIT stops requesting jobs and lets the running job finish before exiting 0", async () => {
+  const p = await startRun();
+  const first = coordinator.enqueueJob(TOKEN, { script: ["echo begin", "sleep 2", "echo end of first"], gitStrategy: "none" });
+  await coordinator.waitForJob(first.id, (j) => j.status === "running", 20_000);
+  p.kill("SIGQUIT");
+  await p.waitFor("SIGQUIT");
+  const second = coordinator.enqueueJob(TOKEN, { script: ["echo must not run"], gitStrategy: "none" });
+  expect(await p.exited).toBe(0);
+  const done = coordinator.jobs.get(first.id)!;
+  expect(done.status).toBe("success");
+  expect(done.traceText).toContain("end of first");
+  expect(coordinator.jobs.get(second.id)?.status).toBe("pending");
+});
+
+test("SIGTERM aborts the running job as runner_interrupted and exits within shutdown_timeout", async () => {
+  const p = await startRun();
+  const j = coordinator.enqueueJob(TOKEN, { script: ["echo long job", "sleep 60"], gitStrategy: "none" });
+  await coordinator.waitForJob(j.id, (x) => x.traceText.includes("long job"), 20_000);
+  const sentAt = Date.now();
+  p.kill("SIGTERM");
+  const code = await p.exited;
+  const took = Date.now() - sentAt;
+  const done = coordinator.jobs.get(j.id)!;
+  expect(done.status).toBe("failed");
+  expect(done.failureReason).toBe("runner_interrupted");
+  expect(code).toBe(0);
+  // shutdown_timeout = 5 s bounds the whole forceful path (a functional limit, not a benchmark).
+  expect(took).toBeLessThan(5_000 + 2_000);
+});
