@@ -167,3 +167,27 @@ export class BusSchemaError extends Error {
     this.name = "BusSchemaError";
   }
 }
+
+/**
+ * An Rpc handler failed (threw, or its request or reply broke the schema): the requester gets the
+ * handler's own message instead of a timeout.
+ */
+export class BusRemoteError extends Error {
+  constructor(
+    readonly subject: string,
+    /** The `name` of the error the serving side raised, e.g. "Error" or "BusSchemaError". */
+    readonly remoteName: string,
+    remoteMessage: string,
+  ) {
+    super(`${subject}: the serving side failed: ${remoteMessage}`);
+    this.name = "BusRemoteError";
+  }
+}
+
+/** An operation on a bus after `close()`. */
+export class BusClosedError extends Error {
+  constructor(transport: string, operation: string) {
+    super(`${operation} on a closed ${transport} bus: the service is shutting down; open a new bus to continue`);
+    this.name = "BusClosedError";
+  }
+}

@@ -1,0 +1,66 @@
+// The executor contract: GitLab Runner's prepare / run / cleanup seam. An executor runs a
+// script it is given, somewhere (a host shell, a container, an ssh session); it knows nothing
+// of stages, git or variables beyond the environment it is handed.
+
+export interface PrepareContext {
+  /** Builds root on the executor's side; prepare creates it. */
+  buildsDir: string;
+  /** The shell the job's scripts are written for. */
+  shell: "bash" | "sh";
+  /** The job's project directory (under buildsDir). */
+  projectDir: string;
+  /** Writes runner lines to the job log ("Using Shell (bash) executor..."). */
+  log(line: string): void;
+  /** Aborts a slow prepare (pulls, provisioning) when the job is aborted or times out. */
+  signal: AbortSignal;
+  /** Identifies the job in executor-side names (containers, temp dirs) and logs. */
+  jobId: number;
+  /** Image and services for container executors; the shell executor ignores them. */
+  image?: { name: string };
+  services?: readonly { name: string; alias: string }[];
+}
+
+export interface StageRun {
+  /** Build stage name ("prepare_script", "step_script", "after_script", …). */
+  stage: string;
+  /** The complete script text for `shell`. */
+  script: string;
+  shell: "bash" | "sh";
+  /** Extra environment for the process, on top of what the executor provides. */
+  env?: Record<string, string>;
+}
+
+export interface StageIO {
+  /** Called for each chunk as it arrives; never buffered to the end. */
+  onOutput(chunk: Uint8Array, stream: "stdout" | "stderr"): void;
+}
+
+export interface StageResult {
+  /** The script's exit code; -1 when it was killed by a signal without one. */
+  exitCode: number;
+  /** true when `signal` fired and the script was stopped because of it. */
+  aborted: boolean;
+}
+
+export interface Executor {
+  readonly name: string;
+  prepare(ctx: PrepareContext): Promise<void>;
+  /**
+   * Runs one stage's script to its end. When `signal` aborts, the executor stops the script
+   * (gracefully first) and resolves with `aborted: true`; it rejects only for infrastructure
+   * failures (could not start, lost connection), which the job reports as system failures.
+   */
+  run(stage: StageRun, io: StageIO, signal: AbortSignal): Promise<StageResult>;
+  cleanup(): Promise<void>;
+}
+
+/** An executor failure that is not the script's fault: reported as runner_system_failure. */
+export class ExecutorError extends Error {
+  constructor(
+    message: string,
+    readonly failureReason: "runner_system_failure" | "runner_configuration_error" = "runner_system_failure",
+  ) {
+    super(message);
+    this.name = "ExecutorError";
+  }
+}

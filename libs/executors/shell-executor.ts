@@ -1,0 +1,139 @@
+// The shell executor: each stage's script runs in `bash -l` (or `sh -l`) on this host, fed on
+// stdin, as GitLab Runner's executors/shell does. The shell leads its own process group so a
+// cancel reaches every process the script started: SIGTERM to the group, a grace period,
+// SIGKILL, a last wait (GitLab's graceful_kill_timeout / force_kill_timeout).
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import {
+  type Executor,
+  ExecutorError,
+  type PrepareContext,
+  type StageIO,
+  type StageResult,
+  type StageRun,
+} from "./executor.ts";
+
+export interface ShellExecutorOptions {
+  /** GitLab Runner's `run --user`: scripts run as this OS user through `su` (needs root). */
+  user?: string;
+  /** After SIGTERM, how long the script gets before SIGKILL. Default 10 min (GitLab). */
+  gracefulKillTimeoutMs?: number;
+  /** After SIGKILL, how long to wait for the process to be reaped. Default 10 s (GitLab). */
+  forceKillTimeoutMs?: number;
+  /** `bash -l`: a login shell, as GitLab Runner runs it (so /etc/profile applies). Default true. */
+  loginShell?: boolean;
+  /** Environment the scripts start from. Default: this process's environment (GitLab's os.Environ()). */
+  baseEnv?: Record<string, string | undefined>;
+}
+
+const DEFAULT_GRACEFUL_KILL_MS = 10 * 60_000;
+const DEFAULT_FORCE_KILL_MS = 10_000;
+
+export class ShellExecutor implements Executor {
+  readonly name = "shell";
+  private readonly running = new Set<ChildProcess>();
+
+  constructor(private readonly o: ShellExecutorOptions = {}) {}
+
+  async prepare(ctx: PrepareContext): Promise<void> {
+    try {
+      await mkdir(ctx.buildsDir, { recursive: true });
+    } catch (error) {
+      throw new ExecutorError(
+        `creating builds_dir ${ctx.buildsDir}: ${(error as Error).message}; check the runner's builds_dir setting and its permissions`,
+        "runner_configuration_error",
+      );
+    }
+    ctx.log(`Using Shell (${ctx.shell}) executor...`);
+  }
+
+  /** The command line: `bash -l`, or `su -s /bin/bash <user> -c 'bash -l'` with a user. */
+  commandFor(shell: "bash" | "sh"): [string, string[]] {
+    const login = this.o.loginShell ?? true;
+    const shellArgs = login ? ["-l"] : [];
+    if (!this.o.user) return [shell, shellArgs];
+    return ["su", ["-s", `/bin/${shell}`, this.o.user, "-c", [shell, ...shellArgs].join(" ")]];
+  }
+
+  run(stage: StageRun, io: StageIO, signal: AbortSignal): Promise<StageResult> {
+    const [command, args] = this.commandFor(stage.shell);
+    const env = { ...(this.o.baseEnv ?? process.env), ...stage.env };
+    return new Promise<StageResult>((resolve, reject) => {
+      let child: ChildProcess;
+      try {
+        child = spawn(command, args, { detached: true, env, stdio: ["pipe", "pipe", "pipe"] });
+      } catch (error) {
+        reject(new ExecutorError(`starting ${command} for stage ${stage.stage}: ${(error as Error).message}`));
+        return;
+      }
+      this.running.add(child);
+      let aborted = false;
+      let exit: { code: number | null; sig: NodeJS.Signals | null } | undefined;
+      let settled = false;
+      const timers: ReturnType<typeof setTimeout>[] = [];
+
+      const finish = (result: StageResult | Error) => {
+        if (settled) return;
+        settled = true;
+        for (const t of timers) clearTimeout(t);
+        signal.removeEventListener("abort", onAbort);
+        this.running.delete(child);
+        if (result instanceof Error) reject(result);
+        else resolve(result);
+      };
+      const result = (): StageResult => ({
+        exitCode: exit?.code ?? -1,
+        aborted,
+      });
+
+      const onAbort = () => {
+        if (aborted || exit) return;
+        aborted = true;
+        killGroup(child, "SIGTERM");
+        timers.push(
+          setTimeout(() => {
+            if (exit) return;
+            killGroup(child, "SIGKILL");
+            // A process that survives SIGKILL is stuck in the kernel; give up waiting for it.
+            timers.push(setTimeout(() => finish(result()), this.o.forceKillTimeoutMs ?? DEFAULT_FORCE_KILL_MS));
+          }, this.o.gracefulKillTimeoutMs ?? DEFAULT_GRACEFUL_KILL_MS),
+        );
+      };
+
+      child.stdout?.on("data", (chunk: Buffer) => io.onOutput(chunk, "stdout"));
+      child.stderr?.on("data", (chunk: Buffer) => io.onOutput(chunk, "stderr"));
+      child.on("error", (error) => {
+        finish(new ExecutorError(`running ${command} for stage ${stage.stage}: ${error.message}`));
+      });
+      child.on("exit", (code, sig) => {
+        exit = { code, sig };
+        // Nothing a stage started may outlive it: background children would hold the output
+        // pipes open (the job would hang) or leak onto the worker.
+        killGroup(child, "SIGKILL");
+      });
+      child.on("close", () => finish(result()));
+
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+
+      child.stdin?.on("error", () => {
+        // The shell may exit (or be killed) before reading the whole script: not our error.
+      });
+      child.stdin?.end(stage.script);
+    });
+  }
+
+  async cleanup(): Promise<void> {
+    for (const child of this.running) killGroup(child, "SIGKILL");
+    this.running.clear();
+  }
+}
+
+function killGroup(child: ChildProcess, sig: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, sig);
+  } catch {
+    // the group is already gone
+  }
+}
