@@ -40,8 +40,11 @@ export class Boundary {
       const result = await handler({ data, headers, subject });
       return encodeMessage(`${subject} (reply)`, rpc.response, result);
     } catch (err) {
-      if (err instanceof BusSchemaError) this.log.warn({ subject, reason: err.message }, "bus request rejected");
-      else this.log.warn({ subject, err }, "bus request handler failed; the requester gets its message");
+      if (err instanceof BusSchemaError) {
+        this.log.warn({ subject, reason: err.message }, "bus request rejected: it does not match its schema");
+      } else {
+        this.log.warn({ subject, err }, "bus request handler failed; the requester gets its message");
+      }
       return encodeReplyError(err);
     }
   }

@@ -6,6 +6,9 @@ import type { z } from "zod";
 /** Envelope version carried on every message; bump when a schema changes incompatibly. */
 export const ENVELOPE_VERSION = 1;
 
+/** How long `request` waits for a reply when the caller gives no `timeoutMs`. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
+
 /** A subject and the schema of what travels on it: the only way to name a subject. */
 export interface Topic<S extends z.ZodType> {
   readonly subject: string;
@@ -67,6 +70,10 @@ export interface WorkQueue<S extends z.ZodType> {
   /**
    * Delivers items to `handler` one consumer group wide (durable name `consumer`): each item goes
    * to one consumer, comes back after `ackWaitMs` unless acked, and survives consumer restarts.
+   * A work queue has ONE consumer name (a JetStream work-queue stream allows one unfiltered
+   * consumer): a second name is refused; handlers sharing the name split the items.
+   * A handler that throws, or returns without ack/nak/term, gets the item back after `ackWaitMs`.
+   * An item that fails the schema is logged and terminated (it would never parse).
    */
   consume(
     consumer: string,
@@ -125,7 +132,10 @@ export interface Bus {
     handler: (msg: Delivered<z.output<S>>) => Promise<void> | void,
     opts?: SubscribeOptions,
   ): Promise<Subscription>;
-  /** Sends a request and waits for one reply; rejects with BusTimeoutError / BusNoRespondersError. */
+  /**
+   * Sends a request and waits for one reply (default timeout DEFAULT_REQUEST_TIMEOUT_MS); rejects with
+   * BusTimeoutError / BusNoRespondersError, or BusRemoteError when the handler failed.
+   */
   request<Req extends z.ZodType, Res extends z.ZodType>(
     rpc: Rpc<Req, Res>,
     data: z.input<Req>,
@@ -137,7 +147,11 @@ export interface Bus {
     handler: (req: Delivered<z.output<Req>>) => Promise<z.input<Res>> | z.input<Res>,
     opts?: SubscribeOptions,
   ): Promise<Subscription>;
-  workQueue<S extends z.ZodType>(name: string, subject: Topic<S>, opts?: WorkQueueOptions): Promise<WorkQueue<S>>;
+  workQueue<S extends z.ZodType>(
+    name: string,
+    subject: Topic<S>,
+    opts?: WorkQueueOptions,
+  ): Promise<WorkQueue<S>>;
   kv<S extends z.ZodType>(bucket: string, schema: S, opts?: BucketOptions): Promise<KvBucket<S>>;
   /** Current connection state; in-process is always "connected" until closed. */
   status(): BusStatus;
@@ -187,7 +201,9 @@ export class BusRemoteError extends Error {
 /** An operation on a bus after `close()`. */
 export class BusClosedError extends Error {
   constructor(transport: string, operation: string) {
-    super(`${operation} on a closed ${transport} bus: the service is shutting down; open a new bus to continue`);
+    super(
+      `${operation} on a closed ${transport} bus: the service is shutting down; open a new bus to continue`,
+    );
     this.name = "BusClosedError";
   }
 }

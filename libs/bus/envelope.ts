@@ -52,7 +52,10 @@ function parseEnvelope(subject: string, raw: string): z.infer<typeof envelopeSch
   }
   const envelope = envelopeSchema.safeParse(json);
   if (!envelope.success) {
-    throw new BusSchemaError(subject, `not a runmesh envelope { v, data }: ${describeZodError(envelope.error)}`);
+    throw new BusSchemaError(
+      subject,
+      `not a runmesh envelope { v, data }: ${describeZodError(envelope.error)}`,
+    );
   }
   if (envelope.data.v !== ENVELOPE_VERSION) {
     throw new BusSchemaError(

@@ -63,7 +63,9 @@ export class ShellExecutor implements Executor {
       try {
         child = spawn(command, args, { detached: true, env, stdio: ["pipe", "pipe", "pipe"] });
       } catch (error) {
-        reject(new ExecutorError(`starting ${command} for stage ${stage.stage}: ${(error as Error).message}`));
+        reject(
+          new ExecutorError(`starting ${command} for stage ${stage.stage}: ${(error as Error).message}`),
+        );
         return;
       }
       this.running.add(child);
@@ -95,7 +97,9 @@ export class ShellExecutor implements Executor {
             if (exit) return;
             killGroup(child, "SIGKILL");
             // A process that survives SIGKILL is stuck in the kernel; give up waiting for it.
-            timers.push(setTimeout(() => finish(result()), this.o.forceKillTimeoutMs ?? DEFAULT_FORCE_KILL_MS));
+            timers.push(
+              setTimeout(() => finish(result()), this.o.forceKillTimeoutMs ?? DEFAULT_FORCE_KILL_MS),
+            );
           }, this.o.gracefulKillTimeoutMs ?? DEFAULT_GRACEFUL_KILL_MS),
         );
       };

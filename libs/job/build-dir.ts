@@ -3,8 +3,7 @@
 // `<builds_dir>/<short token>/<concurrent project id>/<project path>`; it hands out
 // CI_CONCURRENT_ID and CI_CONCURRENT_PROJECT_ID in memory, which only works for one process.
 // runmesh workers may share one builds_dir, so each slot is a lock file created with O_EXCL.
-import { open, readFile, rename, stat, unlink } from "node:fs/promises";
-import { mkdir } from "node:fs/promises";
+import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 
@@ -122,7 +121,11 @@ async function tryCreate(path: string, owner: LockOwner): Promise<boolean> {
 async function readOwner(path: string): Promise<LockOwner | undefined> {
   try {
     const parsed = JSON.parse(await readFile(path, "utf8")) as Partial<LockOwner>;
-    if (typeof parsed.pid === "number" && typeof parsed.host === "string" && typeof parsed.token === "string") {
+    if (
+      typeof parsed.pid === "number" &&
+      typeof parsed.host === "string" &&
+      typeof parsed.token === "string"
+    ) {
       return parsed as LockOwner;
     }
   } catch {

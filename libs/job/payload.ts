@@ -4,7 +4,11 @@
 // are an error, as they are for encoding/json.
 import { z } from "zod";
 
-const str = () => z.string().nullish().transform((v) => v ?? "");
+const str = () =>
+  z
+    .string()
+    .nullish()
+    .transform((v) => v ?? "");
 const int = () =>
   z
     .number()

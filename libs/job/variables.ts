@@ -61,7 +61,10 @@ export function parseEnvironmentEntries(entries: readonly string[]): Variable[] 
  * The full, unexpanded list in GitLab Runner's order. Job variables named FF_* are left out:
  * they only feed feature-flag resolution, whose result comes first in the list.
  */
-export function buildJobVariables(jobVariables: readonly JobVariable[], b: BuiltinVariableInputs): Variable[] {
+export function buildJobVariables(
+  jobVariables: readonly JobVariable[],
+  b: BuiltinVariableInputs,
+): Variable[] {
   const list: Variable[] = [];
   for (const [name, on] of Object.entries(b.featureFlags ?? {})) list.push({ key: name, value: String(on) });
   if (b.imageName) list.push({ key: "CI_JOB_IMAGE", value: b.imageName });
@@ -81,7 +84,10 @@ export function buildJobVariables(jobVariables: readonly JobVariable[], b: Built
     if (v.key.startsWith("FF_")) continue;
     list.push({ key: v.key, value: v.value, file: v.file, raw: v.raw, masked: v.masked, public: v.public });
   }
-  list.push({ key: b.sharedEnvironment ? "CI_SHARED_ENVIRONMENT" : "CI_DISPOSABLE_ENVIRONMENT", value: "true" });
+  list.push({
+    key: b.sharedEnvironment ? "CI_SHARED_ENVIRONMENT" : "CI_DISPOSABLE_ENVIRONMENT",
+    value: "true",
+  });
   list.push(
     { key: "CI_RUNNER_VERSION", value: b.version },
     { key: "CI_RUNNER_REVISION", value: b.revision },

@@ -143,7 +143,9 @@ export class BashWriter {
     if (options.trace) out += "set -o xtrace\n";
     out += "if set -o | grep pipefail > /dev/null; then set -o pipefail; fi; set -o errexit\n";
     out += "set +o noclobber\n";
-    out += `: | eval ${shellQuote(this.body())}\n`;
+    // `(eval …)` is GitLab's FF_USE_NEW_BASH_EVAL_STRATEGY form: bash's plain `: | eval`
+    // reports 1 instead of the failing command's own exit code.
+    out += `: | (eval ${shellQuote(this.body())})\n`;
     out += "exit 0\n";
     return out;
   }

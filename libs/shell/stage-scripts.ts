@@ -126,7 +126,9 @@ export function getSourcesScript(env: ScriptEnv, spec: GetSourcesSpec): string {
 }
 
 function writeFetch(w: BashWriter, env: ScriptEnv, spec: GetSourcesSpec): void {
-  w.notice(spec.depth > 0 ? `Fetching changes with git depth set to ${spec.depth}...` : "Fetching changes...");
+  w.notice(
+    spec.depth > 0 ? `Fetching changes with git depth set to ${spec.depth}...` : "Fetching changes...",
+  );
   const templateDir = `${env.tmpDir}/git-template`;
   const templateFile = `${templateDir}/config`;
   w.mkdir(templateDir);
@@ -142,7 +144,8 @@ function writeFetch(w: BashWriter, env: ScriptEnv, spec: GetSourcesSpec): void {
     w.rmFile(`${env.projectDir}/.git/${f}`);
   }
   const init = ["init", env.projectDir, "--template", templateDir];
-  if (spec.objectFormat !== "" && spec.objectFormat !== "sha1") init.push("--object-format", spec.objectFormat);
+  if (spec.objectFormat !== "" && spec.objectFormat !== "sha1")
+    init.push("--object-format", spec.objectFormat);
   w.command("git", ...init);
   w.cd(env.projectDir);
   w.ifCmd("git", "remote", "add", "origin", spec.repoUrl);

@@ -52,6 +52,7 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
     buffer,
     debugTrace: false,
     updateIntervalMs: deps.traceUpdateIntervalMs,
+    logger: h.log,
   });
   h.setOffsetSource(() => reporter.sentOffset);
   try {

@@ -148,4 +148,39 @@ describe("faults over NATS with one process per tier", () => {
     expect(done.status).toBe("success");
     expect(done.acknowledgements).toBe(1);
   });
+
+  test("an accepted job no worker takes is kept alive with PUT state=pending, then runs when a worker comes", async () => {
+    await setup({ pending_keepalive_interval: "1s", dispatch_timeout: "20s" });
+    start("scheduler");
+    const vanishing = start("worker", {}, ["--id", "vanishing"]);
+    start("poller");
+    await vanishing.waitFor("worker started");
+    // The poller is parked in a long poll with a lease on this worker's slot when it dies.
+    await coordinator.waitForRequest((r) => r.path.endsWith("/jobs/request") && r.status === 0, 10_000);
+    vanishing.kill("SIGKILL");
+    const j = job(["echo finally taken"]);
+    await coordinator.waitForJob(j.id, (x) => x.keepalives >= 2, 20_000);
+    start("worker", {}, ["--id", "latecomer"]);
+    const done = await coordinator.waitForFinal(j.id, 30_000);
+    expect(done.status).toBe("success");
+    expect(done.acknowledgements).toBe(1);
+  });
+
+  test("an accepted job no worker takes within dispatch_timeout is failed with a line in its log saying why", async () => {
+    await setup({ pending_keepalive_interval: "1s", dispatch_timeout: "4s" });
+    start("scheduler");
+    const vanishing = start("worker", {}, ["--id", "vanishing"]);
+    start("poller");
+    await vanishing.waitFor("worker started");
+    await coordinator.waitForRequest((r) => r.path.endsWith("/jobs/request") && r.status === 0, 10_000);
+    vanishing.kill("SIGKILL");
+    const j = job(["echo never taken"]);
+    const done = await coordinator.waitForFinal(j.id, 30_000);
+    expect(done.status).toBe("failed");
+    expect(done.failureReason).toBe("runner_system_failure");
+    expect(done.keepalives).toBeGreaterThanOrEqual(1);
+    expect(done.traceText).toContain("no executor worker took this job within 4 s");
+    expect(done.traceText).not.toContain("never taken\n");
+  });
 });
+

@@ -1,0 +1,381 @@
+// The stage machine against the real shell executor: real bash processes, real git.
+import { afterAll, describe, expect, test } from "bun:test";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ShellExecutor, type ShellExecutorOptions } from "../executors/shell-executor.ts";
+import { parseJobPayload } from "./payload.ts";
+import { type RunJobOptions, runJob } from "./run-job.ts";
+import type { RunnerSettings } from "./runner-settings.ts";
+
+const root = mkdtempSync(join(tmpdir(), "runmesh-stages-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+let counter = 0;
+function freshDir(name: string): string {
+  return join(root, `${name}-${++counter}`);
+}
+
+function payload(overrides: Record<string, unknown>) {
+  const parsed = parseJobPayload(
+    JSON.stringify({
+      id: 42,
+      token: "job-token-123",
+      allow_git_fetch: false,
+      job_info: { name: "test", project_id: 7, project_full_path: "group/project" },
+      git_info: { repo_url: "https://gitlab-ci-token:job-token-123@gitlab.example.com/group/project.git" },
+      runner_info: { timeout: 3600 },
+      features: { trace_sections: true },
+      variables: [{ key: "GIT_STRATEGY", value: "none" }],
+      ...overrides,
+    }),
+  );
+  if (!parsed.ok) throw new Error(parsed.error);
+  return parsed.job;
+}
+
+const steps = (script: string[], after?: string[]) => [
+  { name: "script", script, when: "on_success" },
+  ...(after ? [{ name: "after_script", script: after, when: "always" }] : []),
+];
+
+interface RunOptions {
+  settings?: Partial<RunnerSettings>;
+  executor?: ShellExecutorOptions;
+  onLog?: (text: string, controls: { cancel(): void; abort(): void }) => void;
+}
+
+async function run(job: ReturnType<typeof payload>, o: RunOptions = {}) {
+  const cancel = new AbortController();
+  const abort = new AbortController();
+  const decoder = new TextDecoder();
+  let log = "";
+  const buildsDir = freshDir("builds");
+  const options: RunJobOptions = {
+    job,
+    runnerSettings: {
+      name: "runner-1",
+      short_token: "abcdefghi",
+      executor: "shell",
+      shell: "bash",
+      ...o.settings,
+    },
+    executor: new ShellExecutor({ loginShell: false, ...o.executor }),
+    log: {
+      write: (bytes) => {
+        log += decoder.decode(bytes);
+        o.onLog?.(log, { cancel: () => cancel.abort(), abort: () => abort.abort() });
+      },
+    },
+    cancelSignal: cancel.signal,
+    abortSignal: abort.signal,
+    systemId: "s_0123456789ab",
+    buildsDir,
+    version: "0.1.0",
+    revision: "abcdef12",
+    prepareRetryDelayMs: 10,
+  };
+  const result = await runJob(options);
+  return { result, log, buildsDir };
+}
+
+/** Waits (boundedly) for a killed process to be gone: signal delivery is not instantaneous. */
+async function waitGone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100 && isAlive(pid); i++) await Bun.sleep(50);
+  return !isAlive(pid);
+}
+
+/** A zombie (killed, not yet reaped by its new parent) counts as gone. */
+function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+describe("runJob with the shell executor", () => {
+  test("a passing script succeeds, with GitLab's header, echoed commands and footer", async () => {
+    const { result, log } = await run(payload({ steps: steps(["echo hello from the job"]) }));
+    expect(result).toEqual({ state: "success", message: "Job succeeded" });
+    expect(log).toStartWith(
+      "\x1b[0KRunning with gitlab-runner-compatible runmesh 0.1.0 (abcdef12)\x1b[0;m\n",
+    );
+    expect(log).toContain("\x1b[0K  on runner-1 abcdefghi, system ID: s_0123456789ab\x1b[0;m\n");
+    expect(log).toMatch(/section_start:\d+:prepare_executor/);
+    expect(log).toContain(
+      'prepare_executor\r\x1b[0K\x1b[0K\x1b[36;1mPreparing the "shell" executor\x1b[0;m\x1b[0;m\n',
+    );
+    expect(log).toContain("\x1b[0KUsing Shell (bash) executor...\x1b[0;m\n");
+    expect(log).toContain("Running on ");
+    expect(log).toContain("\x1b[32;1m$ echo hello from the job\x1b[0;m\nhello from the job\n");
+    expect(log).toMatch(/section_end:\d+:step_script/);
+    expect(log).toContain("step_script\r\x1b[0K\x1b[32;1mJob succeeded");
+    expect(log).toEndWith("\x1b[32;1mJob succeeded\x1b[0;m\n");
+  });
+
+  test("exit 3 fails the job with script_failure and exit code 3; after_script sees CI_JOB_STATUS=failed", async () => {
+    const { result, log } = await run(
+      payload({
+        steps: steps(["echo before", "exit 3", "echo never"], ["echo after status=$CI_JOB_STATUS"]),
+      }),
+    );
+    expect(result).toEqual({
+      state: "failed",
+      failureReason: "script_failure",
+      exitCode: 3,
+      message: "exit code 3",
+    });
+    expect(log).not.toContain("\nnever\n");
+    expect(log).toContain("after status=failed\n");
+    expect(log).toContain("\x1b[36;1mRunning after_script");
+    expect(log).toEndWith("\x1b[31;1mERROR: Job failed: exit code 3\x1b[0;m\n");
+  });
+
+  test("variables are exported in order and expanded once; raw ones are left alone", async () => {
+    const job = payload({
+      variables: [
+        { key: "GIT_STRATEGY", value: "none" },
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax under test
+        { key: "GREETING", value: "hello $WHO and ${WHO}s, $$HOME stays" },
+        { key: "WHO", value: "world" },
+        { key: "RAW", value: "$WHO", raw: true },
+        { key: "QUOTED", value: `it's "quoted" $(not run) \`nor this\`` },
+        { key: "SECRET_FILE", value: "file content $WHO", file: true },
+        { key: "ENV_FROM_RUNNER", value: "job wins" },
+      ],
+      steps: steps([
+        `echo "G=$GREETING"`,
+        `echo "R=$RAW"`,
+        `echo "Q=$QUOTED"`,
+        `echo "F=$(cat "$SECRET_FILE") at $SECRET_FILE"`,
+        `echo "E=$ENV_FROM_RUNNER S=$CI_SERVER T=$CI_JOB_TIMEOUT C=$CI_CONCURRENT_ID"`,
+      ]),
+    });
+    const { result, log } = await run(job, {
+      settings: { environment: ["ENV_FROM_RUNNER=runner", "NOEQUALS"] },
+    });
+    expect(result.state).toBe("success");
+    expect(log).toContain("G=hello world and worlds, $HOME stays\n");
+    expect(log).toContain("R=$WHO\n");
+    expect(log).toContain(`Q=it's "quoted" $(not run) \`nor this\`\n`);
+    expect(log).toMatch(/F=file content world at \S+\/group\/project\.tmp\/SECRET_FILE\n/);
+    expect(log).toContain("E=job wins S=yes T=3600 C=0\n");
+  });
+
+  test("the project directory is <builds_dir>/<short token>/<concurrent project id>/<project path>", async () => {
+    const buildsDir = freshDir("custom-builds");
+    const { result, log } = await run(
+      payload({ steps: steps(['echo "pwd=$(pwd) dir=$CI_PROJECT_DIR root=$CI_BUILDS_DIR"']) }),
+      {
+        settings: { builds_dir: buildsDir },
+      },
+    );
+    expect(result.state).toBe("success");
+    const project = `${buildsDir}/abcdefghi/0/group/project`;
+    expect(log).toContain(`pwd=${project} dir=${project} root=${buildsDir}\n`);
+  });
+
+  test("$GITLAB_ENV written in script is visible in after_script", async () => {
+    const { log } = await run(
+      payload({
+        steps: steps(
+          ['echo "CARRIED=over there" >> "$GITLAB_ENV"', "LOCAL=lost"],
+          ['echo "c=$CARRIED l=$LOCAL"'],
+        ),
+      }),
+    );
+    expect(log).toContain("c=over there l=\n");
+  });
+
+  test("a graceful cancel stops the script, runs after_script with CI_JOB_STATUS=canceled", async () => {
+    const { result, log } = await run(
+      payload({
+        steps: steps(["echo started", "sleep 30", "echo not reached"], ["echo after status=$CI_JOB_STATUS"]),
+      }),
+      { onLog: (text, c) => text.includes("started\n") && c.cancel() },
+    );
+    expect(result.state).toBe("failed");
+    expect(result.failureReason).toBe("job_canceled");
+    expect(log).not.toContain("not reached\n");
+    expect(log).toContain("after status=canceled\n");
+  });
+
+  test("a hard abort stops the script and runs no after_script", async () => {
+    const { result, log } = await run(
+      payload({ steps: steps(["echo started", "sleep 30"], ["echo after-script-ran"]) }),
+      { onLog: (text, c) => text.includes("started\n") && c.abort() },
+    );
+    expect(result.failureReason).toBe("job_canceled");
+    expect(log).not.toContain("after-script-ran\n");
+    expect(log).not.toContain("cleanup_file_variables");
+  });
+
+  test("an abort kills the whole process tree, background children included", async () => {
+    const pidFile = join(freshDir("pid"), "..", `bg-${counter}.pid`);
+    const { result } = await run(
+      payload({ steps: steps([`sleep 1000 & echo $! > ${pidFile}`, "echo started", "wait"]) }),
+      { onLog: (text, c) => text.includes("started\n") && c.abort() },
+    );
+    expect(result.failureReason).toBe("job_canceled");
+    const pid = Number(readFileSync(pidFile, "utf8").trim());
+    expect(pid).toBeGreaterThan(0);
+    expect(await waitGone(pid)).toBe(true);
+  });
+
+  test("RUNNER_SCRIPT_TIMEOUT fails with job_execution_timeout and after_script still runs (timedout)", async () => {
+    const { result, log } = await run(
+      payload({
+        variables: [
+          { key: "GIT_STRATEGY", value: "none" },
+          { key: "RUNNER_SCRIPT_TIMEOUT", value: "1s" },
+        ],
+        steps: steps(["sleep 30"], ["echo after status=$CI_JOB_STATUS"]),
+      }),
+    );
+    expect(result.state).toBe("failed");
+    expect(result.failureReason).toBe("job_execution_timeout");
+    expect(result.message).toBe("execution took longer than 1s seconds");
+    expect(log).toContain("after status=timedout\n");
+    expect(log).toContain("step_script could not run to completion because the timeout was exceeded");
+  });
+
+  test("the job timeout fails with job_execution_timeout and after_script cannot run", async () => {
+    const { result, log } = await run(
+      payload({ runner_info: { timeout: 1 }, steps: steps(["sleep 30"], ["echo after-script-ran"]) }),
+    );
+    expect(result.failureReason).toBe("job_execution_timeout");
+    expect(log).not.toContain("after-script-ran\n");
+    expect(log).toContain("ERROR: Job failed: execution took longer than 1s seconds");
+  });
+
+  test("a job with cache paths fails loudly before its script runs", async () => {
+    const { result, log } = await run(
+      payload({
+        cache: [{ key: "deps", paths: ["node_modules/"], policy: "pull-push" }],
+        steps: steps(["echo script-ran"], ["echo after-script-ran"]),
+      }),
+    );
+    expect(result.state).toBe("failed");
+    expect(result.failureReason).toBe("runner_configuration_error");
+    expect(result.message).toContain(`cache (key "deps")`);
+    expect(log).toContain("\x1b[31;1mERROR: this job defines cache");
+    expect(log).not.toContain("script-ran\n");
+  });
+
+  test("a job with artifact paths fails loudly too; one with empty cache/artifacts does not", async () => {
+    const failing = await run(
+      payload({ artifacts: [{ name: "out", paths: ["dist/"] }], steps: steps(["true"]) }),
+    );
+    expect(failing.result.message).toContain("artifacts to upload (out)");
+    const passing = await run(
+      payload({ artifacts: [{ name: "x", paths: [] }], cache: [{ key: "k" }], steps: steps(["true"]) }),
+    );
+    expect(passing.result.state).toBe("success");
+    expect(passing.log).not.toContain("Restoring cache");
+  });
+
+  test("an unsupported shell is a configuration error", async () => {
+    const { result } = await run(payload({ steps: steps(["true"]) }), { settings: { shell: "pwsh" } });
+    expect(result.failureReason).toBe("runner_configuration_error");
+  });
+
+  test("works with sh (dash) as the shell", async () => {
+    const { result, log } = await run(payload({ steps: steps(["echo 'a\\nb'", "exit 4"]) }), {
+      settings: { shell: "sh" },
+    });
+    expect(log).toContain("\x1b[32;1m$ echo 'a\\nb'\x1b[0;m\n");
+    expect(result.exitCode).toBe(4);
+  });
+});
+
+describe("get_sources", () => {
+  const git = (cwd: string, ...args: string[]) =>
+    execFileSync("git", args, {
+      cwd,
+      encoding: "utf8",
+      env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1" },
+    }).trim();
+
+  function makeRepo(): { url: string; sha: string; work: string } {
+    const base = freshDir("repo");
+    const work = join(base, "work");
+    const bare = join(base, "project.git");
+    execFileSync("mkdir", ["-p", work]);
+    git(work, "init", "-q", "-b", "main");
+    writeFileSync(join(work, "README"), "content from the repository\n");
+    git(work, "add", "README");
+    git(work, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "first");
+    git(base, "clone", "-q", "--bare", work, bare);
+    return { url: `file://${bare}`, sha: git(work, "rev-parse", "HEAD"), work };
+  }
+
+  test("clone fetches the refspecs and checks out the sha", async () => {
+    const repo = makeRepo();
+    const job = payload({
+      variables: [],
+      git_info: {
+        repo_url: repo.url,
+        ref: "main",
+        sha: repo.sha,
+        refspecs: ["+refs/heads/main:refs/remotes/origin/main"],
+        depth: 1,
+      },
+      steps: steps(["cat README", "git rev-parse HEAD", "touch untracked-file"]),
+    });
+    const first = await run(job);
+    expect(first.result.state).toBe("success");
+    expect(first.log).toContain("Fetching changes with git depth set to 1...");
+    expect(first.log).toContain("Created fresh repository.");
+    expect(first.log).toContain(`Checking out ${repo.sha.slice(0, 8)} as detached HEAD (ref is main)...`);
+    expect(first.log).toContain("content from the repository\n");
+    expect(first.log).toContain(`${repo.sha}\n`);
+  });
+
+  test("fetch reuses the worktree and git clean removes leftovers", async () => {
+    const repo = makeRepo();
+    const buildsDir = freshDir("fetch-builds");
+    const job = (script: string[]) =>
+      payload({
+        allow_git_fetch: true,
+        variables: [],
+        git_info: {
+          repo_url: repo.url,
+          ref: "main",
+          sha: repo.sha,
+          refspecs: ["+refs/heads/main:refs/remotes/origin/main"],
+        },
+        steps: steps(script),
+      });
+    const first = await run(job(["touch leftover"]), { settings: { builds_dir: buildsDir } });
+    expect(first.result.state).toBe("success");
+    const second = await run(job(["ls -a"]), { settings: { builds_dir: buildsDir } });
+    expect(second.result.state).toBe("success");
+    expect(second.log).not.toContain("Created fresh repository.");
+    expect(second.log).toContain("Removing leftover\n");
+    const listing = second.log.slice(second.log.indexOf("$ ls -a"));
+    expect(listing).toContain("README\n");
+    expect(listing).not.toContain("leftover");
+  });
+
+  test("GIT_STRATEGY none skips git with GitLab's messages", async () => {
+    const { log } = await run(payload({ steps: steps(["true"]) }));
+    expect(log).toContain("\x1b[32;1mSkipping Git repository setup\x1b[0;m\n");
+    expect(log).toContain("Skipping Git checkout");
+  });
+
+  test("an unknown GIT_STRATEGY fails get_sources, skipping script and after_script", async () => {
+    const { result, log } = await run(
+      payload({
+        variables: [{ key: "GIT_STRATEGY", value: "copy" }],
+        steps: steps(["echo ran"], ["echo after-ran"]),
+      }),
+    );
+    expect(result.state).toBe("failed");
+    expect(result.message).toContain("unknown GIT_STRATEGY");
+    expect(log).not.toContain("after-ran\n");
+  });
+});
