@@ -21,8 +21,10 @@ interface Transport {
   name: string;
   setup(): Promise<void>;
   teardown(): Promise<void>;
-  /** A client of the bus under test; several calls give several clients of one bus. */
+  /** A client of the bus under test; several calls in one test give clients of one bus. */
   client(logger: Logger): Promise<Bus>;
+  /** Forgets the bus of the finished test. */
+  reset(): void;
 }
 
 const inproc = (): Transport => {
@@ -36,13 +38,10 @@ const inproc = (): Transport => {
       shared ??= createInprocBus({ logger });
       return shared;
     },
-    // Reset between tests by the suite through `reset`.
-    ...{
-      reset() {
-        shared = undefined;
-      },
+    reset() {
+      shared = undefined;
     },
-  } as Transport;
+  };
 };
 
 const nats = (): Transport => {
@@ -58,6 +57,7 @@ const nats = (): Transport => {
     async client(logger) {
       return connectNatsBus({ servers: server!.url, name: "contract-test", logger });
     },
+    reset() {},
   };
 };
 
@@ -93,7 +93,7 @@ function busContract(make: () => Transport): void {
     afterEach(async () => {
       for (const bus of new Set(open)) if (bus.status() !== "closed") await bus.close();
       open = [];
-      (transport as unknown as { reset?: () => void }).reset?.();
+      transport.reset();
     });
 
     async function client(): Promise<Bus> {

@@ -140,5 +140,5 @@ function dedupe(pairs: [string, string][]): [string, string][] {
 
 /** A URL with its password replaced, for error messages. */
 function redact(raw: string): string {
-  return raw.replace(/\/\/([^:/@]*):[^@/]*@/, "//$1:[MASKED]@");
+  return raw.replace(/([^\s:/@]*):[^\s@/]*@/g, "$1:[MASKED]@");
 }

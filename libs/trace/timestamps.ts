@@ -1,10 +1,9 @@
 // GitLab Runner's `FF_TIMESTAMPS` line format (on by default). Every line of the job log starts
-// with a 32-byte header:
-//
-//   2024-05-06T07:08:09.123456Z 01O <text>\n
-//   └ UTC, always 6 fraction digits ┘ │ │└ ' ' new line, '+' continues the previous entry
-//                                     │ └ 'O' stdout, 'E' stderr
-//                                     └ stream id, 2 lower-case hex digits (00 runner, 01 script)
+// with a 32-byte header, e.g. `2024-05-06T07:08:09.123456Z 01O `:
+//   - the UTC time, always 6 fraction digits, then `Z` and a space;
+//   - the stream id as 2 lower-case hex digits (00 runner messages, 01 script output);
+//   - `O` stdout or `E` stderr;
+//   - ` ` for a new line or `+` for the continuation of the previous entry.
 //
 // Per (stream id, O/E) a partial line is kept until its `\n`, like GitLab Runner's timestamper:
 // - each `\n` ends an entry (a `\r` before it stays in the text);
@@ -81,10 +80,11 @@ class HeaderClock {
       this.secondBytes[19] = 0x2e;
     }
     out.set(this.secondBytes, o);
-    let micros = total - second * 1_000_000;
+    let micros = (total - second * 1_000_000) | 0;
     for (let i = 25; i >= 20; i--) {
-      out[o + i] = 0x30 + (micros % 10);
-      micros = Math.floor(micros / 10);
+      const tenth = (micros / 10) | 0;
+      out[o + i] = 0x30 + micros - tenth * 10;
+      micros = tenth;
     }
     out[o + 26] = 0x5a; // Z
     out[o + 27] = SPACE;
@@ -97,12 +97,19 @@ class HeaderClock {
   }
 }
 
+function growInt32(a: Int32Array): Int32Array {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
 export function createTimestampedWriter(
   sink: (bytes: Uint8Array) => void,
   opts: TimestampedWriterOptions = {},
 ): TimestampedWriter {
   const header = new HeaderClock(opts.clock ?? systemClock);
   const streams = new Map<string, LineState>();
+  let newlines: Int32Array = new Int32Array(1024);
 
   const stateOf = (streamId: number, type: StreamType): LineState => {
     if (!Number.isInteger(streamId) || streamId < 0 || streamId > 255) {
@@ -127,8 +134,13 @@ export function createTimestampedWriter(
   const write = (streamId: number, type: StreamType, p: Uint8Array): void => {
     if (p.length === 0) return;
     const s = stateOf(streamId, type);
+    // A Buffer view: its native copy() needs no subarray object per line.
+    const src = Buffer.from(p.buffer, p.byteOffset, p.byteLength);
     let lines = 0;
-    for (let i = p.indexOf(NL); i >= 0; i = p.indexOf(NL, i + 1)) lines++;
+    for (let i = src.indexOf(NL); i >= 0; i = src.indexOf(NL, i + 1)) {
+      if (lines === newlines.length) newlines = growInt32(newlines);
+      newlines[lines++] = i;
+    }
     // Every piece of output below is bounded by: the pending line, the input, a header per
     // line plus two more, and two added newlines.
     const out = new Uint8Array(s.length + p.length + (lines + 2) * HEADER_BYTES + 2);
@@ -136,7 +148,8 @@ export function createTimestampedWriter(
     let n = 0;
 
     // 1. Whole lines.
-    for (let i = p.indexOf(NL); i >= 0; i = p.indexOf(NL, n)) {
+    for (let k = 0; k < lines; k++) {
+      const i = newlines[k]!;
       if (s.length > 0) {
         out.set(s.buf.subarray(0, s.length), o);
         o += s.length;
@@ -144,8 +157,7 @@ export function createTimestampedWriter(
       } else {
         o = header.write(out, o, s);
       }
-      out.set(p.subarray(n, i + 1), o);
-      o += i + 1 - n;
+      o += src.copy(out, o, n, i + 1);
       n = i + 1;
     }
 

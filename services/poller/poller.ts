@@ -83,7 +83,11 @@ export class Poller {
       const lanes = Math.max(1, t.health.requestConcurrency);
       for (let lane = 0; lane < lanes; lane++) {
         const offset = staggerOffsetMs(i, n, this.o.checkIntervalMs);
-        this.lanes.push(this.runLane(t, lane, offset, (job) => queue.add(job, { msgId: job.jobKey })));
+        // One message per hand-out: GitLab may hand the same job out again after its
+        // acknowledgement timed out, and that second hand-out must not be taken for a duplicate.
+        this.lanes.push(
+          this.runLane(t, lane, offset, (job) => queue.add(job, { msgId: `${job.jobKey}.${job.acceptedAt}` })),
+        );
       }
     });
     this.log.info({ runners: this.o.targets.map((t) => t.name) }, "poller started");

@@ -142,12 +142,22 @@ export class Scheduler {
     // The lease becomes the job's slot: from now on the job itself holds it.
     this.ledger.leases.delete(job.leaseId);
     const known = this.pending.get(job.jobKey);
-    if (known) {
+    if (known && known.job.acceptedAt >= job.acceptedAt) {
       // Redelivered while we are still placing it.
       known.item = item;
       return;
     }
-    const record = await this.jobsKv.get(job.jobKey);
+    if (known) {
+      // GitLab handed the job out again (its acknowledgement timed out): the newer hand-out wins.
+      await known.item?.ack();
+      this.pending.delete(job.jobKey);
+    }
+    let record = await this.jobsKv.get(job.jobKey);
+    if (record && record.value.state === "final" && record.value.job.acceptedAt < job.acceptedAt) {
+      // A finished earlier hand-out of the same job id must not block this one.
+      await this.jobsKv.delete(job.jobKey, record.revision).catch(() => {});
+      record = undefined;
+    }
     if (record) {
       // Someone already claimed it (redelivery, or a scheduler restart): never dispatch twice.
       if (record.value.state !== "final") this.track(job, record.value.workerId, true);

@@ -24,9 +24,9 @@ afterEach(async () => {
 });
 
 /** A fresh nats-server (so no stream or bucket outlives its test), coordinator and config. */
-async function setup(mesh: Record<string, string> = {}) {
+async function setup(mesh: Record<string, string> = {}, ackTimeoutMs = 60_000) {
   nats = await startNatsServer();
-  coordinator = await startCoordinator({ longPollMs: 2000, traceUpdateIntervalS: 1, ackTimeoutMs: 4000 });
+  coordinator = await startCoordinator({ longPollMs: 2000, traceUpdateIntervalS: 1, ackTimeoutMs });
   coordinator.registerRunner(TOKEN);
   const dir = mkdtempSync(join(tmpdir(), "runmesh-faults-"));
   configPath = join(dir, "config.toml");
@@ -45,6 +45,17 @@ function start(mode: "poller" | "scheduler" | "worker", env: Record<string, stri
   const p = spawnRunmesh([mode, "--config", configPath, ...extra], { env });
   procs.push(p);
   return p;
+}
+
+/** Resolves once a jobs/request is parked in a long poll at the coordinator. */
+function longPollHeld(timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no long poll held within ${timeoutMs} ms`)), timeoutMs);
+    coordinator.events.once("longPollHeld", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 const job = (script: string[]) => coordinator.enqueueJob(TOKEN, { script, gitStrategy: "none" });
@@ -112,8 +123,11 @@ describe("faults over NATS with one process per tier", () => {
     await worker.waitFor("worker started");
     const j = job(["echo survived a scheduler crash"]);
     expect(await doomed.exited).toBe(86);
-    start("scheduler");
-    const done = await coordinator.waitForFinal(j.id, 40_000);
+    const successor = start("scheduler");
+    const done = await coordinator.waitForFinal(j.id, 40_000).catch((e) => {
+      console.error(successor.lines.slice(-40).join("\n"));
+      throw e;
+    });
     expect(done.status).toBe("success");
     expect(done.acknowledgements).toBe(1);
     // And the restarted scheduler's books are right: the next job runs too.
@@ -136,7 +150,8 @@ describe("faults over NATS with one process per tier", () => {
   });
 
   test("a poller that dies between GitLab's 201 and the handoff: GitLab re-queues the unacknowledged job, which then runs once", async () => {
-    await setup();
+    // GitLab puts a job back in the queue when its runner does not acknowledge it in time.
+    await setup({}, 4000);
     start("scheduler");
     const worker = start("worker", {}, ["--id", "steady"]);
     const doomed = start("poller", { RUNMESH_FAILPOINT: "poller.after_201" });
@@ -156,7 +171,7 @@ describe("faults over NATS with one process per tier", () => {
     start("poller");
     await vanishing.waitFor("worker started");
     // The poller is parked in a long poll with a lease on this worker's slot when it dies.
-    await coordinator.waitForRequest((r) => r.path.endsWith("/jobs/request") && r.status === 0, 10_000);
+    await longPollHeld();
     vanishing.kill("SIGKILL");
     const j = job(["echo finally taken"]);
     await coordinator.waitForJob(j.id, (x) => x.keepalives >= 2, 20_000);
@@ -172,7 +187,7 @@ describe("faults over NATS with one process per tier", () => {
     const vanishing = start("worker", {}, ["--id", "vanishing"]);
     start("poller");
     await vanishing.waitFor("worker started");
-    await coordinator.waitForRequest((r) => r.path.endsWith("/jobs/request") && r.status === 0, 10_000);
+    await longPollHeld();
     vanishing.kill("SIGKILL");
     const j = job(["echo never taken"]);
     const done = await coordinator.waitForFinal(j.id, 30_000);

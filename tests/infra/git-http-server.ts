@@ -10,10 +10,12 @@ export interface GitHttpServerOptions {
   root: string;
   /** The job token: the only password accepted, with the user `gitlab-ci-token`. */
   token: string;
+  /** PEM certificate and key: serve HTTPS instead of HTTP. */
+  tls?: { cert: string; key: string };
 }
 
 export interface GitHttpServer {
-  /** `http://127.0.0.1:<port>` (no trailing slash). */
+  /** `http://127.0.0.1:<port>` or `https://…` (no trailing slash). */
   url: string;
   port: number;
   /** Request paths seen, in order (method and path, no query): for asserting what git asked. */
@@ -59,6 +61,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
     port: 0,
     // git may hold a connection while upload-pack computes a pack.
     idleTimeout: 60,
+    ...(options.tls ? { tls: { cert: options.tls.cert, key: options.tls.key } } : {}),
     async fetch(req) {
       const url = new URL(req.url);
       const path = decodeURIComponent(url.pathname);
@@ -81,7 +84,7 @@ export async function startGitHttpServer(options: GitHttpServerOptions): Promise
   const port = server.port;
   if (port === undefined) throw new Error("git http server: Bun.serve did not report a port");
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? "https" : "http"}://127.0.0.1:${port}`,
     port,
     requests,
     stop: async () => {
