@@ -25,7 +25,9 @@ export async function startBenchMesh(transport: Transport, concurrent: number): 
       url: coordinator.url,
       concurrent,
       checkInterval: 3,
-      runners: [{ name: "bench", token: BENCH_TOKEN, requestConcurrency: Math.max(1, Math.min(4, concurrent)) }],
+      runners: [
+        { name: "bench", token: BENCH_TOKEN, requestConcurrency: Math.max(1, Math.min(4, concurrent)) },
+      ],
     },
     workerSlots: concurrent,
   });

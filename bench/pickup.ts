@@ -1,7 +1,7 @@
 // Pickup latency: job enqueued at the coordinator → its `PUT state=running`, with long polling
 // on (the poller is parked in a 50 s long poll when the job arrives, as in production).
 // Usage: bun bench/pickup.ts [samples]
-import { percentile, startBenchMesh, whenRunning, BENCH_TOKEN } from "./mesh-bench.ts";
+import { BENCH_TOKEN, percentile, startBenchMesh, whenRunning } from "./mesh-bench.ts";
 
 const samples = Number(process.argv[2] ?? 40);
 const results: string[] = [];

@@ -11,7 +11,10 @@ for (const transport of ["inproc", "nats"] as const) {
   try {
     await Bun.sleep(300);
     const t0 = performance.now();
-    const ids = Array.from({ length: jobs }, () => b.coordinator.enqueueJob(BENCH_TOKEN, { script: ["true"], gitStrategy: "none" }).id);
+    const ids = Array.from(
+      { length: jobs },
+      () => b.coordinator.enqueueJob(BENCH_TOKEN, { script: ["true"], gitStrategy: "none" }).id,
+    );
     const done = await Promise.all(ids.map((id) => b.coordinator.waitForFinal(id, 600_000)));
     const secs = (performance.now() - t0) / 1000;
     const ok = done.filter((d) => d.status === "success").length;

@@ -28,7 +28,10 @@ console.log("runmesh run is up: poller, scheduler and executor-worker in one pro
 const jobs = [
   coordinator.enqueueJob(TOKEN, {
     name: "build",
-    script: ['echo "building on $(hostname) as $(whoami)"', "for i in 1 2 3; do echo step $i; sleep 0.3; done"],
+    script: [
+      'echo "building on $(hostname) as $(whoami)"',
+      "for i in 1 2 3; do echo step $i; sleep 0.3; done",
+    ],
     gitStrategy: "none",
   }),
   coordinator.enqueueJob(TOKEN, {
@@ -48,7 +51,9 @@ const jobs = [
 for (const j of jobs) {
   const done = await coordinator.waitForFinal(j.id, 60_000);
   const enqueuedToRunning = (done.runningAt ?? 0) - done.enqueuedAt;
-  console.log(`──── job ${done.id} "${j.spec.name}": ${done.status}${done.failureReason ? ` (${done.failureReason}, exit code ${done.exitCode})` : ""}; picked up in ${enqueuedToRunning} ms; ${done.patches.length} trace PATCH(es), checksum ${done.final?.checksumMatches ? "matches" : "MISMATCH"}`);
+  console.log(
+    `──── job ${done.id} "${j.spec.name}": ${done.status}${done.failureReason ? ` (${done.failureReason}, exit code ${done.exitCode})` : ""}; picked up in ${enqueuedToRunning} ms; ${done.patches.length} trace PATCH(es), checksum ${done.final?.checksumMatches ? "matches" : "MISMATCH"}`,
+  );
   process.stdout.write(done.traceText.endsWith("\n") ? done.traceText : `${done.traceText}\n`);
 }
 
@@ -56,5 +61,7 @@ runmesh.kill("SIGQUIT");
 const code = await runmesh.exited;
 await coordinator.stop();
 const ok = jobs.map((j) => coordinator.jobs.get(j.id)!.status).join(",") === "success,failed,success";
-console.log(`\nrunmesh exited with ${code} after SIGQUIT (graceful). Demo ${ok ? "OK" : "did NOT give the expected results"}.`);
+console.log(
+  `\nrunmesh exited with ${code} after SIGQUIT (graceful). Demo ${ok ? "OK" : "did NOT give the expected results"}.`,
+);
 process.exit(ok && code === 0 ? 0 : 1);

@@ -27,7 +27,11 @@ export const acceptedJobSchema = z.object({
   pollerId: z.string(),
   acceptedAt: z.number(),
   /** TLS files the worker passes to jobs and uses to talk to GitLab (paths, not contents). */
-  tls: z.object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() }),
+  tls: z.object({
+    caFile: z.string().optional(),
+    certFile: z.string().optional(),
+    keyFile: z.string().optional(),
+  }),
 });
 export type AcceptedJob = z.infer<typeof acceptedJobSchema>;
 

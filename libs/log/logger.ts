@@ -27,7 +27,11 @@ export class SecretRegistry {
       // Longest first so a secret that contains another is replaced whole.
       const alternatives = [...this.values]
         .sort((a, b) => b.length - a.length)
-        .map((v) => JSON.stringify(v).slice(1, -1).replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+        .map((v) =>
+          JSON.stringify(v)
+            .slice(1, -1)
+            .replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
+        );
       this.pattern = new RegExp(alternatives.join("|"), "g");
     }
     return line.replace(this.pattern, "[REDACTED]");

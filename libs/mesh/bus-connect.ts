@@ -25,7 +25,11 @@ export async function connectBus(mesh: BusSettings, name: string): Promise<Bus> 
     credsFile: mesh.nats_creds_file,
     tls:
       mesh.nats_tls_ca_file || mesh.nats_tls_cert_file
-        ? { caFile: mesh.nats_tls_ca_file, certFile: mesh.nats_tls_cert_file, keyFile: mesh.nats_tls_key_file }
+        ? {
+            caFile: mesh.nats_tls_ca_file,
+            certFile: mesh.nats_tls_cert_file,
+            keyFile: mesh.nats_tls_key_file,
+          }
         : undefined,
     name,
   });

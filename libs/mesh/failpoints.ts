@@ -18,7 +18,13 @@ export const FAILPOINT_EXIT_CODE = 86;
 let armed: Set<string> | undefined;
 
 function armedPoints(): Set<string> {
-  if (!armed) armed = new Set((process.env.RUNMESH_FAILPOINT ?? "").split(",").map((s) => s.trim()).filter(Boolean));
+  if (!armed)
+    armed = new Set(
+      (process.env.RUNMESH_FAILPOINT ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
   return armed;
 }
 

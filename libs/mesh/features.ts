@@ -13,7 +13,11 @@ export const FEATURES = {
   variables: { supported: true, issue: 2, why: "job variables exported to the shell" },
   image: { supported: false, issue: 0, why: "docker executor not built yet" },
   services: { supported: false, issue: 0, why: "docker executor not built yet" },
-  artifacts: { supported: false, issue: 0, why: "artifact upload/download not built yet: such jobs fail loudly" },
+  artifacts: {
+    supported: false,
+    issue: 0,
+    why: "artifact upload/download not built yet: such jobs fail loudly",
+  },
   cache: { supported: false, issue: 0, why: "cache stages not built yet: such jobs fail loudly" },
   fallback_cache_keys: { supported: false, issue: 0, why: "cache not built yet" },
   shared: { supported: true, issue: 2, why: "shell executor shares builds_dir between jobs" },
@@ -37,9 +41,17 @@ export const FEATURES = {
   service_multiple_aliases: { supported: false, issue: 0, why: "docker executor not built yet" },
   image_executor_opts: { supported: false, issue: 0, why: "docker executor not built yet" },
   service_executor_opts: { supported: false, issue: 0, why: "docker executor not built yet" },
-  cancel_gracefully: { supported: true, issue: 2, why: "Job-Status canceling stops the script, runs after_script" },
+  cancel_gracefully: {
+    supported: true,
+    issue: 2,
+    why: "Job-Status canceling stops the script, runs after_script",
+  },
   native_steps_integration: { supported: false, issue: 0, why: "no step-runner integration" },
-  two_phase_job_commit: { supported: true, issue: 2, why: "PUT running right after pickup; pending keep-alive" },
+  two_phase_job_commit: {
+    supported: true,
+    issue: 2,
+    why: "PUT running right after pickup; pending keep-alive",
+  },
   job_inputs: { supported: false, issue: 0, why: "job inputs are not interpolated" },
 } as const satisfies Record<string, FeatureRow>;
 

@@ -13,7 +13,13 @@ export function gitlabClients(logger: Logger): (job: Pick<AcceptedJob, "gitlabUr
     const key = JSON.stringify([job.gitlabUrl, job.tls.caFile, job.tls.certFile, job.tls.keyFile]);
     let c = cache.get(key);
     if (!c) {
-      c = new GitLabClient({ url: job.gitlabUrl, version: RUNMESH_VERSION, revision: RUNMESH_REVISION, tls: job.tls, logger });
+      c = new GitLabClient({
+        url: job.gitlabUrl,
+        version: RUNMESH_VERSION,
+        revision: RUNMESH_REVISION,
+        tls: job.tls,
+        logger,
+      });
       cache.set(key, c);
     }
     return c;

@@ -19,9 +19,15 @@ export class GitLabReporter {
   /** PUT state=pending: tells GitLab we still own the job while it waits for a worker. */
   async keepPending(job: AcceptedJob): Promise<void> {
     secrets.add(job.jobToken);
-    const r = await this.clientFor(job).updateJob(job.jobId, job.jobToken, { info: this.info(job), state: "pending" });
+    const r = await this.clientFor(job).updateJob(job.jobId, job.jobToken, {
+      info: this.info(job),
+      state: "pending",
+    });
     if (r.result !== "succeeded")
-      this.logger.warn({ job: job.jobId, result: r.result, status: r.status }, "pending keep-alive not accepted");
+      this.logger.warn(
+        { job: job.jobId, result: r.result, status: r.status },
+        "pending keep-alive not accepted",
+      );
   }
 
   /**
@@ -41,7 +47,9 @@ export class GitLabReporter {
       const ack = await client.updateJob(job.jobId, job.jobToken, { info: this.info(job), state: "running" });
       if (ack.result === "abort") return;
     }
-    const line = new TextEncoder().encode(`\n\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`);
+    const line = new TextEncoder().encode(
+      `\n\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`,
+    );
     let offset = traceOffset;
     for (let attempt = 0; attempt < 3; attempt++) {
       const p = await client.patchTrace(job.jobId, job.jobToken, offset, line, { debugTrace: false });
@@ -55,7 +63,10 @@ export class GitLabReporter {
         failureReason: "runner_system_failure",
       });
       if (r.result === "succeeded" || r.result === "abort") {
-        this.logger.info({ job: job.jobId, result: r.result }, "job failed at GitLab on behalf of its worker");
+        this.logger.info(
+          { job: job.jobId, result: r.result },
+          "job failed at GitLab on behalf of its worker",
+        );
         return;
       }
       await Bun.sleep(Math.min(1000 * 2 ** attempt, 8000));

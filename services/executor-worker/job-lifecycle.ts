@@ -29,7 +29,10 @@ export interface JobDeps {
 export interface LifecycleHooks {
   log: Logger;
   advance: (state: JobRecord["state"], outcome?: string) => Promise<boolean>;
-  publish: (event: "acknowledged" | "running" | "finished" | "dropped", extra?: Partial<typeof jobEvent.schema._output>) => Promise<void>;
+  publish: (
+    event: "acknowledged" | "running" | "finished" | "dropped",
+    extra?: Partial<typeof jobEvent.schema._output>,
+  ) => Promise<void>;
   setOffsetSource: (f: () => number) => void;
   setAbort: (f: (reason: string) => void) => void;
 }
@@ -41,7 +44,8 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
   const client = deps.clientFor(job);
   const info = deps.infoFor(job);
   const settings = job.runner as RunnerSettings;
-  const outputLimitKiB = typeof settings.output_limit === "number" && settings.output_limit > 0 ? settings.output_limit : 4096;
+  const outputLimitKiB =
+    typeof settings.output_limit === "number" && settings.output_limit > 0 ? settings.output_limit : 4096;
   const buffer = await TraceBuffer.create({ limitBytes: outputLimitKiB * 1024 });
   const parsed = parseJobPayload(job.payload);
   const reporter = new JobTraceReporter({

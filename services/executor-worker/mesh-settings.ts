@@ -36,7 +36,8 @@ export async function loadMeshSettings(
     const where = path ?? "command line";
     throw new ConfigError(
       parsed.error.issues.map(
-        (i) => `${where}: [mesh] ${i.path.join(".")}: expected ${i.message}, got ${JSON.stringify(valueAt(table, i.path))}`,
+        (i) =>
+          `${where}: [mesh] ${i.path.join(".")}: expected ${i.message}, got ${JSON.stringify(valueAt(table, i.path))}`,
       ),
     );
   }

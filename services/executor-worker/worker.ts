@@ -90,7 +90,10 @@ export class ExecutorWorker {
     } catch (e) {
       if (e instanceof KvConflictError) {
         const current = await this.jobsKv.get(job.jobKey);
-        return { accepted: false, reason: `already claimed by ${current?.value.workerId ?? "another worker"}` };
+        return {
+          accepted: false,
+          reason: `already claimed by ${current?.value.workerId ?? "another worker"}`,
+        };
       }
       throw e;
     } finally {

@@ -1,12 +1,17 @@
 // Poller service entry: `runmesh poller --config config.toml --nats nats://…`.
 import type { Bus } from "../../libs/bus/bus.ts";
 import type { Config } from "../../libs/config/index.ts";
-import { defaultCertsDir, resolveRunnerTls, shortToken, workerRunnerSettings } from "../../libs/config/index.ts";
+import {
+  defaultCertsDir,
+  resolveRunnerTls,
+  shortToken,
+  workerRunnerSettings,
+} from "../../libs/config/index.ts";
 import { GitLabClient } from "../../libs/gitlab/client.ts";
 import type { Logger } from "../../libs/log/logger.ts";
 import { runnerInfoFor } from "../../libs/mesh/gitlab-clients.ts";
 import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
-import { type PollTarget, Poller } from "./poller.ts";
+import { Poller, type PollTarget } from "./poller.ts";
 
 export interface PollerServiceOptions {
   config: Config;
@@ -40,7 +45,13 @@ export function pollTargets(config: Config, logger: Logger, certsDir?: string): 
       info: runnerInfoFor(r),
       settings: { ...workerRunnerSettings(r), short_token: shortToken(r.token) },
       tls: { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile },
-      client: new GitLabClient({ url: r.url, version: RUNMESH_VERSION, revision: RUNMESH_REVISION, tls, logger }),
+      client: new GitLabClient({
+        url: r.url,
+        version: RUNMESH_VERSION,
+        revision: RUNMESH_REVISION,
+        tls,
+        logger,
+      }),
     });
   }
   return targets;

@@ -22,6 +22,7 @@ import type { Logger } from "../../libs/log/logger.ts";
 import { secrets } from "../../libs/log/logger.ts";
 import { failpoint } from "../../libs/mesh/failpoints.ts";
 import { jobKeyOf } from "../../libs/mesh/job-key.ts";
+import { nextRequestAt, staggerOffsetMs } from "./request-schedule.ts";
 import {
   applyOutcome,
   type HealthSettings,
@@ -30,7 +31,6 @@ import {
   maxInFlight,
   type RequestOutcome,
 } from "./runner-health.ts";
-import { nextRequestAt, staggerOffsetMs } from "./request-schedule.ts";
 
 /** One [[runners]] entry as the poller needs it. */
 export interface PollTarget {
@@ -77,7 +77,9 @@ export class Poller {
     this.runnersKv = await this.o.bus.kv(RUNNERS_BUCKET, runnerStateSchema);
     const sub = await this.o.bus.subscribe(capacityChanged, () => this.wakeCapacityWaiters());
     this.unsubscribe = () => sub.unsubscribe();
-    const queue = await this.o.bus.workQueue(ACCEPTED_JOBS_QUEUE, acceptedJobs, { ackWaitMs: ACCEPTED_ACK_WAIT_MS });
+    const queue = await this.o.bus.workQueue(ACCEPTED_JOBS_QUEUE, acceptedJobs, {
+      ackWaitMs: ACCEPTED_ACK_WAIT_MS,
+    });
     const n = this.o.targets.length;
     this.o.targets.forEach((t, i) => {
       const lanes = Math.max(1, t.health.requestConcurrency);
@@ -86,7 +88,9 @@ export class Poller {
         // One message per hand-out: GitLab may hand the same job out again after its
         // acknowledgement timed out, and that second hand-out must not be taken for a duplicate.
         this.lanes.push(
-          this.runLane(t, lane, offset, (job) => queue.add(job, { msgId: `${job.jobKey}.${job.acceptedAt}` })),
+          this.runLane(t, lane, offset, (job) =>
+            queue.add(job, { msgId: `${job.jobKey}.${job.acceptedAt}` }),
+          ),
         );
       }
     });
@@ -137,7 +141,10 @@ export class Poller {
         const { state } = await this.readState(t);
         const verdict = healthVerdict(state, this.now(), t.health);
         if (!verdict.poll) {
-          log.warn({ until: new Date(verdict.untilMs).toISOString() }, "runner is unhealthy; not polling until then");
+          log.warn(
+            { until: new Date(verdict.untilMs).toISOString() },
+            "runner is unhealthy; not polling until then",
+          );
           nextAt = verdict.untilMs;
           continue;
         }
@@ -186,7 +193,12 @@ export class Poller {
             !lastWakeWasFruitless;
           lastWakeWasFruitless = queueChanged;
           if (r.kind === "job") {
-            outcome = { gotJob: true, healthy: true, retriableSeen: r.retriableSeen, lastUpdate: r.lastUpdate };
+            outcome = {
+              gotJob: true,
+              healthy: true,
+              retriableSeen: r.retriableSeen,
+              lastUpdate: r.lastUpdate,
+            };
             secrets.add(r.jobToken);
             failpoint("poller.after_201");
             const job: AcceptedJob = {
@@ -248,7 +260,9 @@ export class Poller {
 
   private async readState(t: PollTarget): Promise<{ state: RunnerState; revision: number | undefined }> {
     const e = await this.runnersKv.get(t.key);
-    return e ? { state: e.value, revision: e.revision } : { state: initialRunnerState(this.now()), revision: undefined };
+    return e
+      ? { state: e.value, revision: e.revision }
+      : { state: initialRunnerState(this.now()), revision: undefined };
   }
 
   /** Compare-and-set update, so several pollers serving one entry share its state. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { applyOutcome, healthVerdict, initialRunnerState, maxInFlight } from "./runner-health.ts";
 import { nextRequestAt, staggerOffsetMs } from "./request-schedule.ts";
+import { applyOutcome, healthVerdict, initialRunnerState, maxInFlight } from "./runner-health.ts";
 
 const s = { unhealthyRequestsLimit: 3, unhealthyIntervalMs: 60 * 60_000, requestConcurrency: 4 };
 const ok = { gotJob: false, healthy: true, retriableSeen: false };
@@ -39,7 +39,9 @@ describe("runner health", () => {
   test("in-flight limit is the adaptive value rounded up, within request_concurrency", () => {
     expect(maxInFlight({ ...initialRunnerState(0), adaptiveConcurrency: 1 }, s)).toBe(1);
     expect(maxInFlight({ ...initialRunnerState(0), adaptiveConcurrency: 1.05 }, s)).toBe(2);
-    expect(maxInFlight({ ...initialRunnerState(0), adaptiveConcurrency: 4 }, { ...s, requestConcurrency: 1 })).toBe(1);
+    expect(
+      maxInFlight({ ...initialRunnerState(0), adaptiveConcurrency: 4 }, { ...s, requestConcurrency: 1 }),
+    ).toBe(1);
   });
 
   test("last_update is remembered from any answer that carries one and kept when one does not", () => {
@@ -57,7 +59,11 @@ describe("request schedule", () => {
     ["long poll that outlasted the interval goes again at once", { startedAt: 0, endedAt: 50_000 }, 50_000],
     ["a job re-queues at once", { startedAt: 0, endedAt: 100, gotJob: true }, 100],
     ["a woken long poll re-queues at once", { startedAt: 0, endedAt: 100, queueChanged: true }, 100],
-    ["strict_check_interval spaces even after a job", { startedAt: 0, endedAt: 100, gotJob: true, strictCheckInterval: true }, 3000],
+    [
+      "strict_check_interval spaces even after a job",
+      { startedAt: 0, endedAt: 100, gotJob: true, strictCheckInterval: true },
+      3000,
+    ],
   ])("%s", (_n, over, expected) => {
     expect(nextRequestAt({ ...base, ...over })).toBe(expected);
   });

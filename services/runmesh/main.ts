@@ -3,7 +3,7 @@
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import type { Bus } from "../../libs/bus/bus.ts";
-import { ConfigError, type Config, loadConfig, type MeshConfig } from "../../libs/config/index.ts";
+import { type Config, ConfigError, loadConfig, type MeshConfig } from "../../libs/config/index.ts";
 import { loadOrCreateSystemId } from "../../libs/config/system-id.ts";
 import { createLogger, type Logger } from "../../libs/log/logger.ts";
 import { connectBus } from "../../libs/mesh/bus-connect.ts";
@@ -120,7 +120,9 @@ async function start(mode: Mode, args: Args): Promise<number> {
     mesh = nats ? { ...config.mesh, nats_url: nats } : config.mesh;
     if (mode === "poller" || mode === "scheduler") {
       if (!mesh.nats_url)
-        throw new Error(`"${mode}" runs alone only over NATS: pass --nats nats://host:4222 or set [mesh] nats_url`);
+        throw new Error(
+          `"${mode}" runs alone only over NATS: pass --nats nats://host:4222 or set [mesh] nats_url`,
+        );
     }
   }
   const logger = createLogger({
@@ -132,7 +134,9 @@ async function start(mode: Mode, args: Args): Promise<number> {
   if (config && mode !== "worker") {
     const lp = config.runners.filter((r) => r.request_concurrency < 2).length;
     if (lp && config.concurrent < config.runners.length * 2)
-      logger.debug("long polling: each runner entry keeps one jobs/request in flight per request_concurrency");
+      logger.debug(
+        "long polling: each runner entry keeps one jobs/request in flight per request_concurrency",
+      );
   }
 
   const name = safeId(mesh.name ?? hostname());
@@ -141,7 +145,8 @@ async function start(mode: Mode, args: Args): Promise<number> {
   let scheduler: Scheduler | undefined;
   let worker: ExecutorWorker | undefined;
   let poller: Poller | undefined;
-  if (mode === "run" || mode === "scheduler") scheduler = await startSchedulerService({ config: config!, bus, logger });
+  if (mode === "run" || mode === "scheduler")
+    scheduler = await startSchedulerService({ config: config!, bus, logger });
   if (mode === "run" || mode === "worker") {
     worker = await startWorkerService({
       mesh,
@@ -153,10 +158,23 @@ async function start(mode: Mode, args: Args): Promise<number> {
   }
   if (mode === "run" || mode === "poller") {
     const systemId = await loadOrCreateSystemId(args.config!);
-    poller = await startPollerService({ config: config!, bus, logger, systemId, pollerId: `${name}-${process.pid}` });
+    poller = await startPollerService({
+      config: config!,
+      bus,
+      logger,
+      systemId,
+      pollerId: `${name}-${process.pid}`,
+    });
   }
   logger.info({ mode, version: RUNMESH_VERSION }, "runmesh ready");
-  return waitForSignals({ logger, bus, poller, scheduler, worker, shutdownTimeoutMs: config?.shutdown_timeout_ms ?? 30_000 });
+  return waitForSignals({
+    logger,
+    bus,
+    poller,
+    scheduler,
+    worker,
+    shutdownTimeoutMs: config?.shutdown_timeout_ms ?? 30_000,
+  });
 }
 
 function waitForSignals(o: {
@@ -183,7 +201,10 @@ function waitForSignals(o: {
       await finish(0);
     };
     const forceful = async (sig: string) => {
-      o.logger.warn({ signal: sig, timeoutMs: o.shutdownTimeoutMs }, "aborting running jobs (runner_interrupted)");
+      o.logger.warn(
+        { signal: sig, timeoutMs: o.shutdownTimeoutMs },
+        "aborting running jobs (runner_interrupted)",
+      );
       const deadline = setTimeout(() => {
         o.logger.error("shutdown_timeout reached; exiting with jobs still running");
         resolve(1);

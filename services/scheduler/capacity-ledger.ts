@@ -41,9 +41,7 @@ export interface TrackedJob {
   since: number;
 }
 
-export type LeaseDecision =
-  | { granted: true; workerId: string }
-  | { granted: false; reason: string };
+export type LeaseDecision = { granted: true; workerId: string } | { granted: false; reason: string };
 
 export class CapacityLedger {
   readonly workers = new Map<string, WorkerEntry>();
@@ -97,14 +95,18 @@ export class CapacityLedger {
   /** May one more jobs/request for this runner entry go out, and on which worker's slot? */
   decideLease(runnerKey: string, maxInFlight: number): LeaseDecision {
     const runner = this.runners.get(runnerKey);
-    if (!runner) return { granted: false, reason: `runner ${runnerKey} is not in the scheduler's config.toml` };
-    if (this.inFlight(runnerKey) >= maxInFlight) return { granted: false, reason: "request_concurrency reached" };
+    if (!runner)
+      return { granted: false, reason: `runner ${runnerKey} is not in the scheduler's config.toml` };
+    if (this.inFlight(runnerKey) >= maxInFlight)
+      return { granted: false, reason: "request_concurrency reached" };
     const u = this.usage();
-    if (u.total >= this.concurrent) return { granted: false, reason: `concurrent = ${this.concurrent} reached` };
+    if (u.total >= this.concurrent)
+      return { granted: false, reason: `concurrent = ${this.concurrent} reached` };
     if (runner.limit > 0 && (u.byRunner.get(runnerKey) ?? 0) >= runner.limit)
       return { granted: false, reason: `limit = ${runner.limit} of runner "${runner.name}" reached` };
     const worker = this.pickWorker(runner.executor, u.byWorker);
-    if (!worker) return { granted: false, reason: `no worker with a free slot for executor "${runner.executor}"` };
+    if (!worker)
+      return { granted: false, reason: `no worker with a free slot for executor "${runner.executor}"` };
     return { granted: true, workerId: worker.id };
   }
 
@@ -134,7 +136,12 @@ export class CapacityLedger {
    * although it has had time to (it finished them and the event was lost): their slots free up.
    */
   heartbeat(hb: Heartbeat, now: number): string[] {
-    const running = new Map(hb.running.map((r) => [r.jobKey, { runnerKey: r.runnerKey, traceOffset: r.traceOffset, jobId: r.jobId }]));
+    const running = new Map(
+      hb.running.map((r) => [
+        r.jobKey,
+        { runnerKey: r.runnerKey, traceOffset: r.traceOffset, jobId: r.jobId },
+      ]),
+    );
     this.workers.set(hb.workerId, {
       id: hb.workerId,
       slots: hb.slots,

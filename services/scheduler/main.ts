@@ -8,7 +8,11 @@ import { gitlabClients, runnerInfoFor } from "../../libs/mesh/gitlab-clients.ts"
 import { GitLabReporter } from "../../libs/mesh/gitlab-reporter.ts";
 import { Scheduler } from "./scheduler.ts";
 
-export async function startSchedulerService(o: { config: Config; bus: Bus; logger: Logger }): Promise<Scheduler> {
+export async function startSchedulerService(o: {
+  config: Config;
+  bus: Bus;
+  logger: Logger;
+}): Promise<Scheduler> {
   const { config, logger } = o;
   const runners = config.runners.map((r) => ({
     key: shortToken(r.token),

@@ -50,7 +50,6 @@ interface Pending {
   dispatching: boolean;
 }
 
-
 export class Scheduler {
   private readonly ledger: CapacityLedger;
   private readonly pending = new Map<string, Pending>();
@@ -166,7 +165,13 @@ export class Scheduler {
       return;
     }
     this.track(job, job.workerId, false);
-    const p: Pending = { job, item, lastKeepaliveAt: job.acceptedAt, lastWorkingAt: this.now(), dispatching: false };
+    const p: Pending = {
+      job,
+      item,
+      lastKeepaliveAt: job.acceptedAt,
+      lastWorkingAt: this.now(),
+      dispatching: false,
+    };
     this.pending.set(job.jobKey, p);
     await this.dispatch(p);
   }
@@ -217,7 +222,10 @@ export class Scheduler {
         await p.item?.ack();
         return;
       }
-      this.log.warn({ job: job.jobId, worker: target.id, reason: res.reason }, "worker refused job; will retry");
+      this.log.warn(
+        { job: job.jobId, worker: target.id, reason: res.reason },
+        "worker refused job; will retry",
+      );
     } finally {
       p.dispatching = false;
     }
@@ -284,7 +292,12 @@ export class Scheduler {
     if (lost.length) this.capacityFreed(`lost worker(s) ${[...lostIds].join(", ")}`);
   }
 
-  private async handleLostJob(key: string, rec: JobRecord, revision: number, traceOffset: number): Promise<void> {
+  private async handleLostJob(
+    key: string,
+    rec: JobRecord,
+    revision: number,
+    traceOffset: number,
+  ): Promise<void> {
     const log = this.log.child({ job: rec.job.jobId, runner: rec.job.runnerName, worker: rec.workerId });
     try {
       if (rec.state === "claimed") {
@@ -303,7 +316,11 @@ export class Scheduler {
         await this.dispatch(p);
         return;
       }
-      await this.jobsKv.update(key, { ...rec, state: "final", outcome: "lost", updatedAt: this.now() }, revision);
+      await this.jobsKv.update(
+        key,
+        { ...rec, state: "final", outcome: "lost", updatedAt: this.now() },
+        revision,
+      );
     } catch (e) {
       if (e instanceof KvConflictError) return; // the worker moved it on after all: it is alive
       throw e;

@@ -32,11 +32,14 @@ afterAll(async () => {
 
 /** Runs the binary where node_modules and the sources cannot be seen, when the kernel lets us. */
 async function hiddenTreeLauncher(): Promise<string[]> {
-  const probe = await $`unshare -m sh -c ${`mount -t tmpfs none ${join(ROOT, "node_modules")} && test ! -e ${join(ROOT, "node_modules", "zod")}`}`
-    .nothrow()
-    .quiet();
+  const probe =
+    await $`unshare -m sh -c ${`mount -t tmpfs none ${join(ROOT, "node_modules")} && test ! -e ${join(ROOT, "node_modules", "zod")}`}`
+      .nothrow()
+      .quiet();
   if (probe.exitCode !== 0) return [];
-  const hide = ["node_modules", "libs", "services"].map((d) => `mount -t tmpfs none ${join(ROOT, d)}`).join(" && ");
+  const hide = ["node_modules", "libs", "services"]
+    .map((d) => `mount -t tmpfs none ${join(ROOT, d)}`)
+    .join(" && ");
   return ["unshare", "-m", "sh", "-c", `${hide} && exec "$0" "$@"`];
 }
 
@@ -46,7 +49,10 @@ test("the compiled runmesh binary runs a job end to end without the source tree"
   coordinator.registerRunner(TOKEN);
   const dir = mkdtempSync(join(tmpdir(), "runmesh-bin-cfg-"));
   const path = join(dir, "config.toml");
-  writeFileSync(path, configToml({ url: coordinator.url, concurrent: 1, runners: [{ name: "bin", token: TOKEN }] }));
+  writeFileSync(
+    path,
+    configToml({ url: coordinator.url, concurrent: 1, runners: [{ name: "bin", token: TOKEN }] }),
+  );
   const launcher = await hiddenTreeLauncher();
   const cmd = [...launcher, binary, "run", "--config", path];
   proc = spawnRunmesh(cmd.slice(1), { binary: cmd[0], cwd: dir });

@@ -16,9 +16,21 @@ ${runner}
 `;
 
 test.each([
-  ["a wrong type names the runner, the key, what was expected and what was found", good("", 'limit = "two"'), [/runner "r1"/, /limit/, /expected an integer/i, /"two"/]],
-  ["concurrent = 0 is fatal, as in GitLab Runner", good("").replace("concurrent = 2", "concurrent = 0"), [/concurrent/, /0 is forbidden/]],
-  ["an unknown executor is named", good("").replace('executor = "shell"', 'executor = "dockr"'), [/runner "r1"/, /executor/, /"dockr"/]],
+  [
+    "a wrong type names the runner, the key, what was expected and what was found",
+    good("", 'limit = "two"'),
+    [/runner "r1"/, /limit/, /expected an integer/i, /"two"/],
+  ],
+  [
+    "concurrent = 0 is fatal, as in GitLab Runner",
+    good("").replace("concurrent = 2", "concurrent = 0"),
+    [/concurrent/, /0 is forbidden/],
+  ],
+  [
+    "an unknown executor is named",
+    good("").replace('executor = "shell"', 'executor = "dockr"'),
+    [/runner "r1"/, /executor/, /"dockr"/],
+  ],
   ["malformed TOML gives the line", "concurrent = 2\n[[runners]\nname = 1\n", [/line 2/i]],
 ])("%s", async (_name, text, patterns) => {
   const dir = mkdtempSync(join(tmpdir(), "runmesh-badcfg-"));

@@ -41,7 +41,11 @@ async function setup(mesh: Record<string, string> = {}, ackTimeoutMs = 60_000) {
   );
 }
 
-function start(mode: "poller" | "scheduler" | "worker", env: Record<string, string> = {}, extra: string[] = []) {
+function start(
+  mode: "poller" | "scheduler" | "worker",
+  env: Record<string, string> = {},
+  extra: string[] = [],
+) {
   const p = spawnRunmesh([mode, "--config", configPath, ...extra], { env });
   procs.push(p);
   return p;
@@ -60,7 +64,8 @@ function longPollHeld(timeoutMs = 10_000): Promise<void> {
 
 const job = (script: string[]) => coordinator.enqueueJob(TOKEN, { script, gitStrategy: "none" });
 const runningPuts = (id: number) =>
-  coordinator.jobs.get(id)?.puts.filter((p) => (p.body as { state?: string }).state === "running").length ?? 0;
+  coordinator.jobs.get(id)?.puts.filter((p) => (p.body as { state?: string }).state === "running").length ??
+  0;
 
 describe("faults over NATS with one process per tier", () => {
   test("a worker killed mid-job gets its job failed at GitLab as runner_system_failure within 10 s", async () => {
@@ -198,4 +203,3 @@ describe("faults over NATS with one process per tier", () => {
     expect(done.traceText).not.toContain("never taken\n");
   });
 });
-

@@ -25,7 +25,10 @@ test("two processes and a restart on one config directory show GitLab a single s
   coordinator.registerRunner(TOKEN);
   const dir = mkdtempSync(join(tmpdir(), "runmesh-identity-"));
   const path = join(dir, "config.toml");
-  writeFileSync(path, configToml({ url: coordinator.url, concurrent: 1, runners: [{ name: "id", token: TOKEN }] }));
+  writeFileSync(
+    path,
+    configToml({ url: coordinator.url, concurrent: 1, runners: [{ name: "id", token: TOKEN }] }),
+  );
   const run = () => {
     const p = spawnRunmesh(["run", "--config", path]);
     procs.push(p);

@@ -88,7 +88,11 @@ export async function startMesh(o: {
     buses.push(b);
     return b;
   };
-  const scheduler = await startSchedulerService({ config, bus: await bus("scheduler"), logger: logger("scheduler") });
+  const scheduler = await startSchedulerService({
+    config,
+    bus: await bus("scheduler"),
+    logger: logger("scheduler"),
+  });
   const workers: ExecutorWorker[] = [];
   for (let i = 0; i < (o.workers ?? 1); i++) {
     workers.push(

@@ -14,12 +14,21 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-const job = (script: string[], extra: Partial<JobSpec> = {}): JobSpec => ({ script, gitStrategy: "none", ...extra });
+const job = (script: string[], extra: Partial<JobSpec> = {}): JobSpec => ({
+  script,
+  gitStrategy: "none",
+  ...extra,
+});
 
 async function withMesh(
   transport: Transport,
   runners: { name: string; token: string; limit?: number }[],
-  opts: { concurrent?: number; workers?: number; workerSlots?: number; coordinator?: Parameters<typeof startCoordinator>[0] },
+  opts: {
+    concurrent?: number;
+    workers?: number;
+    workerSlots?: number;
+    coordinator?: Parameters<typeof startCoordinator>[0];
+  },
   body: (c: Coordinator, m: Mesh) => Promise<void>,
 ): Promise<void> {
   const c = await startCoordinator({ longPollMs: 2000, traceUpdateIntervalS: 1, ...opts.coordinator });
@@ -68,10 +77,7 @@ for (const transport of ["inproc", "nats"] as const) {
 
     test("a job's trace arrives in several contiguous PATCHes while it runs", async () => {
       await withMesh(transport, [r1], {}, async (c) => {
-        const j = c.enqueueJob(
-          r1.token,
-          job(["for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 0.4; done"]),
-        );
+        const j = c.enqueueJob(r1.token, job(["for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 0.4; done"]));
         const done = await c.waitForFinal(j.id, 30_000);
         expect(done.status).toBe("success");
         const beforeFinal = done.patches.filter((p) => p.at < (done.finishedAt ?? Number.POSITIVE_INFINITY));
@@ -128,7 +134,11 @@ for (const transport of ["inproc", "nats"] as const) {
       await withMesh(transport, [r1, r2], {}, async (c) => {
         c.setRunnerForbidden(r1.token);
         const forbidden = () =>
-          c.requests.filter((r) => r.path.endsWith("/jobs/request") && (r.body as { token?: string } | undefined)?.token === r1.token).length;
+          c.requests.filter(
+            (r) =>
+              r.path.endsWith("/jobs/request") &&
+              (r.body as { token?: string } | undefined)?.token === r1.token,
+          ).length;
         const deadline = Date.now() + 15_000;
         while (forbidden() < 3 && Date.now() < deadline) await Bun.sleep(100);
         expect(forbidden()).toBe(3);

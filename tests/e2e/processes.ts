@@ -63,7 +63,11 @@ export function spawnRunmesh(
           const i = waiters.indexOf(w);
           if (i >= 0) {
             waiters.splice(i, 1);
-            reject(new Error(`no line containing "${text}" within ${timeoutMs} ms; output:\n${lines.slice(-30).join("\n")}`));
+            reject(
+              new Error(
+                `no line containing "${text}" within ${timeoutMs} ms; output:\n${lines.slice(-30).join("\n")}`,
+              ),
+            );
           }
         }, timeoutMs);
       });

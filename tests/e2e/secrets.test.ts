@@ -30,17 +30,25 @@ test("no runner token appears in any log line or bus message of an end-to-end ru
   const sub = tap.subscribe(">");
   void (async () => {
     for await (const m of sub) {
-      const headers = m.headers ? [...m.headers.keys()].map((k) => `${k}:${m.headers?.get(k)}`).join(" ") : "";
+      const headers = m.headers
+        ? [...m.headers.keys()].map((k) => `${k}:${m.headers?.get(k)}`).join(" ")
+        : "";
       seen.push(`${m.subject} ${headers} ${dec.decode(m.data)}`);
     }
   })();
   const mesh = await startMesh({
     transport: "nats",
     natsUrl: nats.url,
-    config: { url: c.url, concurrent: 2, runners: TOKENS.map((token, i) => ({ name: `secret-${i}`, token })) },
+    config: {
+      url: c.url,
+      concurrent: 2,
+      runners: TOKENS.map((token, i) => ({ name: `secret-${i}`, token })),
+    },
   });
   try {
-    const jobs = TOKENS.map((t) => c.enqueueJob(t, { script: ["echo job with a token around"], gitStrategy: "none" }));
+    const jobs = TOKENS.map((t) =>
+      c.enqueueJob(t, { script: ["echo job with a token around"], gitStrategy: "none" }),
+    );
     for (const j of jobs) expect((await c.waitForFinal(j.id, 20_000)).status).toBe("success");
   } finally {
     await mesh.stop();
@@ -66,7 +74,12 @@ test("a worker starts from a config with runner entries but keeps only [mesh]", 
   const path = join(dir, "config.toml");
   writeFileSync(
     path,
-    configToml({ url: "http://127.0.0.1:9", concurrent: 3, runners: [{ name: "x", token: TOKENS[0]! }], mesh: { nats_url: nats.url } }),
+    configToml({
+      url: "http://127.0.0.1:9",
+      concurrent: 3,
+      runners: [{ name: "x", token: TOKENS[0]! }],
+      mesh: { nats_url: nats.url },
+    }),
   );
   const { mesh } = await loadMeshSettings(path, {});
   expect(JSON.stringify(mesh)).not.toContain(TOKENS[0]!);

@@ -24,7 +24,12 @@ async function startRun(): Promise<MeshProcess> {
   const path = join(dir, "config.toml");
   writeFileSync(
     path,
-    configToml({ url: coordinator.url, concurrent: 2, runners: [{ name: "sig", token: TOKEN }], global: "shutdown_timeout = 5" }),
+    configToml({
+      url: coordinator.url,
+      concurrent: 2,
+      runners: [{ name: "sig", token: TOKEN }],
+      global: "shutdown_timeout = 5",
+    }),
   );
   proc = spawnRunmesh(["run", "--config", path]);
   await proc.waitFor("runmesh ready");
@@ -33,7 +38,10 @@ async function startRun(): Promise<MeshProcess> {
 
 test("SIGQUIT stops requesting jobs and lets the running job finish before exiting 0", async () => {
   const p = await startRun();
-  const first = coordinator.enqueueJob(TOKEN, { script: ["echo begin", "sleep 2", "echo end of first"], gitStrategy: "none" });
+  const first = coordinator.enqueueJob(TOKEN, {
+    script: ["echo begin", "sleep 2", "echo end of first"],
+    gitStrategy: "none",
+  });
   await coordinator.waitForJob(first.id, (j) => j.status === "running", 20_000);
   p.kill("SIGQUIT");
   await p.waitFor("SIGQUIT");
