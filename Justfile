@@ -16,7 +16,7 @@ demo: setup
 test: setup
     node_modules/.bin/tsc -p .
     node_modules/.bin/biome ci
-    {{bun}} test
+    {{bun}} test --timeout 90000
 
 # Compiled binaries (bun build --compile) for runmesh and every service, into dist/
 build:
