@@ -182,15 +182,14 @@ export class Poller {
             lastUpdate: state.lastUpdate,
             signal: this.abort.signal,
           });
-          // Workhorse ends a long poll with a bare 204 (no X-GitLab-Last-Update) when the queue
-          // changes: our next request then differs from the queue value and reaches Rails, which
-          // hands out the job. Asking again at once is what makes pickup fast.
-          queueChanged =
-            r.kind === "none" &&
-            r.reason === "no_content" &&
-            !!state.lastUpdate &&
-            !r.lastUpdate &&
-            !lastWakeWasFruitless;
+          // Go again at once when the queue moved: either Workhorse ended our long poll with a
+          // bare 204 (no X-GitLab-Last-Update: the queue changed, so the next request reaches
+          // Rails, which hands out the job), or Rails answered with a queue value other than the
+          // one we sent (the next request long-polls on it, which costs GitLab a Redis watch).
+          // Never twice in a row without a job, so a GitLab without long polling is not hammered.
+          const woken = !!state.lastUpdate && !r.lastUpdate;
+          const newValue = !!r.lastUpdate && r.lastUpdate !== state.lastUpdate;
+          queueChanged = r.kind === "none" && r.reason === "no_content" && (woken || newValue) && !lastWakeWasFruitless;
           lastWakeWasFruitless = queueChanged;
           if (r.kind === "job") {
             outcome = {

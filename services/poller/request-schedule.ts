@@ -11,8 +11,8 @@ export interface ScheduleInput {
   gotJob: boolean;
   strictCheckInterval: boolean;
   /**
-   * The answer was a 204 whose X-GitLab-Last-Update differs from the value we echoed: the queue
-   * changed during a long poll (Workhorse wakes us for that), so a job is likely waiting.
+   * The 204 says the runner's queue moved (a woken long poll, or a new queue value): a job may be
+   * waiting, or a long poll can start on the new value; either way waiting would only add latency.
    */
   queueChanged: boolean;
 }

@@ -138,8 +138,10 @@ export class Scheduler {
   private async onAccepted(item: WorkItem<AcceptedJob>): Promise<void> {
     const job = item.data;
     const log = this.log.child({ job: job.jobId, runner: job.runnerName });
-    // The lease becomes the job's slot: from now on the job itself holds it.
-    this.ledger.leases.delete(job.leaseId);
+    // The lease becomes the job's slot: from now on the job itself holds it. Both happen before
+    // any await, so no other lease can slip into the slot in between.
+    const hadLease = this.ledger.leases.delete(job.leaseId);
+    if (hadLease || !this.ledger.jobs.has(job.jobKey)) this.track(job, job.workerId, false);
     const known = this.pending.get(job.jobKey);
     if (known && known.job.acceptedAt >= job.acceptedAt) {
       // Redelivered while we are still placing it.
@@ -160,11 +162,11 @@ export class Scheduler {
     if (record) {
       // Someone already claimed it (redelivery, or a scheduler restart): never dispatch twice.
       if (record.value.state !== "final") this.track(job, record.value.workerId, true);
+      else this.ledger.jobs.delete(job.jobKey);
       await item.ack();
       log.info({ state: record.value.state, worker: record.value.workerId }, "accepted job already claimed");
       return;
     }
-    this.track(job, job.workerId, false);
     const p: Pending = {
       job,
       item,
