@@ -437,7 +437,9 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
       const lastUpdate = parsed.params.last_update;
       const runner = typeof token === "string" ? runners.get(token) : undefined;
       if (typeof token === "string" && token !== "" && typeof lastUpdate === "string" && lastUpdate !== "") {
-        if (runner && runner.queueValue === lastUpdate) {
+        // A revoked token's build-queue key is gone from Redis, so Workhorse never holds its
+        // requests: each one reaches Rails and its 403.
+        if (runner && !runner.forbidden && runner.queueValue === lastUpdate) {
           // Workhorse answers a seen change or a timeout with a bare 204 (no X-GitLab-Last-Update),
           // so the runner keeps its old value and its next request goes through to Rails.
           events.emit("longPollHeld", rec);
