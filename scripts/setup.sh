@@ -19,7 +19,9 @@ fi
 
 if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install`, not `npm ci`: npm 11 here leaves other platforms' optional packages (Biome,
+  # just) out of the lock file and `npm ci` then refuses it as out of sync.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 # npm 11 may skip Bun's postinstall; the package still ships a working binary.
 node_modules/.bin/bun --version >/dev/null

@@ -35,6 +35,8 @@ export interface JobLogOptions {
 export interface JobLog {
   /** A runner message (stream 00, stdout); a newline is added unless it ends with one. */
   runnerLine(text: string): void;
+  /** Runner bytes as they are (section markers, headlines already formatted with their newline). */
+  runner(bytes: Uint8Array): void;
   /** Script output (stream 01): stdout as `O`, stderr as `E`. */
   output(stream: OutputStream, bytes: Uint8Array): void;
   /**
@@ -105,6 +107,9 @@ export function createJobLog(opts: JobLogOptions): JobLog {
   return {
     runnerLine(text) {
       push(RUNNER_STREAM, "O", encoder.encode(text.endsWith("\n") ? text : `${text}\n`));
+    },
+    runner(bytes) {
+      push(RUNNER_STREAM, "O", bytes);
     },
     output(stream, bytes) {
       push(SCRIPT_STREAM, stream === "stdout" ? "O" : "E", bytes);
