@@ -241,6 +241,7 @@ describe("get_sources against a real git HTTP server", () => {
         input(p, {
           ref: `main$(touch ${marker})`,
           variables: {
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal shell ${IFS} is the attack under test
             GIT_CLEAN_FLAGS: `-ffdx -e $(touch${"${IFS}"}${marker})`,
             GIT_SUBMODULE_STRATEGY: "normal",
           },

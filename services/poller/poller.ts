@@ -189,7 +189,8 @@ export class Poller {
           // Never twice in a row without a job, so a GitLab without long polling is not hammered.
           const woken = !!state.lastUpdate && !r.lastUpdate;
           const newValue = !!r.lastUpdate && r.lastUpdate !== state.lastUpdate;
-          queueChanged = r.kind === "none" && r.reason === "no_content" && (woken || newValue) && !lastWakeWasFruitless;
+          queueChanged =
+            r.kind === "none" && r.reason === "no_content" && (woken || newValue) && !lastWakeWasFruitless;
           lastWakeWasFruitless = queueChanged;
           if (r.kind === "job") {
             outcome = {

@@ -8,8 +8,11 @@ import { dirname, join, normalize } from "node:path";
 export interface GitHttpServerOptions {
   /** Directory holding the bare repositories (`<root>/group/project.git`). */
   root: string;
-  /** The job token: the only password accepted, with the user `gitlab-ci-token`. */
-  token: string;
+  /**
+   * The job token: the only password accepted, with the user `gitlab-ci-token`. A function is
+   * asked on every request (GitLab accepts the token of any running job).
+   */
+  token: string | ((password: string) => boolean);
   /** PEM certificate and key: serve HTTPS instead of HTTP. */
   tls?: { cert: string; key: string };
 }
@@ -40,7 +43,7 @@ export async function storeLfsObject(
 
 const USER = "gitlab-ci-token";
 
-function authorized(req: Request, token: string): string | undefined {
+function authorized(req: Request, token: string | ((password: string) => boolean)): string | undefined {
   const header = req.headers.get("authorization") ?? "";
   const m = /^Basic\s+(.+)$/i.exec(header);
   if (!m) return undefined;
@@ -49,7 +52,8 @@ function authorized(req: Request, token: string): string | undefined {
   if (colon < 0) return undefined;
   const user = decoded.slice(0, colon);
   const password = decoded.slice(colon + 1);
-  return user === USER && password === token ? user : undefined;
+  const ok = typeof token === "function" ? token(password) : password === token;
+  return user === USER && ok ? user : undefined;
 }
 
 export async function startGitHttpServer(options: GitHttpServerOptions): Promise<GitHttpServer> {
