@@ -22,8 +22,53 @@ export interface ShellExecutorOptions {
   forceKillTimeoutMs?: number;
   /** `bash -l`: a login shell, as GitLab Runner runs it (so /etc/profile applies). Default true. */
   loginShell?: boolean;
-  /** Environment the scripts start from. Default: this process's environment (GitLab's os.Environ()). */
+  /**
+   * Environment the scripts start from. Default: `minimalJobEnv()`, NOT this process's
+   * environment (GitLab passes os.Environ(); a runmesh worker's environment may hold NATS
+   * credentials, which a job must not read). Job variables are exported by the script itself.
+   */
   baseEnv?: Record<string, string | undefined>;
+}
+
+/** Names passed from the worker's environment to jobs: locale, paths and proxies, no secrets. */
+export const PASSED_ENV_NAMES = [
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "SHELL",
+  "LANG",
+  "LANGUAGE",
+  "LC_ALL",
+  "LC_CTYPE",
+  "TZ",
+  "TERM",
+  "TMPDIR",
+  "http_proxy",
+  "https_proxy",
+  "no_proxy",
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY",
+] as const;
+
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * The base environment of a job: the PASSED_ENV_NAMES present in `from` (this process by
+ * default), PATH always set. With `run --user`, `su` replaces HOME, USER, LOGNAME and SHELL
+ * with the target user's.
+ */
+export function minimalJobEnv(
+  from: Record<string, string | undefined> = process.env,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of PASSED_ENV_NAMES) {
+    const value = from[name];
+    if (value !== undefined) env[name] = value;
+  }
+  env.PATH ??= DEFAULT_PATH;
+  return env;
 }
 
 const DEFAULT_GRACEFUL_KILL_MS = 10 * 60_000;
@@ -57,7 +102,7 @@ export class ShellExecutor implements Executor {
 
   run(stage: StageRun, io: StageIO, signal: AbortSignal): Promise<StageResult> {
     const [command, args] = this.commandFor(stage.shell);
-    const env = { ...(this.o.baseEnv ?? process.env), ...stage.env };
+    const env = { ...(this.o.baseEnv ?? minimalJobEnv()), ...stage.env };
     return new Promise<StageResult>((resolve, reject) => {
       let child: ChildProcess;
       try {

@@ -3,21 +3,38 @@
 // with an ANSI reset, errors and warnings carry their coloured prefixes.
 import { ANSI } from "../shell/bash.ts";
 
-/** Where the job log goes (the trace buffer, in the worker). */
-export interface LogSink {
-  write(bytes: Uint8Array): unknown;
+/**
+ * Where a job's log goes: the worker's trace pipeline (libs/trace createJobLog: masking,
+ * timestamps, buffer). Runner bytes and script output are kept apart because GitLab Runner
+ * timestamps them as different streams (00 vs 01) and masks each stream on its own.
+ */
+export interface JobTraceSink {
+  /** Runner-written bytes (header, section markers, headlines, warnings, footer), raw. */
+  runner(bytes: Uint8Array): void;
+  /** The executor's script output, by stream, as it arrives. */
+  output(stream: "stdout" | "stderr", bytes: Uint8Array): void;
+  /** The end of one stage's command output (flushes maskers, ends partial lines). */
+  endOutput(): void;
 }
 
 const encoder = new TextEncoder();
 
 export class JobLog {
   constructor(
-    private readonly sink: LogSink,
+    private readonly sink: JobTraceSink,
     private readonly traceSections: boolean,
   ) {}
 
   raw(text: string | Uint8Array): void {
-    this.sink.write(typeof text === "string" ? encoder.encode(text) : text);
+    this.sink.runner(typeof text === "string" ? encoder.encode(text) : text);
+  }
+
+  output(stream: "stdout" | "stderr", bytes: Uint8Array): void {
+    this.sink.output(stream, bytes);
+  }
+
+  endOutput(): void {
+    this.sink.endOutput();
   }
 
   println(text = ""): void {

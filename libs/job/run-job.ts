@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Executor } from "../executors/executor.ts";
 import { RUNMESH_REVISION } from "../mesh/version.ts";
-import type { LogSink } from "./job-log.ts";
+import type { JobTraceSink } from "./job-log.ts";
 import type { JobPayload } from "./payload.ts";
 import type { RunnerSettings } from "./runner-settings.ts";
 import { type JobResult, runStages } from "./stages.ts";
@@ -15,7 +15,8 @@ export interface RunJobOptions {
   job: JobPayload;
   runnerSettings: RunnerSettings;
   executor: Executor;
-  log: LogSink;
+  /** The job log: runner bytes, script output by stream, end of each stage's output. */
+  log: JobTraceSink;
   cancelSignal: AbortSignal;
   abortSignal: AbortSignal;
   systemId: string;
@@ -25,16 +26,19 @@ export interface RunJobOptions {
   revision?: string;
   /** Pause between prepare_executor attempts; GitLab's 3 s by default. */
   prepareRetryDelayMs?: number;
+  /** Pause before stage retry `retry` (0-based); GitLab's backoff by default. Tests pass `() => 0`. */
+  stageRetryDelayMs?: (retry: number, exponential: boolean) => number;
 }
 
 export async function runJob(o: RunJobOptions): Promise<JobResult> {
   const buildsDir = resolveBuildsDir(o.runnerSettings.builds_dir ?? o.buildsDir);
-  let tlsCaContent: string | undefined;
-  const caFile = o.runnerSettings["tls-ca-file"];
-  if (caFile) {
-    // GitLab Runner gives jobs the CA it trusts for the server, so git can clone from it.
-    tlsCaContent = await readFile(caFile, "utf8").catch(() => undefined);
-  }
+  // GitLab Runner gives jobs the CA it trusts for the server (so git can clone from it) and
+  // its client certificate, as file variables.
+  const read = async (path: string | undefined) =>
+    path ? await readFile(path, "utf8").catch(() => undefined) : undefined;
+  const tlsCaContent = await read(o.runnerSettings["tls-ca-file"]);
+  const tlsCertContent = await read(o.runnerSettings["tls-cert-file"]);
+  const tlsKeyContent = await read(o.runnerSettings["tls-key-file"]);
   try {
     return await runStages({
       job: o.job,
@@ -48,8 +52,12 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
       version: o.version,
       revision: o.revision ?? RUNMESH_REVISION,
       arch: goArch(process.arch),
+      os: goOs(process.platform),
       tlsCaContent,
+      tlsCertContent,
+      tlsKeyContent,
       prepareRetryDelayMs: o.prepareRetryDelayMs,
+      stageRetryDelayMs: o.stageRetryDelayMs,
     });
   } finally {
     await o.executor.cleanup().catch(() => {});
@@ -66,4 +74,8 @@ const GO_ARCH: Record<string, string> = { x64: "amd64", arm64: "arm64", ia32: "3
 
 export function goArch(nodeArch: string): string {
   return GO_ARCH[nodeArch] ?? nodeArch;
+}
+
+export function goOs(nodePlatform: string): string {
+  return nodePlatform === "win32" ? "windows" : nodePlatform;
 }

@@ -24,4 +24,6 @@ export interface RunnerSettings {
   feature_flags?: Readonly<Record<string, boolean>>;
   custom_build_dir?: { enabled?: boolean };
   "tls-ca-file"?: string;
+  "tls-cert-file"?: string;
+  "tls-key-file"?: string;
 }

@@ -44,6 +44,7 @@ interface RunOptions {
   settings?: Partial<RunnerSettings>;
   executor?: ShellExecutorOptions;
   onLog?: (text: string, controls: { cancel(): void; abort(): void }) => void;
+  buildsDir?: string;
 }
 
 async function run(job: ReturnType<typeof payload>, o: RunOptions = {}) {
@@ -51,7 +52,13 @@ async function run(job: ReturnType<typeof payload>, o: RunOptions = {}) {
   const abort = new AbortController();
   const decoder = new TextDecoder();
   let log = "";
-  const buildsDir = freshDir("builds");
+  const streams = { stdout: "", stderr: "" };
+  let ends = 0;
+  const append = (bytes: Uint8Array) => {
+    log += decoder.decode(bytes);
+    o.onLog?.(log, { cancel: () => cancel.abort(), abort: () => abort.abort() });
+  };
+  const buildsDir = o.buildsDir ?? freshDir("builds");
   const options: RunJobOptions = {
     job,
     runnerSettings: {
@@ -63,9 +70,13 @@ async function run(job: ReturnType<typeof payload>, o: RunOptions = {}) {
     },
     executor: new ShellExecutor({ loginShell: false, ...o.executor }),
     log: {
-      write: (bytes) => {
-        log += decoder.decode(bytes);
-        o.onLog?.(log, { cancel: () => cancel.abort(), abort: () => abort.abort() });
+      runner: (bytes) => append(bytes),
+      output: (stream, bytes) => {
+        streams[stream] += decoder.decode(bytes);
+        append(bytes);
+      },
+      endOutput: () => {
+        ends++;
       },
     },
     cancelSignal: cancel.signal,
@@ -75,9 +86,10 @@ async function run(job: ReturnType<typeof payload>, o: RunOptions = {}) {
     version: "0.1.0",
     revision: "abcdef12",
     prepareRetryDelayMs: 10,
+    stageRetryDelayMs: () => 0,
   };
   const result = await runJob(options);
-  return { result, log, buildsDir };
+  return { result, log, buildsDir, streams, ends };
 }
 
 /** Waits (boundedly) for a killed process to be gone: signal delivery is not instantaneous. */
@@ -101,9 +113,7 @@ describe("runJob with the shell executor", () => {
   test("a passing script succeeds, with GitLab's header, echoed commands and footer", async () => {
     const { result, log } = await run(payload({ steps: steps(["echo hello from the job"]) }));
     expect(result).toEqual({ state: "success", message: "Job succeeded" });
-    expect(log).toStartWith(
-      "\x1b[0KRunning with gitlab-runner-compatible runmesh 0.1.0 (abcdef12)\x1b[0;m\n",
-    );
+    expect(log).toStartWith("\x1b[0KRunning with runmesh 0.1.0 (abcdef12)\x1b[0;m\n");
     expect(log).toContain("\x1b[0K  on runner-1 abcdefghi, system ID: s_0123456789ab\x1b[0;m\n");
     expect(log).toMatch(/section_start:\d+:prepare_executor/);
     expect(log).toContain(
@@ -238,7 +248,8 @@ describe("runJob with the shell executor", () => {
     );
     expect(result.state).toBe("failed");
     expect(result.failureReason).toBe("job_execution_timeout");
-    expect(result.message).toBe("execution took longer than 1s seconds");
+    // GitLab reports the job's timeout here, not the script's.
+    expect(result.message).toBe("execution took longer than 1h0m0s seconds");
     expect(log).toContain("after status=timedout\n");
     expect(log).toContain("step_script could not run to completion because the timeout was exceeded");
   });
@@ -367,15 +378,21 @@ describe("get_sources", () => {
     expect(log).toContain("Skipping Git checkout");
   });
 
-  test("an unknown GIT_STRATEGY fails get_sources, skipping script and after_script", async () => {
+  test("a failing fetch fails get_sources and skips script and after_script", async () => {
     const { result, log } = await run(
       payload({
-        variables: [{ key: "GIT_STRATEGY", value: "copy" }],
+        variables: [],
+        git_info: {
+          repo_url: "file:///nonexistent/repo.git",
+          sha: "0".repeat(40),
+          refspecs: ["+refs/heads/main"],
+        },
         steps: steps(["echo ran"], ["echo after-ran"]),
       }),
     );
     expect(result.state).toBe("failed");
-    expect(result.message).toContain("unknown GIT_STRATEGY");
+    expect(result.failureReason).toBe("script_failure");
+    expect(log).not.toContain("\nran\n");
     expect(log).not.toContain("after-ran\n");
   });
 });

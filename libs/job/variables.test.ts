@@ -2,12 +2,16 @@ import { describe, expect, test } from "bun:test";
 import type { JobVariable } from "./payload.ts";
 import {
   buildJobVariables,
+  debugTraceEnabled,
   expandValue,
   expandVariables,
   findVariable,
   lookupForExpansion,
+  maskedValues,
+  nonDefaultFeatureFlags,
   parseEnvironmentEntries,
   resolveFeatureFlags,
+  resolveJobFeatureFlag,
   type Variable,
 } from "./variables.ts";
 
@@ -82,15 +86,18 @@ describe("buildJobVariables", () => {
   };
 
   test("built-ins come in GitLab's order and a job variable overrides a runner one", () => {
-    const list = buildJobVariables([jv("MY", "job"), jv("FF_X", "true"), jv("CI_SERVER", "job-says")], {
-      ...base,
-      environment: ["MY=runner", "OTHER=o"],
-      featureFlags: { FF_X: true },
-      tlsCaContent: "PEM",
-      imageName: "alpine",
-    });
+    const list = buildJobVariables(
+      [jv("MY", "job"), jv("FF_TIMESTAMPS", "false"), jv("CI_SERVER", "job-says")],
+      {
+        ...base,
+        environment: ["MY=runner", "OTHER=o"],
+        featureFlags: { FF_TIMESTAMPS: true },
+        tlsCaContent: "PEM",
+        imageName: "alpine",
+      },
+    );
     expect(list.map((v) => v.key)).toEqual([
-      "FF_X",
+      "FF_TIMESTAMPS",
       "CI_JOB_IMAGE",
       "CI_RUNNER_SHORT_TOKEN",
       "MY",
@@ -112,6 +119,8 @@ describe("buildJobVariables", () => {
       "RUNNER_TEMP_PROJECT_DIR",
     ]);
     expect(findVariable(list, "MY")?.value).toBe("job");
+    // The resolved flag stands: the job's own FF_TIMESTAMPS is not in the list at all.
+    expect(list.filter((v) => v.key === "FF_TIMESTAMPS")).toEqual([{ key: "FF_TIMESTAMPS", value: "true" }]);
     expect(findVariable(list, "CI_CONCURRENT_ID")?.value).toBe("2");
     expect(findVariable(list, "CI_JOB_STATUS")?.value).toBe("running");
     expect(findVariable(list, "CI_SERVER_TLS_CA_FILE")?.file).toBe(true);
@@ -135,14 +144,104 @@ describe("runner environment entries and feature flags", () => {
     ]);
   });
 
-  test("runner config beats the job variable; unparsable job values are ignored", () => {
-    expect(
-      resolveFeatureFlags({ FF_A: false }, [
-        jv("FF_A", "true"),
-        jv("FF_B", "1"),
-        jv("FF_C", "maybe"),
+  test("runner config beats the job variable, which beats the default; unparsable values warn", () => {
+    const { flags, warnings } = resolveFeatureFlags(
+      { FF_TIMESTAMPS: false, FF_RUNMESH_UNKNOWN: true },
+      [
+        jv("FF_TIMESTAMPS", "true"),
+        jv("FF_SCRIPT_SECTIONS", "1"),
+        jv("FF_POSIXLY_CORRECT_ESCAPES", "maybe"),
         jv("NOT_FF", "true"),
-      ]),
-    ).toEqual({ FF_A: false, FF_B: true });
+      ],
+      ["FF_USE_FASTZIP=true"],
+    );
+    expect(flags.FF_TIMESTAMPS).toBe(false);
+    expect(flags.FF_SCRIPT_SECTIONS).toBe(true);
+    expect(flags.FF_POSIXLY_CORRECT_ESCAPES).toBe(false);
+    expect(flags.FF_USE_FASTZIP).toBe(true);
+    expect(flags.FF_MASK_ALL_DEFAULT_TOKENS).toBe(true);
+    expect(flags.FF_RUNMESH_UNKNOWN).toBe(true);
+    expect(flags.NOT_FF).toBeUndefined();
+    expect(warnings).toEqual([
+      "FF_POSIXLY_CORRECT_ESCAPES: could not parse feature flag, expected bool, got maybe",
+    ]);
+    // GitLab's order: the header line lists non-default values in it.
+    expect(nonDefaultFeatureFlags(flags)).toBe(
+      "FF_USE_FASTZIP:true, FF_SCRIPT_SECTIONS:true, FF_TIMESTAMPS:false, FF_RUNMESH_UNKNOWN:true",
+    );
+  });
+
+  test.each([
+    ["FF_TIMESTAMPS", true],
+    ["FF_POSIXLY_CORRECT_ESCAPES", false],
+    ["FF_MASK_ALL_DEFAULT_TOKENS", true],
+    ["FF_SCRIPT_SECTIONS", false],
+    ["FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY", true],
+    ["FF_NOT_A_FLAG", false],
+  ])("resolveJobFeatureFlag(%s) defaults to %p", (name, expected) => {
+    expect(resolveJobFeatureFlag(name, { variables: [] }, {})).toBe(expected);
+  });
+
+  test("resolveJobFeatureFlag: job variable over default, runner config over both", () => {
+    const job = { variables: [jv("FF_TIMESTAMPS", "false"), jv("FF_SCRIPT_SECTIONS", "true")] };
+    expect(resolveJobFeatureFlag("FF_TIMESTAMPS", job, {})).toBe(false);
+    expect(resolveJobFeatureFlag("FF_SCRIPT_SECTIONS", job, {})).toBe(true);
+    expect(resolveJobFeatureFlag("FF_TIMESTAMPS", job, { feature_flags: { FF_TIMESTAMPS: true } })).toBe(
+      true,
+    );
+  });
+});
+
+describe("maskedValues and debugTraceEnabled", () => {
+  test("masked values are expanded against job and runner variables; raw and empty ones handled", () => {
+    const job = {
+      variables: [
+        jv("PASSWORD", "hunter2", { masked: true }),
+        jv("URL", "https://u:$PASSWORD@host/$SUFFIX", { masked: true }),
+        jv("RAW", "$PASSWORD", { masked: true, raw: true }),
+        jv("EMPTY", "", { masked: true }),
+        jv("PLAIN", "visible"),
+      ],
+    };
+    expect(maskedValues(job, { environment: ["SUFFIX=from-runner"] })).toEqual([
+      "hunter2",
+      "https://u:hunter2@host/from-runner",
+      "$PASSWORD",
+    ]);
+  });
+
+  test("CI_DEBUG_TRACE (or CI_DEBUG_SERVICES) turns debug trace on unless the runner disables it", () => {
+    expect(debugTraceEnabled({ variables: [jv("CI_DEBUG_TRACE", "true")] }, {})).toBe(true);
+    expect(debugTraceEnabled({ variables: [jv("CI_DEBUG_SERVICES", "1")] }, {})).toBe(true);
+    expect(debugTraceEnabled({ variables: [jv("CI_DEBUG_TRACE", "nope")] }, {})).toBe(false);
+    expect(debugTraceEnabled({ variables: [] }, { environment: ["CI_DEBUG_TRACE=true"] })).toBe(true);
+    expect(
+      debugTraceEnabled({ variables: [jv("CI_DEBUG_TRACE", "true")] }, { debug_trace_disabled: true }),
+    ).toBe(false);
+  });
+
+  test("TLS client certificate and key are file variables only as a pair; the key is not public", () => {
+    const base = {
+      buildsDir: "/b",
+      projectDir: "/b/p",
+      concurrentId: 0,
+      concurrentProjectId: 0,
+      jobTimeoutSeconds: 1,
+      shortToken: "t",
+      sharedEnvironment: true,
+      version: "v",
+      revision: "r",
+      arch: "linux/amd64",
+    };
+    const both = buildJobVariables([], { ...base, tlsCertContent: "CERT", tlsKeyContent: "KEY" });
+    expect(findVariable(both, "CI_SERVER_TLS_CERT_FILE")).toMatchObject({
+      value: "CERT",
+      file: true,
+      public: true,
+    });
+    expect(findVariable(both, "CI_SERVER_TLS_KEY_FILE")).toMatchObject({ value: "KEY", file: true });
+    expect(findVariable(both, "CI_SERVER_TLS_KEY_FILE")?.public).toBeUndefined();
+    const certOnly = buildJobVariables([], { ...base, tlsCertContent: "CERT" });
+    expect(findVariable(certOnly, "CI_SERVER_TLS_CERT_FILE")).toBeUndefined();
   });
 });

@@ -1,6 +1,8 @@
 // A job's variable list as GitLab Runner builds it (runner-api.md (c) "Variables"): an ordered
 // list where a later entry wins on lookup, expanded once, shell-like, against itself. Pure.
-import type { JobVariable } from "./payload.ts";
+import { FEATURE_FLAG_DEFAULTS, featureFlagDefault } from "./feature-flags.ts";
+import type { JobPayload, JobVariable } from "./payload.ts";
+import type { RunnerSettings } from "./runner-settings.ts";
 
 /** One entry of the list. `value` of a file variable is its content; see `fileVariablePath`. */
 export interface Variable {
@@ -28,6 +30,9 @@ export interface BuiltinVariableInputs {
   imageName?: string;
   /** PEM content for CI_SERVER_TLS_CA_FILE (a file variable), if the runner has one. */
   tlsCaContent?: string;
+  /** Client certificate and key (CI_SERVER_TLS_CERT_FILE / _KEY_FILE); only used as a pair. */
+  tlsCertContent?: string;
+  tlsKeyContent?: string;
   /** true for executors whose environment outlives the job (shell, ssh). */
   sharedEnvironment: boolean;
   version: string;
@@ -79,9 +84,17 @@ export function buildJobVariables(
     { key: "CI_JOB_STATUS", value: b.jobStatus ?? "running" },
     { key: "CI_JOB_TIMEOUT", value: String(b.jobTimeoutSeconds) },
   );
-  if (b.tlsCaContent) list.push({ key: "CI_SERVER_TLS_CA_FILE", value: b.tlsCaContent, file: true });
+  if (b.tlsCaContent)
+    list.push({ key: "CI_SERVER_TLS_CA_FILE", value: b.tlsCaContent, file: true, public: true });
+  if (b.tlsCertContent && b.tlsKeyContent) {
+    list.push(
+      { key: "CI_SERVER_TLS_CERT_FILE", value: b.tlsCertContent, file: true, public: true },
+      { key: "CI_SERVER_TLS_KEY_FILE", value: b.tlsKeyContent, file: true },
+    );
+  }
   for (const v of jobVariables) {
-    if (v.key.startsWith("FF_")) continue;
+    // Known flags are already in the list, resolved (runner config first); GitLab drops only those.
+    if (KNOWN_FLAGS.has(v.key)) continue;
     list.push({ key: v.key, value: v.value, file: v.file, raw: v.raw, masked: v.masked, public: v.public });
   }
   list.push({
@@ -97,22 +110,104 @@ export function buildJobVariables(
   return list;
 }
 
+const KNOWN_FLAGS = new Set(FEATURE_FLAG_DEFAULTS.map(([name]) => name));
+
+export interface ResolvedFeatureFlags {
+  /** Every known flag, in GitLab's order, then any other flag the runner config sets. */
+  flags: Record<string, boolean>;
+  /** GitLab's warnings for job-variable values that are not booleans. */
+  warnings: string[];
+}
+
 /**
- * Feature flags as GitLab resolves them: runner config wins over a job variable, which wins over
- * the default. Only flags someone set are returned (runmesh has no table of all defaults yet).
+ * Feature flags as GitLab resolves them (build_settings.go populateFeatureFlags): runner config
+ * wins over a variable (job variables and runner `environment`, expanded), which wins over the
+ * default. An unparsable variable value keeps the default and gives a warning.
  */
 export function resolveFeatureFlags(
   runnerFlags: Readonly<Record<string, boolean>> | undefined,
   jobVariables: readonly JobVariable[],
-): Record<string, boolean> {
-  const out: Record<string, boolean> = {};
-  for (const v of jobVariables) {
-    if (!v.key.startsWith("FF_")) continue;
-    const on = parseGoBool(v.value);
-    if (on !== undefined) out[v.key] = on;
+  environment: readonly string[] = [],
+): ResolvedFeatureFlags {
+  const flags: Record<string, boolean> = {};
+  const warnings: string[] = [];
+  const vars = expandVariables([...parseEnvironmentEntries(environment), ...jobVariables], "");
+  for (const [name, def] of FEATURE_FLAG_DEFAULTS) {
+    flags[name] = def;
+    if (runnerFlags && Object.hasOwn(runnerFlags, name)) {
+      flags[name] = runnerFlags[name]!;
+      continue;
+    }
+    const raw = findVariable(vars, name)?.value ?? "";
+    if (raw === "") continue;
+    const on = parseGoBool(raw);
+    if (on === undefined) warnings.push(`${name}: could not parse feature flag, expected bool, got ${raw}`);
+    else flags[name] = on;
   }
-  for (const [name, on] of Object.entries(runnerFlags ?? {})) out[name] = on;
-  return out;
+  for (const [name, on] of Object.entries(runnerFlags ?? {})) if (!(name in flags)) flags[name] = on;
+  return { flags, warnings };
+}
+
+/** One flag for a job: runner config `feature_flags` > job variable > GitLab's default. */
+export function resolveJobFeatureFlag(
+  name: string,
+  job: Pick<JobPayload, "variables">,
+  runnerSettings: Pick<RunnerSettings, "feature_flags" | "environment">,
+): boolean {
+  const { flags } = resolveFeatureFlags(
+    runnerSettings.feature_flags,
+    job.variables,
+    runnerSettings.environment,
+  );
+  return flags[name] ?? featureFlagDefault(name);
+}
+
+/** `flag:value` for every flag whose resolved value differs from its default: the header line. */
+export function nonDefaultFeatureFlags(flags: Readonly<Record<string, boolean>>): string {
+  return Object.entries(flags)
+    .filter(([name, on]) => on !== featureFlagDefault(name))
+    .map(([name, on]) => `${name}:${on}`)
+    .join(", ");
+}
+
+/**
+ * The expanded values of the job's `masked: true` variables: what the trace masker needs before
+ * the job starts. Expanded against the job's variables and the runner's `environment` (builtins
+ * such as CI_PROJECT_DIR are not known yet and expand to ""). Empty values are left out.
+ */
+export function maskedValues(
+  job: Pick<JobPayload, "variables">,
+  runnerSettings: Pick<RunnerSettings, "environment">,
+): string[] {
+  const list: Variable[] = [
+    ...parseEnvironmentEntries(runnerSettings.environment ?? []),
+    ...job.variables.map((v) => ({ ...v })),
+  ];
+  const expanded = expandVariables(list, "");
+  const out = new Set<string>();
+  for (let i = 0; i < list.length; i++) {
+    if (!list[i]!.masked) continue;
+    const value = expanded[i]!.value;
+    if (value !== "") out.add(value);
+  }
+  return [...out];
+}
+
+/**
+ * Whether CI_DEBUG_TRACE is on for this job (and not turned off by `debug_trace_disabled`): the
+ * worker adds `debug_trace=true` to its trace PATCHes then. CI_DEBUG_SERVICES counts too.
+ */
+export function debugTraceEnabled(
+  job: Pick<JobPayload, "variables">,
+  runnerSettings: Pick<RunnerSettings, "environment" | "debug_trace_disabled">,
+): boolean {
+  if (runnerSettings.debug_trace_disabled) return false;
+  const vars = expandVariables(
+    [...parseEnvironmentEntries(runnerSettings.environment ?? []), ...job.variables],
+    "",
+  );
+  const on = (k: string) => parseGoBool(findVariable(vars, k)?.value ?? "") === true;
+  return on("CI_DEBUG_TRACE") || on("CI_DEBUG_SERVICES");
 }
 
 /** The last entry named `key` (later wins), or undefined. */

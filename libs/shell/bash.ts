@@ -22,6 +22,39 @@ export function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
+const ANSI_C_NAMED: Record<number, string> = {
+  7: "\\a",
+  8: "\\b",
+  9: "\\t",
+  10: "\\n",
+  11: "\\v",
+  12: "\\f",
+  13: "\\r",
+  27: "\\e",
+  39: "\\'",
+  92: "\\\\",
+};
+
+/**
+ * Bash ANSI-C quoting (`$'...'`), GitLab Runner's default `helpers.ShellEscape`: control and
+ * non-ASCII bytes become escapes, so every quoted word fits on one line. Not POSIX: dash
+ * before 0.5.13 cannot read it (hence FF_POSIXLY_CORRECT_ESCAPES).
+ */
+export function ansiCQuote(value: string): string {
+  if (value !== "" && SAFE_WORD.test(value)) return value;
+  let out = "$'";
+  for (const byte of new TextEncoder().encode(value)) {
+    const named = ANSI_C_NAMED[byte];
+    if (named) out += named;
+    else if (byte < 0x20 || byte >= 0x7f) out += `\\x${byte.toString(16).padStart(2, "0")}`;
+    else out += String.fromCharCode(byte);
+  }
+  return `${out}'`;
+}
+
+/** How a writer quotes words: POSIX single quotes, or bash's `$'...'` (GitLab's default for bash). */
+export type QuoteStyle = "posix" | "ansi-c";
+
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Whether `export NAME=...` can work; other names would abort the script under errexit. */
@@ -32,6 +65,12 @@ export function isShellIdentifier(name: string): boolean {
 export class BashWriter {
   private readonly lines: string[] = [];
   private indent = 0;
+  /** Quotes one word in this writer's style. */
+  readonly quote: (value: string) => string;
+
+  constructor(options: { quote?: QuoteStyle } = {}) {
+    this.quote = options.quote === "ansi-c" ? ansiCQuote : shellQuote;
+  }
 
   line(text: string): void {
     this.lines.push("  ".repeat(this.indent) + text);
@@ -39,7 +78,7 @@ export class BashWriter {
 
   /** A command whose every word is quoted. */
   command(command: string, ...args: string[]): void {
-    this.line([command, ...args].map(shellQuote).join(" "));
+    this.line([command, ...args].map(this.quote).join(" "));
   }
 
   cd(path: string): void {
@@ -60,7 +99,7 @@ export class BashWriter {
 
   /** `printf` rather than GitLab's `echo`: dash's echo would interpret backslashes in user text. */
   private print(text: string): void {
-    this.line(`printf '%s\\n' ${shellQuote(text)}`);
+    this.line(`printf '%s\\n' ${this.quote(text)}`);
   }
 
   printf(text: string): void {
@@ -84,13 +123,13 @@ export class BashWriter {
   }
 
   export(name: string, value: string): void {
-    this.line(`export ${name}=${shellQuote(value)}`);
+    this.line(`export ${name}=${this.quote(value)}`);
   }
 
   /** `export` of a file variable: content written to `path`, the variable holding the path. */
   exportFile(name: string, content: string, dir: string, path: string): void {
-    this.line(`mkdir -p ${shellQuote(dir)}`);
-    this.line(`printf '%s' ${shellQuote(content)} > ${shellQuote(path)}`);
+    this.line(`mkdir -p ${this.quote(dir)}`);
+    this.line(`printf '%s' ${this.quote(content)} > ${this.quote(path)}`);
     this.export(name, path);
   }
 
@@ -99,20 +138,20 @@ export class BashWriter {
    * and a last line without a newline still counts.
    */
   sourceEnv(dir: string, path: string): void {
-    this.line(`mkdir -p ${shellQuote(dir)}`);
-    this.line(`touch ${shellQuote(path)}`);
+    this.line(`mkdir -p ${this.quote(dir)}`);
+    this.line(`touch ${this.quote(path)}`);
     this.line(
-      `while read -r line || [ -n "$line" ]; do if [ -n "$line" ]; then export "$line"; fi; done < ${shellQuote(path)}`,
+      `while read -r line || [ -n "$line" ]; do if [ -n "$line" ]; then export "$line"; fi; done < ${this.quote(path)}`,
     );
   }
 
   ifCmd(command: string, ...args: string[]): void {
-    this.line(`if ${[command, ...args].map(shellQuote).join(" ")} >/dev/null 2>&1; then`);
+    this.line(`if ${[command, ...args].map(this.quote).join(" ")} >/dev/null 2>&1; then`);
     this.indent++;
   }
 
   ifFile(path: string): void {
-    this.line(`if [ -e ${shellQuote(path)} ]; then`);
+    this.line(`if [ -e ${this.quote(path)} ]; then`);
     this.indent++;
   }
 
@@ -145,7 +184,7 @@ export class BashWriter {
     out += "set +o noclobber\n";
     // `(eval …)` is GitLab's FF_USE_NEW_BASH_EVAL_STRATEGY form: bash's plain `: | eval`
     // reports 1 instead of the failing command's own exit code.
-    out += `: | (eval ${shellQuote(this.body())})\n`;
+    out += `: | (eval ${this.quote(this.body())})\n`;
     out += "exit 0\n";
     return out;
   }

@@ -8,11 +8,14 @@ import type { RunnerInfo } from "../../libs/gitlab/runner-info.ts";
 import { parseJobPayload } from "../../libs/job/payload.ts";
 import { runJob } from "../../libs/job/run-job.ts";
 import type { RunnerSettings } from "../../libs/job/runner-settings.ts";
+import { debugTraceEnabled, maskedValues, resolveJobFeatureFlag } from "../../libs/job/variables.ts";
 import type { Logger } from "../../libs/log/logger.ts";
 import { secrets } from "../../libs/log/logger.ts";
 import { failpoint } from "../../libs/mesh/failpoints.ts";
 import { negotiateFailureReason } from "../../libs/mesh/failure-reason.ts";
 import type { ClientFor } from "../../libs/mesh/gitlab-reporter.ts";
+import { createJobLog, type JobLog } from "../../libs/trace/job-log.ts";
+import { createMasker } from "../../libs/trace/masking.ts";
 import { TraceBuffer } from "../../libs/trace/trace-buffer.ts";
 import { JobTraceReporter } from "../../libs/trace/trace-reporter.ts";
 
@@ -37,8 +40,6 @@ export interface LifecycleHooks {
   setAbort: (f: (reason: string) => void) => void;
 }
 
-const enc = new TextEncoder();
-
 export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: LifecycleHooks): Promise<void> {
   secrets.add(job.jobToken);
   const client = deps.clientFor(job);
@@ -48,22 +49,38 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
     typeof settings.output_limit === "number" && settings.output_limit > 0 ? settings.output_limit : 4096;
   const buffer = await TraceBuffer.create({ limitBytes: outputLimitKiB * 1024 });
   const parsed = parseJobPayload(job.payload);
+  const payload = parsed.ok ? parsed.job : undefined;
+  // Job output → per-stream masker → timestamps → buffer; checksum and size are of the buffer's
+  // bytes, exactly what is PATCHed (runner-api.md (f) 17).
+  const log: JobLog = createJobLog({
+    buffer,
+    masker: payload
+      ? () =>
+          createMasker({
+            phrases: maskedValues(payload, settings),
+            tokenPrefixes: payload.features?.token_mask_prefixes,
+            maskAllDefaultTokens: resolveJobFeatureFlag("FF_MASK_ALL_DEFAULT_TOKENS", payload, settings),
+          })
+      : () => createMasker({ phrases: [] }),
+    timestamps: payload ? resolveJobFeatureFlag("FF_TIMESTAMPS", payload, settings) : true,
+  });
   const reporter = new JobTraceReporter({
     client,
     jobId: job.jobId,
     jobToken: job.jobToken,
     info,
     buffer,
-    debugTrace: false,
+    debugTrace: payload ? debugTraceEnabled(payload, settings) : false,
     updateIntervalMs: deps.traceUpdateIntervalMs,
     logger: h.log,
   });
   h.setOffsetSource(() => reporter.sentOffset);
   try {
-    if (!parsed.ok) {
+    if (!parsed.ok || !payload) {
       // A payload GitLab Runner would refuse at pickup: written to the trace, failed as a system failure.
       if (!(await h.advance("acknowledged"))) return;
-      h.log.error({ err: parsed.error }, "invalid job payload");
+      const error = parsed.ok ? "unreadable job payload" : parsed.error;
+      h.log.error({ err: error }, "invalid job payload");
       // GitLab takes `failed` only for an acknowledged job under two-phase commit.
       const ack = await acknowledge(job, deps, info);
       if (ack.result === "abort") {
@@ -71,13 +88,13 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
         await h.publish("dropped");
         return;
       }
-      buffer.write(enc.encode(`\x1b[31;1mERROR: Job failed (system failure): ${parsed.error}\x1b[0;m\n`));
+      log.runnerLine(`\x1b[31;1mERROR: Job failed (system failure): ${error}\x1b[0;m`);
+      log.finish();
       await reporter.finish({ state: "failed", failureReason: "runner_system_failure", exitCode: 3 });
       await h.advance("final", "failed");
       await h.publish("finished", { state: "failed", failureReason: "runner_system_failure" });
       return;
     }
-    const payload = parsed.job;
     // Commit "acknowledged" before the PUT: a worker lost after this point is never re-dispatched,
     // so GitLab sees at most one acknowledgement per job.
     if (!(await h.advance("acknowledged"))) return;
@@ -93,7 +110,8 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
     await h.publish("acknowledged");
     if (ack.cancelRequested) {
       // Canceled while being picked up: fail at once, the reason sent verbatim (GitLab Runner does).
-      buffer.write(enc.encode("\x1b[31;1mERROR: Job failed: canceled\x1b[0;m\n"));
+      log.runnerLine("\x1b[31;1mERROR: Job failed: canceled\x1b[0;m");
+      log.finish();
       await reporter.finish({ state: "failed", failureReason: "job_canceled" });
       await h.advance("final", "canceled");
       await h.publish("finished", { state: "failed", failureReason: "job_canceled" });
@@ -118,13 +136,14 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
       job: payload,
       runnerSettings: settings,
       executor: deps.executorFor(settings),
-      log: { write: (bytes: Uint8Array) => buffer.write(bytes) },
+      log,
       cancelSignal: cancel.signal,
       abortSignal: abort.signal,
       systemId: job.systemId,
       buildsDir: deps.buildsDir,
       version: deps.version,
     });
+    log.finish();
     const state = interruptReason ? "failed" : result.state;
     const rawReason = interruptReason ?? result.failureReason;
     const failureReason =

@@ -62,6 +62,16 @@ function longPollHeld(timeoutMs = 10_000): Promise<void> {
   });
 }
 
+/** A mesh whose only worker dies while the poller is parked in a long poll on its slot lease. */
+async function startWithVanishedWorker(): Promise<void> {
+  start("scheduler");
+  const vanishing = start("worker", {}, ["--id", "vanishing"]);
+  start("poller");
+  await vanishing.waitFor("worker started");
+  await longPollHeld();
+  vanishing.kill("SIGKILL");
+}
+
 const job = (script: string[]) => coordinator.enqueueJob(TOKEN, { script, gitStrategy: "none" });
 const runningPuts = (id: number) =>
   coordinator.jobs.get(id)?.puts.filter((p) => (p.body as { state?: string }).state === "running").length ??
@@ -171,13 +181,7 @@ describe("faults over NATS with one process per tier", () => {
 
   test("an accepted job no worker takes is kept alive with PUT state=pending, then runs when a worker comes", async () => {
     await setup({ pending_keepalive_interval: "1s", dispatch_timeout: "20s" });
-    start("scheduler");
-    const vanishing = start("worker", {}, ["--id", "vanishing"]);
-    start("poller");
-    await vanishing.waitFor("worker started");
-    // The poller is parked in a long poll with a lease on this worker's slot when it dies.
-    await longPollHeld();
-    vanishing.kill("SIGKILL");
+    await startWithVanishedWorker();
     const j = job(["echo finally taken"]);
     await coordinator.waitForJob(j.id, (x) => x.keepalives >= 2, 20_000);
     start("worker", {}, ["--id", "latecomer"]);
@@ -188,12 +192,7 @@ describe("faults over NATS with one process per tier", () => {
 
   test("an accepted job no worker takes within dispatch_timeout is failed with a line in its log saying why", async () => {
     await setup({ pending_keepalive_interval: "1s", dispatch_timeout: "4s" });
-    start("scheduler");
-    const vanishing = start("worker", {}, ["--id", "vanishing"]);
-    start("poller");
-    await vanishing.waitFor("worker started");
-    await longPollHeld();
-    vanishing.kill("SIGKILL");
+    await startWithVanishedWorker();
     const j = job(["echo never taken"]);
     const done = await coordinator.waitForFinal(j.id, 30_000);
     expect(done.status).toBe("failed");
