@@ -241,6 +241,8 @@ export class Poller {
               .request(leaseRelease, { leaseId: lease.leaseId, reason: "no job" }, { timeoutMs: 5000 })
               .catch(() => {});
         }
+        // A request we cut short ourselves (shutdown) says nothing about GitLab's health.
+        if (this.stopping) break;
         await this.writeState(t, (s) => applyOutcome(s, outcome, this.now(), t.health));
         nextAt = nextRequestAt({
           startedAt,
