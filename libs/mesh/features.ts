@@ -26,7 +26,7 @@ export const FEATURES = {
   session: { supported: false, issue: 0, why: "no session server yet" },
   terminal: { supported: false, issue: 0, why: "no session server yet" },
   refspecs: { supported: true, issue: 2, why: "get_sources fetches git_info.refspecs verbatim" },
-  masking: { supported: true, issue: 3, why: "masked variables, token prefixes and URL secrets become [MASKED]" },
+  masking: { supported: true, issue: 3, why: "masked values, token prefixes, URL secrets → [MASKED]" },
   proxy: { supported: false, issue: 0, why: "no session proxy" },
   raw_variables: { supported: true, issue: 2, why: "raw variables are never expanded" },
   artifacts_exclude: { supported: false, issue: 0, why: "artifacts not built yet" },
