@@ -40,6 +40,7 @@ export function pollTargets(config: Config, logger: Logger, certsDir?: string): 
         requestConcurrency: r.request_concurrency,
         unhealthyRequestsLimit: r.unhealthy_requests_limit,
         unhealthyIntervalMs: r.unhealthy_interval_ms,
+        adaptive: r.feature_flags?.FF_USE_ADAPTIVE_REQUEST_CONCURRENCY !== false,
       },
       strictCheckInterval: r.strict_check_interval,
       info: runnerInfoFor(r),

@@ -7,6 +7,8 @@ export interface HealthSettings {
   unhealthyRequestsLimit: number;
   unhealthyIntervalMs: number;
   requestConcurrency: number;
+  /** FF_USE_ADAPTIVE_REQUEST_CONCURRENCY (default on); off: always request_concurrency. */
+  adaptive?: boolean;
 }
 
 export type RequestOutcome = {
@@ -42,6 +44,7 @@ export function applyOutcome(
 
 /** Requests that may be in flight at once: the adaptive value rounded up. */
 export function maxInFlight(state: RunnerState, s: HealthSettings): number {
+  if (s.adaptive === false) return Math.max(1, s.requestConcurrency);
   return Math.min(Math.max(1, s.requestConcurrency), Math.ceil(state.adaptiveConcurrency - 1e-9));
 }
 
