@@ -26,6 +26,11 @@ import { failpoint } from "../../libs/mesh/failpoints.ts";
 import type { GitLabReporter } from "../../libs/mesh/gitlab-reporter.ts";
 import { CapacityLedger, type RunnerCapacity } from "./capacity-ledger.ts";
 
+/** How often job records are read even when no worker was lost. */
+const RECORD_SCAN_INTERVAL_MS = 30_000;
+/** How long a finished job's record is kept (it de-duplicates late redeliveries). */
+const FINAL_RECORD_RETENTION_MS = 10 * 60_000;
+
 export interface SchedulerOptions {
   bus: Bus;
   logger: Logger;
@@ -60,6 +65,8 @@ export class Scheduler {
   private startedAt = 0;
   /** Lost-worker checks wait this long after start and after the bus reconnects. */
   private quietUntil = 0;
+  private orphanScanDue = true;
+  private lastScanAt = 0;
   private readonly log: Logger;
   private tickRunning = false;
 
@@ -101,7 +108,10 @@ export class Scheduler {
     bus.onStatus((s) => {
       // While we cannot hear heartbeats, silence proves nothing: restart the grace period.
       if (s !== "connected") this.quietUntil = Number.POSITIVE_INFINITY;
-      else this.quietUntil = this.now() + this.o.workerLostAfterMs;
+      else {
+        this.quietUntil = this.now() + this.o.workerLostAfterMs;
+        this.orphanScanDue = true;
+      }
     });
     const queue = await bus.workQueue(ACCEPTED_JOBS_QUEUE, acceptedJobs, { ackWaitMs: ACCEPTED_ACK_WAIT_MS });
     this.subs.push(await queue.consume(SCHEDULER_CONSUMER, (item) => this.onAccepted(item)));
@@ -279,12 +289,21 @@ export class Scheduler {
   private async checkLostWorkers(now: number): Promise<void> {
     const lost = this.ledger.takeLostWorkers(now, this.o.workerLostAfterMs);
     const lostIds = new Set(lost.map((w) => w.id));
-    // Records left by workers we never heard from since our own start (a scheduler restart).
-    const orphanCheck = now - this.startedAt >= this.o.workerLostAfterMs;
-    if (!lost.length && !orphanCheck) return;
+    // The job records are read when a worker is lost, once after start or a reconnect (records
+    // left by workers we never heard from: a scheduler restart), and every so often as a net.
+    const scanDue = this.orphanScanDue || now - this.lastScanAt >= RECORD_SCAN_INTERVAL_MS;
+    if (!lost.length && !scanDue) return;
+    this.orphanScanDue = false;
+    this.lastScanAt = now;
     for (const key of await this.jobsKv.keys()) {
       const rec = await this.jobsKv.get(key);
-      if (!rec || rec.value.state === "final") continue;
+      if (!rec) continue;
+      if (rec.value.state === "final") {
+        // Kept a while so a redelivered hand-out is recognised as done, then dropped.
+        if (now - rec.value.updatedAt > FINAL_RECORD_RETENTION_MS)
+          await this.jobsKv.delete(key, rec.revision).catch(() => {});
+        continue;
+      }
       const w = rec.value.workerId;
       if (!lostIds.has(w) && this.ledger.workers.has(w)) continue;
       if (!lostIds.has(w) && this.pending.has(key)) continue;

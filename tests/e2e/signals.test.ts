@@ -43,14 +43,24 @@ test("SIGQUIT stops requesting jobs and lets the running job finish before exiti
     gitStrategy: "none",
   });
   await coordinator.waitForJob(first.id, (j) => j.status === "running", 20_000);
+  // Signal while the poller is parked in a long poll, and wait until GitLab sees it hang up: a
+  // request already on its way when the signal lands could still be handed a job (as with
+  // GitLab Runner, GitLab re-queues it when it is never acknowledged).
+  const held = new Promise<void>((resolve) => coordinator.events.once("longPollHeld", () => resolve()));
+  if (!coordinator.requests.some((r) => r.path.endsWith("/jobs/request") && r.status === 0)) await held;
+  const gone = new Promise<void>((resolve) =>
+    coordinator.events.on("longPollReleased", (_rec, outcome) => outcome === "gone" && resolve()),
+  );
   p.kill("SIGQUIT");
-  await p.waitFor("SIGQUIT");
+  await gone;
+  const requestsBefore = coordinator.requests.filter((r) => r.path.endsWith("/jobs/request")).length;
   const second = coordinator.enqueueJob(TOKEN, { script: ["echo must not run"], gitStrategy: "none" });
   expect(await p.exited).toBe(0);
   const done = coordinator.jobs.get(first.id)!;
   expect(done.status).toBe("success");
   expect(done.traceText).toContain("end of first");
   expect(coordinator.jobs.get(second.id)?.status).toBe("pending");
+  expect(coordinator.requests.filter((r) => r.path.endsWith("/jobs/request")).length).toBe(requestsBefore);
 });
 
 test("SIGTERM aborts the running job as runner_interrupted and exits within shutdown_timeout", async () => {
