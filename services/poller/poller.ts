@@ -61,6 +61,13 @@ export class Poller {
   private stopping = false;
   private readonly abort = new AbortController();
   private readonly lanes: Promise<void>[] = [];
+  private targets: PollTarget[];
+  private checkIntervalMs: number;
+  private generation = 0;
+  private handoff: (job: AcceptedJob) => Promise<{ duplicate: boolean }> = async () => {
+    throw new Error("poller not started");
+  };
+  private sleepers = new Set<() => void>();
   private runnersKv!: KvBucket<typeof runnerStateSchema>;
   private capacityWaiters: (() => void)[] = [];
   private readonly now: () => number;
@@ -70,6 +77,8 @@ export class Poller {
   constructor(private readonly o: PollerOptions) {
     this.now = o.now ?? Date.now;
     this.log = o.logger.child({ component: "poller", poller: o.pollerId });
+    this.targets = o.targets;
+    this.checkIntervalMs = o.checkIntervalMs;
     for (const t of o.targets) secrets.add(t.token);
   }
 
@@ -80,21 +89,44 @@ export class Poller {
     const queue = await this.o.bus.workQueue(ACCEPTED_JOBS_QUEUE, acceptedJobs, {
       ackWaitMs: ACCEPTED_ACK_WAIT_MS,
     });
-    const n = this.o.targets.length;
-    this.o.targets.forEach((t, i) => {
+    // One message per hand-out: GitLab may hand the same job out again after its
+    // acknowledgement timed out, and that second hand-out must not be taken for a duplicate.
+    this.handoff = (job) => queue.add(job, { msgId: `${job.jobKey}.${job.acceptedAt}` });
+    this.startLanes();
+    this.log.info({ runners: this.targets.map((t) => t.name) }, "poller started");
+  }
+
+  /**
+   * A reloaded config.toml: lanes of the old generation finish the request they are in and stop;
+   * new lanes start at once (leases keep the requests in flight within request_concurrency).
+   * Health is wiped, as GitLab Runner does on reload.
+   */
+  async reload(targets: PollTarget[], checkIntervalMs: number): Promise<void> {
+    for (const t of targets) secrets.add(t.token);
+    this.targets = targets;
+    this.checkIntervalMs = checkIntervalMs;
+    for (const t of targets)
+      await this.writeState(t, (s) => ({ ...s, failures: 0, lastHealthyAt: this.now() }));
+    this.startLanes();
+    this.wakeSleepers();
+    this.log.info({ runners: targets.map((t) => t.name) }, "poller reloaded its runner entries");
+  }
+
+  private startLanes(): void {
+    const generation = ++this.generation;
+    const n = this.targets.length;
+    this.targets.forEach((t, i) => {
       const lanes = Math.max(1, t.health.requestConcurrency);
       for (let lane = 0; lane < lanes; lane++) {
-        const offset = staggerOffsetMs(i, n, this.o.checkIntervalMs);
-        // One message per hand-out: GitLab may hand the same job out again after its
-        // acknowledgement timed out, and that second hand-out must not be taken for a duplicate.
-        this.lanes.push(
-          this.runLane(t, lane, offset, (job) =>
-            queue.add(job, { msgId: `${job.jobKey}.${job.acceptedAt}` }),
-          ),
-        );
+        const offset = staggerOffsetMs(i, n, this.checkIntervalMs);
+        this.lanes.push(this.runLane(t, lane, offset, generation));
       }
     });
-    this.log.info({ runners: this.o.targets.map((t) => t.name) }, "poller started");
+  }
+
+  /** A lane goes on while nothing stops the poller and its config generation is current. */
+  private laneLive(generation: number): boolean {
+    return !this.stopping && generation === this.generation;
   }
 
   /** Stops asking for jobs (SIGQUIT and SIGTERM both do this first); in-flight long polls are cancelled. */
@@ -110,33 +142,34 @@ export class Poller {
     for (const w of this.capacityWaiters.splice(0)) w();
   }
 
+  private wakeSleepers(): void {
+    for (const w of [...this.sleepers]) w();
+  }
+
   private sleep(ms: number, wakeOnCapacity = false): Promise<void> {
     if (this.stopping || ms <= 0) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.abort.signal.removeEventListener("abort", done);
+        this.sleepers.delete(done);
         resolve();
       };
       const timer = setTimeout(done, ms);
+      this.sleepers.add(done);
       this.abort.signal.addEventListener("abort", done, { once: true });
       if (wakeOnCapacity) this.capacityWaiters.push(done);
     });
   }
 
-  private async runLane(
-    t: PollTarget,
-    lane: number,
-    offsetMs: number,
-    handoff: (job: AcceptedJob) => Promise<{ duplicate: boolean }>,
-  ): Promise<void> {
+  private async runLane(t: PollTarget, lane: number, offsetMs: number, generation: number): Promise<void> {
     const log = this.log.child({ runner: t.name, lane });
     let nextAt = this.now() + offsetMs;
     // A woken long poll that then found no job must not start a tight loop (see below).
     let lastWakeWasFruitless = false;
-    while (!this.stopping) {
+    while (this.laneLive(generation)) {
       await this.sleep(nextAt - this.now());
-      if (this.stopping) break;
+      if (!this.laneLive(generation)) break;
       try {
         const { state } = await this.readState(t);
         const verdict = healthVerdict(state, this.now(), t.health);
@@ -152,7 +185,7 @@ export class Poller {
         const limit = maxInFlight(state, t.health);
         if (lane >= limit) {
           // This lane is beyond the adaptive limit for now.
-          nextAt = this.now() + this.o.checkIntervalMs;
+          nextAt = this.now() + this.checkIntervalMs;
           continue;
         }
         const lease = await this.o.bus.request(
@@ -218,7 +251,7 @@ export class Poller {
               acceptedAt: this.now(),
               tls: t.tls,
             };
-            await handoff(job);
+            await this.handoff(job);
             handedOff = true;
             failpoint("poller.after_handoff");
             log.info({ job: r.id }, "job accepted and handed to the scheduler");
@@ -247,7 +280,7 @@ export class Poller {
         nextAt = nextRequestAt({
           startedAt,
           endedAt: this.now(),
-          checkIntervalMs: this.o.checkIntervalMs,
+          checkIntervalMs: this.checkIntervalMs,
           gotJob: outcome.gotJob,
           strictCheckInterval: t.strictCheckInterval,
           queueChanged,
@@ -255,7 +288,7 @@ export class Poller {
       } catch (e) {
         if (this.stopping) break;
         log.error({ err: (e as Error).message }, "poll cycle failed; retrying after check_interval");
-        nextAt = this.now() + this.o.checkIntervalMs;
+        nextAt = this.now() + this.checkIntervalMs;
       }
     }
   }

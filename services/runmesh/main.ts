@@ -7,13 +7,14 @@ import { type Config, ConfigError, loadConfig, type MeshConfig } from "../../lib
 import { loadOrCreateSystemId } from "../../libs/config/system-id.ts";
 import { createLogger, type Logger } from "../../libs/log/logger.ts";
 import { connectBus } from "../../libs/mesh/bus-connect.ts";
+import { watchConfig } from "../../libs/mesh/config-reload.ts";
 import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
 import { startWorkerService } from "../executor-worker/main.ts";
 import { loadMeshSettings } from "../executor-worker/mesh-settings.ts";
 import type { ExecutorWorker } from "../executor-worker/worker.ts";
-import { startPollerService } from "../poller/main.ts";
+import { pollTargets, startPollerService } from "../poller/main.ts";
 import type { Poller } from "../poller/poller.ts";
-import { startSchedulerService } from "../scheduler/main.ts";
+import { runnerCapacities, startSchedulerService } from "../scheduler/main.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 
 const USAGE = `runmesh ${RUNMESH_VERSION}: a GitLab-compatible CI runner as a mesh of services
@@ -166,6 +167,24 @@ async function start(mode: Mode, args: Args): Promise<number> {
       pollerId: `${name}-${process.pid}`,
     });
   }
+  if (config && args.config) {
+    // Only what GitLab Runner reloads: runner entries, concurrent, check_interval, log level,
+    // and health (wiped). Workers need nothing: each job brings its runner's settings.
+    const path = args.config;
+    await watchConfig(
+      path,
+      async (next) => {
+        if (!args["log-level"] && next.log_level)
+          logger.level = next.log_level === "warning" ? "warn" : next.log_level;
+        scheduler?.reconfigure(next.concurrent, runnerCapacities(next));
+        await poller?.reload(pollTargets(next, logger), next.check_interval_ms);
+      },
+      logger,
+    );
+  } else
+    process.on("SIGHUP", () =>
+      logger.info("SIGHUP: nothing to reload (a worker's jobs bring their settings)"),
+    );
   logger.info({ mode, version: RUNMESH_VERSION }, "runmesh ready");
   return waitForSignals({
     logger,

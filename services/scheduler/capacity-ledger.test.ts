@@ -82,4 +82,17 @@ describe("capacity ledger", () => {
     l.heartbeat({ ...hb("w1", 4), draining: true }, 0);
     expect(l.decideLease("r2", 1).granted).toBe(false);
   });
+
+  test("a reload changes the caps for new leases while running jobs keep their slots", () => {
+    const l = new CapacityLedger(1, runners);
+    l.heartbeat(hb("w1", 4, [{ jobKey: "x", runnerKey: "r2", jobId: 1, traceOffset: 0 }]), 0);
+    expect(l.decideLease("r2", 4).granted).toBe(false);
+    l.configure(3, runners);
+    expect(l.decideLease("r2", 4).granted).toBe(true);
+    l.configure(3, new Map([["r1", runners.get("r1")!]]));
+    expect(l.decideLease("r2", 4)).toEqual({
+      granted: false,
+      reason: "runner r2 is not in the scheduler's config.toml",
+    });
+  });
 });

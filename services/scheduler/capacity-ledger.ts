@@ -49,9 +49,15 @@ export class CapacityLedger {
   readonly jobs = new Map<string, TrackedJob>();
 
   constructor(
-    private readonly concurrent: number,
-    private readonly runners: Map<string, RunnerCapacity>,
+    private concurrent: number,
+    private runners: Map<string, RunnerCapacity>,
   ) {}
+
+  /** A reloaded config.toml: jobs in flight keep their slots; new leases follow the new caps. */
+  configure(concurrent: number, runners: Map<string, RunnerCapacity>): void {
+    this.concurrent = concurrent;
+    this.runners = runners;
+  }
 
   runner(key: string): RunnerCapacity | undefined {
     return this.runners.get(key);

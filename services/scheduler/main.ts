@@ -6,7 +6,18 @@ import { shortToken } from "../../libs/config/index.ts";
 import type { Logger } from "../../libs/log/logger.ts";
 import { gitlabClients, runnerInfoFor } from "../../libs/mesh/gitlab-clients.ts";
 import { GitLabReporter } from "../../libs/mesh/gitlab-reporter.ts";
+import type { RunnerCapacity } from "./capacity-ledger.ts";
 import { Scheduler } from "./scheduler.ts";
+
+/** What the scheduler keeps of each runner entry: capacity, never the token. */
+export function runnerCapacities(config: Config): RunnerCapacity[] {
+  return config.runners.map((r) => ({
+    key: shortToken(r.token),
+    name: r.name ?? shortToken(r.token),
+    limit: r.limit,
+    executor: r.executor,
+  }));
+}
 
 export async function startSchedulerService(o: {
   config: Config;
@@ -14,12 +25,7 @@ export async function startSchedulerService(o: {
   logger: Logger;
 }): Promise<Scheduler> {
   const { config, logger } = o;
-  const runners = config.runners.map((r) => ({
-    key: shortToken(r.token),
-    name: r.name ?? shortToken(r.token),
-    limit: r.limit,
-    executor: r.executor,
-  }));
+  const runners = runnerCapacities(config);
   const scheduler = new Scheduler({
     bus: o.bus,
     logger,

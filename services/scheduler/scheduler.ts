@@ -119,6 +119,13 @@ export class Scheduler {
     this.log.info({ concurrent: this.o.concurrent, runners: this.o.runners.length }, "scheduler started");
   }
 
+  /** A reloaded config.toml: new `concurrent` and runner entries (limit, executor). */
+  reconfigure(concurrent: number, runners: RunnerCapacity[]): void {
+    this.ledger.configure(concurrent, new Map(runners.map((r) => [r.key, r])));
+    this.capacityFreed("config reloaded");
+    this.log.info({ concurrent, runners: runners.length }, "scheduler reloaded its capacity settings");
+  }
+
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     for (const s of this.subs.splice(0)) await s.unsubscribe();
