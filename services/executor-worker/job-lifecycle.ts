@@ -75,6 +75,26 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
     logger: h.log,
   });
   h.setOffsetSource(() => reporter.sentOffset);
+  /** The end of every path that reached GitLab: final update, then the record, then the event. */
+  const finish = async (
+    state: "success" | "failed",
+    failureReason?: string,
+    exitCode?: number,
+    outcome: string = state,
+  ) => {
+    log.finish();
+    const report = await reporter.finish({ state, failureReason, exitCode });
+    h.log.info({ state, failureReason, exitCode, report }, "job finished");
+    await h.advance("final", outcome);
+    await h.publish("finished", { state, failureReason });
+  };
+  /** GitLab refused the job: no final update, as GitLab Runner does. */
+  const drop = async () => {
+    reporter.abortLocal();
+    await h.advance("final", "dropped");
+    await h.publish("dropped");
+  };
+  // `return await` below, not `return`: the `finally` removes the buffer the reporter still reads.
   try {
     if (!parsed.ok || !payload) {
       // A payload GitLab Runner would refuse at pickup: written to the trace, failed as a system failure.
@@ -82,18 +102,9 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
       const error = parsed.ok ? "unreadable job payload" : parsed.error;
       h.log.error({ err: error }, "invalid job payload");
       // GitLab takes `failed` only for an acknowledged job under two-phase commit.
-      const ack = await acknowledge(job, deps, info);
-      if (ack.result === "abort") {
-        await h.advance("final", "dropped");
-        await h.publish("dropped");
-        return;
-      }
+      if ((await acknowledge(job, deps, info)).result === "abort") return await drop();
       log.runnerLine(`\x1b[31;1mERROR: Job failed (system failure): ${error}\x1b[0;m`);
-      log.finish();
-      await reporter.finish({ state: "failed", failureReason: "runner_system_failure", exitCode: 3 });
-      await h.advance("final", "failed");
-      await h.publish("finished", { state: "failed", failureReason: "runner_system_failure" });
-      return;
+      return await finish("failed", "runner_system_failure", 3);
     }
     // Commit "acknowledged" before the PUT: a worker lost after this point is never re-dispatched,
     // so GitLab sees at most one acknowledgement per job.
@@ -102,20 +113,13 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
     failpoint("worker.after_ack");
     if (ack.result === "abort" || ack.result === "failed") {
       h.log.warn({ result: ack.result, status: ack.status }, "GitLab refused the job at pickup; dropping it");
-      reporter.abortLocal();
-      await h.advance("final", "dropped");
-      await h.publish("dropped");
-      return;
+      return await drop();
     }
     await h.publish("acknowledged");
     if (ack.cancelRequested) {
       // Canceled while being picked up: fail at once, the reason sent verbatim (GitLab Runner does).
       log.runnerLine("\x1b[31;1mERROR: Job failed: canceled\x1b[0;m");
-      log.finish();
-      await reporter.finish({ state: "failed", failureReason: "job_canceled" });
-      await h.advance("final", "canceled");
-      await h.publish("finished", { state: "failed", failureReason: "job_canceled" });
-      return;
+      return await finish("failed", "job_canceled", undefined, "canceled");
     }
     if (!(await h.advance("running"))) {
       reporter.abortLocal();
@@ -143,17 +147,13 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
       buildsDir: deps.buildsDir,
       version: deps.version,
     });
-    log.finish();
     const state = interruptReason ? "failed" : result.state;
     const rawReason = interruptReason ?? result.failureReason;
     const failureReason =
       state === "failed" && rawReason
         ? negotiateFailureReason(rawReason, payload.features?.failure_reasons)
         : undefined;
-    const finished = await reporter.finish({ state, failureReason, exitCode: result.exitCode });
-    h.log.info({ state, failureReason, exitCode: result.exitCode, report: finished }, "job finished");
-    await h.advance("final", state);
-    await h.publish("finished", { state, failureReason });
+    await finish(state, failureReason, result.exitCode);
   } finally {
     await buffer.remove().catch(() => {});
   }
