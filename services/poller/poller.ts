@@ -167,11 +167,15 @@ export class Poller {
     let nextAt = this.now() + offsetMs;
     // A woken long poll that then found no job must not start a tight loop (see below).
     let lastWakeWasFruitless = false;
+    // The state this lane just wrote, when it goes straight back to GitLab: re-reading it
+    // would only add bus round trips to the pickup path.
+    let carried: RunnerState | undefined;
     while (this.laneLive(generation)) {
       await this.sleep(nextAt - this.now());
       if (!this.laneLive(generation)) break;
       try {
-        const { state } = await this.readState(t);
+        const state = carried ?? (await this.readState(t)).state;
+        carried = undefined;
         const verdict = healthVerdict(state, this.now(), t.health);
         if (!verdict.poll) {
           log.warn(
@@ -276,7 +280,11 @@ export class Poller {
         }
         // A request we cut short ourselves (shutdown) says nothing about GitLab's health.
         if (this.stopping) break;
-        await this.writeState(t, (s) => applyOutcome(s, outcome, this.now(), t.health));
+        const written = this.writeState(t, (s) => applyOutcome(s, outcome, this.now(), t.health));
+        if (queueChanged) {
+          carried = applyOutcome(state, outcome, this.now(), t.health);
+          written.catch((e: Error) => log.warn({ err: e.message }, "runner state not saved"));
+        } else await written;
         nextAt = nextRequestAt({
           startedAt,
           endedAt: this.now(),
