@@ -1,39 +1,22 @@
 // `runmesh run` as a process: SIGQUIT drains, SIGTERM aborts (GitLab Runner's signal semantics).
 import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
-import { configToml } from "./mesh-harness.ts";
-import { type MeshProcess, spawnRunmesh } from "./processes.ts";
+import type { Coordinator } from "../coordinator/coordinator.ts";
+import type { MeshProcess } from "./processes.ts";
+import { type RunProcess, startRunProcess } from "./run-process.ts";
 
 const TOKEN = "glrt-signals-runner-0123456789";
+let run: RunProcess | undefined;
 let coordinator: Coordinator;
-let proc: MeshProcess | undefined;
 
 afterEach(async () => {
-  proc?.kill("SIGKILL");
-  await proc?.exited;
-  await coordinator?.stop();
+  await run?.stop();
+  run = undefined;
 });
 
 async function startRun(): Promise<MeshProcess> {
-  coordinator = await startCoordinator({ longPollMs: 2000, traceUpdateIntervalS: 1 });
-  coordinator.registerRunner(TOKEN);
-  const dir = mkdtempSync(join(tmpdir(), "runmesh-signals-"));
-  const path = join(dir, "config.toml");
-  writeFileSync(
-    path,
-    configToml({
-      url: coordinator.url,
-      concurrent: 2,
-      runners: [{ name: "sig", token: TOKEN }],
-      global: "shutdown_timeout = 5",
-    }),
-  );
-  proc = spawnRunmesh(["run", "--config", path]);
-  await proc.waitFor("runmesh ready");
-  return proc;
+  run = await startRunProcess({ runners: [{ name: "sig", token: TOKEN }], global: "shutdown_timeout = 5" });
+  coordinator = run.coordinator;
+  return run.proc;
 }
 
 test("SIGQUIT stops requesting jobs and lets the running job finish before exiting 0", async () => {
