@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { formatGoDuration, GoDurationError, parseGoDuration } from "./go-duration.ts";
+import { formatGoDuration, formatGoDurationNs, GoDurationError, parseGoDuration } from "./go-duration.ts";
 
 describe("parseGoDuration", () => {
   test.each([
@@ -56,8 +56,34 @@ describe("formatGoDuration", () => {
     [-2000, "-2s"],
     [0.0015, "1.5µs"],
     [0.0005, "500ns"],
+    [480_000.000001, "8m0.000000001s"],
+    [3_600_000, "1h0m0s"],
+    [7_205_000, "2h0m5s"],
   ])("%p ms is %p", (ms, text) => {
     expect(formatGoDuration(ms)).toBe(text);
     expect(parseGoDuration(text)).toBeCloseTo(ms, 9);
+  });
+});
+
+// Go's own vectors: time/time_test.go durationTests, run by TestDurationString together with
+// the negation of every positive one.
+const GO_DURATION_STRING: [string, bigint][] = [
+  ["0s", 0n],
+  ["1ns", 1n],
+  ["1.1µs", 1100n],
+  ["2.2ms", 2_200_000n],
+  ["3.3s", 3_300_000_000n],
+  ["4m5s", 245_000_000_000n],
+  ["4m5.001s", 245_001_000_000n],
+  ["5h6m7.001s", 18_367_001_000_000n],
+  ["8m0.000000001s", 480_000_000_001n],
+  ["2562047h47m16.854775807s", (1n << 63n) - 1n],
+  ["-2562047h47m16.854775808s", -(1n << 63n)],
+];
+
+describe("formatGoDurationNs (Go's TestDurationString)", () => {
+  test.each(GO_DURATION_STRING)("%p", (text, ns) => {
+    expect(formatGoDurationNs(ns)).toBe(text);
+    if (ns > 0n) expect(formatGoDurationNs(-ns)).toBe(`-${text}`);
   });
 });

@@ -68,24 +68,38 @@ export function parseGoDuration(input: string): number {
 
 /** Formats milliseconds the way Go's Duration.String() does ("1h30m0s", "1.5s", "0s"). */
 export function formatGoDuration(ms: number): string {
-  if (ms === 0) return "0s";
-  const sign = ms < 0 ? "-" : "";
-  let rest = Math.abs(ms);
-  if (rest < 1) {
-    const ns = Math.round(rest * 1e6);
-    return ns < 1000 ? `${sign}${ns}ns` : `${sign}${trimZeros(ns / 1000)}µs`;
-  }
-  if (rest < 1000) return `${sign}${trimZeros(rest)}ms`;
-  const h = Math.floor(rest / 3_600_000);
-  rest -= h * 3_600_000;
-  const m = Math.floor(rest / 60_000);
-  rest -= m * 60_000;
-  const s = trimZeros(rest / 1000);
-  if (h > 0) return `${sign}${h}h${m}m${s}s`;
-  if (m > 0) return `${sign}${m}m${s}s`;
-  return `${sign}${s}s`;
+  // Go durations are whole nanoseconds; round once here, then format exactly in integers.
+  return formatGoDurationNs(BigInt(Math.round(ms * 1e6)));
 }
 
-function trimZeros(n: number): string {
-  return String(Number(n.toFixed(9)));
+const NS_PER_SECOND = 1_000_000_000n;
+
+/**
+ * Go's time.Duration.String() over an int64 nanosecond count (time/time.go format): under a
+ * second a single unit (ns, µs, ms) with its fraction; otherwise h, m and s, with the seconds'
+ * fraction to nanosecond precision and trailing zeros dropped ("8m0.000000001s").
+ */
+export function formatGoDurationNs(ns: bigint): string {
+  if (ns === 0n) return "0s";
+  const sign = ns < 0n ? "-" : "";
+  const u = ns < 0n ? -ns : ns;
+  if (u < NS_PER_SECOND) {
+    if (u < 1_000n) return `${sign}${u}ns`;
+    if (u < 1_000_000n) return `${sign}${fraction(u, 3)}µs`;
+    return `${sign}${fraction(u, 6)}ms`;
+  }
+  const seconds = u / NS_PER_SECOND;
+  const s = `${fraction(u, 9)}s`.replace(/^\d+/, String(seconds % 60n));
+  const minutes = seconds / 60n;
+  if (minutes === 0n) return `${sign}${s}`;
+  const hours = minutes / 60n;
+  if (hours === 0n) return `${sign}${minutes}m${s}`;
+  return `${sign}${hours}h${minutes % 60n}m${s}`;
+}
+
+/** v / 10**digits in decimal, trailing zeros of the fraction (and a bare point) dropped. */
+function fraction(v: bigint, digits: number): string {
+  const scale = 10n ** BigInt(digits);
+  const frac = (v % scale).toString().padStart(digits, "0").replace(/0+$/, "");
+  return frac === "" ? String(v / scale) : `${v / scale}.${frac}`;
 }

@@ -16,7 +16,7 @@ export {
   virtualboxSchema,
 } from "./executor-sections.ts";
 export { normalizeGitLabUrl } from "./gitlab-url.ts";
-export { formatGoDuration, GoDurationError, parseGoDuration } from "./go-duration.ts";
+export { formatGoDuration, formatGoDurationNs, GoDurationError, parseGoDuration } from "./go-duration.ts";
 export { MESH_DEFAULTS, type MeshConfig, meshSchema } from "./mesh-schema.ts";
 export {
   type Config,

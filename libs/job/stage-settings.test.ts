@@ -11,9 +11,9 @@ describe("parseAttempts", () => {
     ["", 1, undefined],
     ["3", 3, undefined],
     ["10", 10, undefined],
-    ["11", 10, "GET_SOURCES_ATTEMPTS: number of attempts out of the range [1, 10], using 10"],
-    ["0", 1, "GET_SOURCES_ATTEMPTS: number of attempts out of the range [1, 10], using 1"],
-    ["-4", 1, "GET_SOURCES_ATTEMPTS: number of attempts out of the range [1, 10], using 1"],
+    ["11", 10, "GET_SOURCES_ATTEMPTS: number of attempts out of the range [1, 10], clamping to: 10"],
+    ["0", 1, "GET_SOURCES_ATTEMPTS: number of attempts out of the range [1, 10], clamping to: 1"],
+    ["-4", 1, "GET_SOURCES_ATTEMPTS: number of attempts out of the range [1, 10], clamping to: 1"],
     ["2.5", 1, 'GET_SOURCES_ATTEMPTS: expected int got "2.5", using default value: 1'],
     ["many", 1, 'GET_SOURCES_ATTEMPTS: expected int got "many", using default value: 1'],
   ])("%j ⇒ %p", (raw, value, warning) => {

@@ -37,7 +37,7 @@ export function parseAttempts(name: string, raw: string): Parsed<number> {
     const value = n < MIN_ATTEMPTS ? MIN_ATTEMPTS : MAX_ATTEMPTS;
     return {
       value,
-      warning: `${name}: number of attempts out of the range [${MIN_ATTEMPTS}, ${MAX_ATTEMPTS}], using ${value}`,
+      warning: `${name}: number of attempts out of the range [${MIN_ATTEMPTS}, ${MAX_ATTEMPTS}], clamping to: ${value}`,
     };
   }
   return { value: n };

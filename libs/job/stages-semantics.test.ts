@@ -198,8 +198,8 @@ describe("get_sources from a real git server", () => {
     const { log, delays } = await run(job, {
       feature_flags: { FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY: false },
     });
-    expect(log).toContain("GET_SOURCES_ATTEMPTS: number of attempts out of the range [1, 10], using 10");
-    expect(log).toContain("RESTORE_CACHE_ATTEMPTS: number of attempts out of the range [1, 10], using 1");
+    expect(log).toContain("GET_SOURCES_ATTEMPTS: number of attempts out of the range [1, 10], clamping to: 10");
+    expect(log).toContain("RESTORE_CACHE_ATTEMPTS: number of attempts out of the range [1, 10], clamping to: 1");
     expect(log).toContain('ARTIFACT_DOWNLOAD_ATTEMPTS: expected int got "two", using default value: 1');
     expect(log).toContain("  feature flags: FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY:false\x1b[0;m\n");
     expect(delays).toEqual([]);
