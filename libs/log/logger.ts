@@ -2,6 +2,7 @@
 // every value registered with `secrets.add` is replaced in the serialised line, whatever field
 // or message it hides in, so a careless `log.info({ job })` cannot leak a token.
 import pino, { type Logger } from "pino";
+import { pinoLevel } from "./log-level.ts";
 
 export type { Logger } from "pino";
 
@@ -42,6 +43,7 @@ export const secrets = new SecretRegistry();
 
 export interface LoggerOptions {
   service: string;
+  /** A GitLab Runner level name (`warning`, `panic`, …) or pino's; see `pinoLevel`. */
   level?: string;
   /** "json" (default) or "text" (GitLab Runner's log_format values; "runner" is treated as text). */
   format?: string;
@@ -60,7 +62,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   };
   return pino(
     {
-      level: opts.level ?? process.env.RUNMESH_LOG_LEVEL ?? "info",
+      level: pinoLevel(opts.level ?? process.env.RUNMESH_LOG_LEVEL ?? "info", "log level"),
       base: { service: opts.service },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import type { Bus } from "../../libs/bus/bus.ts";
 import { type Config, ConfigError, loadConfig, type MeshConfig } from "../../libs/config/index.ts";
 import { loadOrCreateSystemId } from "../../libs/config/system-id.ts";
+import { pinoLevel } from "../../libs/log/log-level.ts";
 import { createLogger, type Logger } from "../../libs/log/logger.ts";
 import { connectBus } from "../../libs/mesh/bus-connect.ts";
 import { watchConfig } from "../../libs/mesh/config-reload.ts";
@@ -27,7 +28,7 @@ Usage:
   runmesh version
 
 Without --nats (and without [mesh] nats_url) \`run\` uses the in-process bus.
-Options: --log-level debug|info|warn|error, --log-format json|text.
+Options: --log-level panic|fatal|error|warning|info|debug|trace, --log-format json|text.
 Signals: SIGQUIT stops asking for jobs and lets running jobs finish; SIGTERM/SIGINT abort running
 jobs (runner_interrupted) and exit within shutdown_timeout; a second signal exits at once.`;
 
@@ -174,8 +175,7 @@ async function start(mode: Mode, args: Args): Promise<number> {
     await watchConfig(
       path,
       async (next) => {
-        if (!args["log-level"] && next.log_level)
-          logger.level = next.log_level === "warning" ? "warn" : next.log_level;
+        if (!args["log-level"] && next.log_level) logger.level = pinoLevel(next.log_level);
         scheduler?.reconfigure(next.concurrent, runnerCapacities(next));
         await poller?.reload(pollTargets(next, logger), next.check_interval_ms);
       },
