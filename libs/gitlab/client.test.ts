@@ -57,7 +57,20 @@ describe("requestJob", () => {
       timeoutS: 600,
       lastUpdate: "lu-2",
       retriableSeen: false,
+      longPolling: false,
     });
+  });
+
+  test.each([
+    ["yes", true],
+    ["no", false],
+    [undefined, false],
+  ])("Gitlab-Ci-Builds-Polling: %p tells whether Workhorse long-polls", async (value, longPolling) => {
+    fake.script("POST jobs/request", {
+      status: 204,
+      headers: value ? { "Gitlab-Ci-Builds-Polling": value } : {},
+    });
+    expect(await request("lu-1")).toMatchObject({ kind: "none", reason: "no_content", longPolling });
   });
 
   test.each([0, -1, null])("a job timeout of %p means 7200 s", async (timeout) => {

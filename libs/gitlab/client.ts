@@ -52,6 +52,8 @@ export type RequestJobResult =
       timeoutS: number;
       lastUpdate?: string;
       retriableSeen: boolean;
+      /** Workhorse answered with `Gitlab-Ci-Builds-Polling: yes`: long polling is on. */
+      longPolling: boolean;
     }
   | {
       kind: "none";
@@ -65,6 +67,8 @@ export type RequestJobResult =
       healthy: boolean;
       lastUpdate?: string;
       retriableSeen: boolean;
+      /** Workhorse answered with `Gitlab-Ci-Builds-Polling: yes`: long polling is on. */
+      longPolling: boolean;
     };
 
 export interface JobUpdate {
@@ -149,9 +153,16 @@ export class GitLabClient {
       });
     } catch (err) {
       this.log.warn({ err: describe(err) }, "jobs/request got no answer from GitLab");
-      return { kind: "none", reason: "transport_error", healthy: false, retriableSeen: false };
+      return {
+        kind: "none",
+        reason: "transport_error",
+        healthy: false,
+        retriableSeen: false,
+        longPolling: false,
+      };
     }
     const lastUpdate = res.headers.get("X-GitLab-Last-Update") || undefined;
+    const longPolling = res.headers.get("Gitlab-Ci-Builds-Polling") === "yes";
     const none = (
       reason: "no_content" | "unavailable" | "forbidden" | "failed",
       healthy = true,
@@ -162,6 +173,7 @@ export class GitLabClient {
       healthy,
       lastUpdate,
       retriableSeen: res.retriableSeen,
+      longPolling,
     });
     switch (res.status) {
       case 201:
@@ -196,6 +208,7 @@ export class GitLabClient {
       timeoutS: typeof timeout === "number" && timeout > 0 ? timeout : DEFAULT_JOB_TIMEOUT_S,
       lastUpdate,
       retriableSeen: res.retriableSeen,
+      longPolling,
     };
   }
 

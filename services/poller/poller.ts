@@ -22,7 +22,7 @@ import type { Logger } from "../../libs/log/logger.ts";
 import { secrets } from "../../libs/log/logger.ts";
 import { failpoint } from "../../libs/mesh/failpoints.ts";
 import { jobKeyOf } from "../../libs/mesh/job-key.ts";
-import { nextRequestAt, staggerOffsetMs } from "./request-schedule.ts";
+import { nextRequestAt, queueMoved, staggerOffsetMs } from "./request-schedule.ts";
 import {
   applyOutcome,
   type HealthSettings,
@@ -219,15 +219,15 @@ export class Poller {
             lastUpdate: state.lastUpdate,
             signal: this.abort.signal,
           });
-          // Go again at once when the queue moved: either Workhorse ended our long poll with a
-          // bare 204 (no X-GitLab-Last-Update: the queue changed, so the next request reaches
-          // Rails, which hands out the job), or Rails answered with a queue value other than the
-          // one we sent (the next request long-polls on it, which costs GitLab a Redis watch).
-          // Never twice in a row without a job, so a GitLab without long polling is not hammered.
-          const woken = !!state.lastUpdate && !r.lastUpdate;
-          const newValue = !!r.lastUpdate && r.lastUpdate !== state.lastUpdate;
           queueChanged =
-            r.kind === "none" && r.reason === "no_content" && (woken || newValue) && !lastWakeWasFruitless;
+            r.kind === "none" &&
+            r.reason === "no_content" &&
+            queueMoved({
+              sent: state.lastUpdate,
+              received: r.lastUpdate,
+              longPolling: r.longPolling,
+              previousWasShortcut: lastWakeWasFruitless,
+            });
           lastWakeWasFruitless = queueChanged;
           if (r.kind === "job") {
             outcome = {

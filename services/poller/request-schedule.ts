@@ -1,6 +1,8 @@
 // When the next `jobs/request` of one runner entry may start. GitLab Runner feeds each entry
-// once per check_interval, the entries spread check_interval/N apart; a request that outlasted
-// the interval (a long poll) is followed at once, and so is one that got a job.
+// once per check_interval, the entries spread check_interval/N apart (commands/multi.go
+// feedRunners); a request that outlasted the interval (a long poll) is followed at once, and so
+// is one that got a job. runmesh adds one shortcut, only where long polling makes it cheap: see
+// `queueMoved`.
 
 export interface ScheduleInput {
   /** When the previous request started (ms). */
@@ -27,4 +29,30 @@ export function nextRequestAt(i: ScheduleInput): number {
 /** The offset of entry `index` of `count` inside one check interval. */
 export function staggerOffsetMs(index: number, count: number, checkIntervalMs: number): number {
   return count <= 0 ? 0 : Math.floor((checkIntervalMs / count) * index);
+}
+
+export interface EmptyAnswer {
+  /** The last_update this request sent (undefined: none sent, so Workhorse could not hold it). */
+  sent: string | undefined;
+  /** The 204's X-GitLab-Last-Update (undefined: a bare 204). */
+  received: string | undefined;
+  /** The answer carried Workhorse's `Gitlab-Ci-Builds-Polling: yes`. */
+  longPolling: boolean;
+  /** The previous request of this lane already went straight back and found no job. */
+  previousWasShortcut: boolean;
+}
+
+/**
+ * Whether a 204 may be followed at once instead of after check_interval. Yes when Workhorse held
+ * the request and let it go with a bare 204 (the queue changed: the next request reaches Rails
+ * and its job), or when long polling is on and Rails named a queue value other than the one sent
+ * (the next request is held on it, so it costs GitLab nothing). Without long polling a new queue
+ * value proves nothing and going back would hammer Rails, so check_interval holds. Never twice
+ * in a row without a job.
+ */
+export function queueMoved(a: EmptyAnswer): boolean {
+  if (a.previousWasShortcut) return false;
+  const heldAndReleased = a.sent !== undefined && a.received === undefined;
+  const newValue = a.received !== undefined && a.received !== a.sent;
+  return heldAndReleased || (a.longPolling && newValue);
 }

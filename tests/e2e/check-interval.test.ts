@@ -1,0 +1,54 @@
+// check_interval against a GitLab without long polling (no Workhorse hold, no
+// Gitlab-Ci-Builds-Polling header): every runner entry is asked once per interval, the entries
+// spread across it, however often the runner's queue value changes (GitLab Runner's feedRunners).
+import { afterEach, expect, test } from "bun:test";
+import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
+import { type Mesh, startMesh } from "./mesh-harness.ts";
+
+const BUSY = { name: "busy", token: "glrt-busy9-check-interval-0123456789" };
+const QUIET = { name: "quiet", token: "glrt-quiet-check-interval-0123456789" };
+
+let coordinator: Coordinator | undefined;
+let mesh: Mesh | undefined;
+let bumper: ReturnType<typeof setInterval> | undefined;
+
+afterEach(async () => {
+  clearInterval(bumper);
+  await mesh?.stop();
+  await coordinator?.stop();
+  mesh = coordinator = undefined;
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test("without long polling, a runner whose queue value keeps changing is asked no more often than a quiet one", async () => {
+  coordinator = await startCoordinator({ longPollMs: 0 });
+  const c = coordinator;
+  c.registerRunner(BUSY.token);
+  c.registerRunner(QUIET.token);
+  // A busy instance: the busy runner's queue value moves all the time, with no job for it. Each
+  // of its 204s names a value other than the one it sent.
+  bumper = setInterval(() => c.setRunnerForbidden(BUSY.token, false), 10);
+  mesh = await startMesh({
+    transport: "inproc",
+    config: { url: c.url, concurrent: 4, checkInterval: 1, runners: [BUSY, QUIET] },
+  });
+  // Let the lanes settle (first lease, first value), then count over a window of several intervals.
+  await sleep(1500);
+  const from = c.requests.length;
+  await sleep(4500);
+  const window = c.requests
+    .slice(from)
+    .filter((r) => r.path.endsWith("/jobs/request"))
+    .map((r) => ((r.body as { token?: string }).token === BUSY.token ? "busy" : "quiet"));
+  const busy = window.filter((w) => w === "busy").length;
+  const quiet = window.filter((w) => w === "quiet").length;
+  // Every 204 of the busy runner carried a new queue value, and no answer said long polling is on.
+  expect(c.requests.every((r) => r.responseHeaders["gitlab-ci-builds-polling"] === undefined)).toBe(true);
+  expect(quiet).toBeGreaterThanOrEqual(3);
+  // Going straight back after a new value would ask the busy runner about twice as often.
+  expect(busy).toBeLessThanOrEqual(quiet + 1);
+  // Spread across the interval: the two entries take turns, neither asks twice in a row.
+  const repeats = window.filter((w, i) => i > 0 && w === window[i - 1]).length;
+  expect(repeats).toBe(0);
+});
