@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { protocolFindings } from "../protocol-audit.ts";
 import { parseContentRangeStart } from "./content-range.ts";
-import { type Coordinator, crc32Checksum, startCoordinator } from "./coordinator.ts";
+import { type Coordinator, type CoordinatorOptions, crc32Checksum, startCoordinator } from "./coordinator.ts";
 import { buildJobPayload } from "./job-payload.ts";
+import { missingRunnerFeatures, requiredRunnerFeatures } from "./runner-features.ts";
 import { traceAcceptBackoffSeconds } from "./trace-backoff.ts";
 
 const RUNNER = "glrt-coordinator-test-runner";
@@ -9,8 +11,13 @@ const SYSTEM_ID = "s_0123456789ab";
 
 let c: Coordinator;
 
+// These tests send what gitlab-runner never would (no system_id, wrong checksums) to see the
+// coordinator refuse it, so the after-test protocol audit is off here; the audit's own test below
+// turns it on by hand.
+const start = (o: CoordinatorOptions = {}) => startCoordinator({ audit: false, ...o });
+
 beforeEach(async () => {
-  c = await startCoordinator();
+  c = await start();
   c.registerRunner(RUNNER);
 });
 
@@ -159,7 +166,7 @@ describe("POST jobs/request", () => {
 
   test("without Workhorse long polling, a current last_update gets Rails' cheap 204 with the same value", async () => {
     await c.stop();
-    c = await startCoordinator({ longPollMs: 0 });
+    c = await start({ longPollMs: 0 });
     c.registerRunner(RUNNER);
     const current = c.queueValue(RUNNER);
     c.enqueueJob(RUNNER);
@@ -168,6 +175,33 @@ describe("POST jobs/request", () => {
     expect(res.headers.get("x-gitlab-last-update")).toBe(c.queueValue(RUNNER));
     expect(res.headers.get("gitlab-ci-builds-polling")).toBeNull();
     expect((await requestJob(runnerBody({ last_update: current }))).status).toBe(201);
+  });
+
+  test("injected 429 and 503 carry Retry-After by default, other statuses none; null leaves it out", async () => {
+    c.failNextRequests(1, 429);
+    c.failNextRequests(1, 503);
+    c.failNextRequests(1, 500);
+    c.failNextRequests(1, { status: 503, retryAfterS: null });
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push((await requestJob(runnerBody())).headers.get("retry-after"));
+    expect(answers).toEqual(["1", "1", null, null]);
+  });
+
+  test("a job needing a runner feature the runner lacks is dropped as runner_unsupported; the next one is handed out", async () => {
+    const needsExitCodes = c.enqueueJob(RUNNER, { allowFailureExitCodes: [3] });
+    const plain = c.enqueueJob(RUNNER);
+    const res = await requestJob(runnerBody({}, features()));
+    expect(res.status).toBe(201);
+    expect(((await res.json()) as { id: number }).id).toBe(plain.id);
+    expect(c.jobs.get(needsExitCodes.id)).toMatchObject({
+      status: "failed",
+      failureReason: "runner_unsupported",
+      unsupportedFeatures: ["return_exit_code"],
+    });
+    // A runner that advertises it gets such a job.
+    const again = c.enqueueJob(RUNNER, { allowFailureExitCodes: [3] });
+    const ok = await requestJob(runnerBody({}, features({ return_exit_code: true })));
+    expect(((await ok.json()) as { id: number }).id).toBe(again.id);
   });
 
   test("failNextRequests answers 503 with Retry-After, then 429 with RateLimit-ResetTime, then normally", async () => {
@@ -237,18 +271,33 @@ describe("PATCH jobs/:id/trace", () => {
     expect(c.jobs.get(job.id)?.traceText).toBe("abc");
   });
 
-  test("a rewind truncates at the start and appends", async () => {
+  test("a rewind or an overlap gets 416 with the server's size and stores nothing (Trace#append)", async () => {
     const job = await takeJob();
     await patch(job, "abcdef", { "Content-Range": "0-5" });
-    const res = await patch(job, "XY", { "Content-Range": "2-3" });
-    expect(res.status).toBe(202);
-    expect(res.headers.get("range")).toBe("0-4");
-    expect(c.jobs.get(job.id)?.traceText).toBe("abXY");
+    for (const [body, range] of [
+      ["XY", "2-3"],
+      ["abcdefgh", "0-7"],
+      ["fg", "5-6"],
+    ] as const) {
+      const res = await patch(job, body, { "Content-Range": range });
+      expect(res.status).toBe(416);
+      expect(res.headers.get("range")).toBe("0-6");
+      // The API `break`s with error!(…, 416, Range) before setting Job-Status.
+      expect(res.headers.get("job-status")).toBeNull();
+    }
+    const stored = c.jobs.get(job.id)!;
+    expect(stored.traceText).toBe("abcdef");
+    expect(stored.acceptedPatches.map((p) => [p.start, p.length])).toEqual([[0, 6]]);
+    expect(stored.rewinds.map((p) => p.start)).toEqual([2, 0, 5]);
+    // A rewind is a resend, not a protocol violation; a gap is (the runner lost bytes).
+    expect(c.violations).toEqual([]);
+    await patch(job, "zz", { "Content-Range": "9-10" });
+    expect(c.violations).toEqual([expect.stringContaining("starts at 9 beyond the 6 bytes")]);
   });
 
   test("a PATCH beyond the trace size limit drops the job with trace_size_exceeded and gets 403", async () => {
     await c.stop();
-    c = await startCoordinator({ traceSizeLimitBytes: 4 });
+    c = await start({ traceSizeLimitBytes: 4 });
     c.registerRunner(RUNNER);
     const job = await takeJob();
     expect((await patch(job, "12345", { "Content-Range": "0-4" })).status).toBe(403);
@@ -420,29 +469,106 @@ describe("two-phase job commit", () => {
     expect(c.jobs.get(legacy.id)?.status).toBe("running");
     expect((await put(legacy.id, { token: legacy.token, state: "pending" }, legacy.token)).status).toBe(400);
     await c.stop();
-    c = await startCoordinator({ twoPhaseCommit: false });
+    c = await start({ twoPhaseCommit: false });
     c.registerRunner(RUNNER);
     const off = await takeJob(features({ two_phase_job_commit: true }));
     expect(c.jobs.get(off.id)?.status).toBe("running");
   });
 
-  test("an acknowledgement that comes after the ack wait expired gets 403 Job-Status pending", async () => {
+  test("an unacknowledged job is dropped as runner_provisioning_timeout and retried as a new job with a new token", async () => {
     await c.stop();
-    c = await startCoordinator({ ackTimeoutMs: 20 });
+    c = await start({ ackTimeoutMs: 20 });
     c.registerRunner(RUNNER);
     const job = await takeJob(features({ two_phase_job_commit: true }));
-    await c.waitForJob(job.id, (j) => j.status === "pending");
+    const dropped = await c.waitForJob(job.id, (j) => j.status === "failed");
+    expect(dropped.failureReason).toBe("runner_provisioning_timeout");
     const late = await put(job.id, { token: job.token, state: "running" }, job.token);
     expect(late.status).toBe(403);
-    expect(late.headers.get("job-status")).toBe("pending");
-    // Back in the queue: the next request gets it again.
-    expect((await requestJob(runnerBody())).status).toBe(201);
+    expect(late.headers.get("job-status")).toBe("failed");
+    // GitLab's auto-retry: a new build, not the old one re-queued.
+    const retryId = dropped.retriedAs!;
+    expect(retryId).toBeGreaterThan(job.id);
+    const res = await requestJob(runnerBody());
+    expect(res.status).toBe(201);
+    const retry = (await res.json()) as { id: number; token: string };
+    expect(retry.id).toBe(retryId);
+    expect(retry.token).not.toBe(job.token);
+    expect(c.jobs.get(retryId)?.retryOf).toBe(job.id);
   });
 
   test("a conflict during the keep-alive can be injected with failNextUpdates", async () => {
     const job = await takeJob(features({ two_phase_job_commit: true }));
     c.failNextUpdates(1, 409);
     expect((await put(job.id, { token: job.token, state: "pending" }, job.token)).status).toBe(409);
+  });
+});
+
+describe("runner features a job needs (Ci::Build::RUNNER_FEATURES)", () => {
+  const payloadOf = (spec: Parameters<typeof buildJobPayload>[0]) =>
+    buildJobPayload(spec, {
+      id: 1,
+      token: "glcbt-x",
+      serverUrl: "http://gitlab.test",
+      pipelineId: 1,
+      runnerSessionUrl: null,
+      queueSize: 0,
+    });
+  test.each([
+    ["a plain job", {}, []],
+    [
+      "artifacts reports",
+      { artifacts: [{ artifact_type: "junit", paths: ["r.xml"] }] },
+      ["upload_multiple_artifacts"],
+    ],
+    ["a plain archive", { artifacts: [{ artifact_type: "archive", paths: ["a"] }] }, []],
+    ["a merge request ref", { gitInfo: { ref: "refs/merge-requests/7/head" } }, ["refspecs"]],
+    [
+      "artifacts:exclude",
+      { artifacts: [{ artifact_type: "archive", paths: ["a"], exclude: ["a/b"] }] },
+      ["artifacts_exclude"],
+    ],
+    [
+      "a release step",
+      { extra: { steps: [{ name: "release", script: ["x"], when: "on_success" }] } },
+      ["multi_build_steps"],
+    ],
+    ["allow_failure exit codes", { allowFailureExitCodes: [2] }, ["return_exit_code"]],
+    ["cache fallback keys", { cache: [{ key: "k", fallback_keys: ["main"] }] }, ["fallback_cache_keys"]],
+    ["an EE feature named by the spec", { requiredFeatures: ["vault_secrets"] }, ["vault_secrets"]],
+  ] as const)("%s", (_name, spec, expected) => {
+    const s = spec as Parameters<typeof buildJobPayload>[0];
+    expect(requiredRunnerFeatures(s, payloadOf(s))).toEqual([...expected]);
+  });
+  test("a feature counts only when the runner reports it truthy", () => {
+    expect(
+      missingRunnerFeatures(["refspecs", "return_exit_code"], { refspecs: true, return_exit_code: false }),
+    ).toEqual(["return_exit_code"]);
+  });
+});
+
+describe("protocol audit (tests/protocol-audit.ts)", () => {
+  test("reports violations, checksum and bytesize mismatches and unlisted failure reasons once each", async () => {
+    const job = await takeJob(features({ two_phase_job_commit: false }));
+    await requestJob({ token: RUNNER, info: { features: features() } }); // no system_id: a violation
+    await patch(job, "abc", { "Content-Range": "0-2" });
+    await put(
+      job.id,
+      {
+        token: job.token,
+        state: "failed",
+        failure_reason: "made_up_reason",
+        output: { checksum: "crc32:00000000", bytesize: 2 },
+      },
+      job.token,
+    );
+    const findings = protocolFindings(c);
+    expect(findings).toEqual([
+      expect.stringContaining("no system_id"),
+      expect.stringContaining("final checksum crc32:00000000"),
+      expect.stringContaining("final bytesize 2 but GitLab holds 3"),
+      expect.stringContaining("made_up_reason is not in features.failure_reasons"),
+    ]);
+    expect(protocolFindings(c)).toEqual([]);
   });
 });
 

@@ -7,6 +7,7 @@ import { EventEmitter } from "node:events";
 import { parseContentRangeStart } from "./content-range.ts";
 import { GITLAB_FAILURE_REASONS } from "./failure-reasons.ts";
 import { buildJobPayload, type JobSpec } from "./job-payload.ts";
+import { missingRunnerFeatures, requiredRunnerFeatures } from "./runner-features.ts";
 import { traceAcceptBackoffSeconds } from "./trace-backoff.ts";
 
 export type { GitInfo, JobSpec, JobVariable } from "./job-payload.ts";
@@ -30,7 +31,10 @@ export interface CoordinatorOptions {
   traceUpdateIntervalS?: number;
   /** Hand jobs out for acknowledgement when the runner advertises two_phase_job_commit (default true). */
   twoPhaseCommit?: boolean;
-  /** How long a handed-out job waits for its ack before going back to the queue (GitLab: 2 min). */
+  /**
+   * How long a handed-out job waits for its ack (GitLab: 2 min). Then, as GitLab's
+   * RetryWaitingJobService, it is dropped with runner_provisioning_timeout and retried as a new job.
+   */
   ackTimeoutMs?: number;
   /** Project trace size limit; a PATCH beyond it drops the job with trace_size_exceeded and gets 403. */
   traceSizeLimitBytes?: number;
@@ -38,14 +42,30 @@ export interface CoordinatorOptions {
   finalizeDelayPuts?: number;
   /** Called for every runner-API request once it has been answered. */
   onRequest?: (record: RequestRecord) => void;
+  /**
+   * Audit this coordinator after every test (tests/protocol-audit.ts): no violation, every final
+   * checksum and bytesize right, every failure reason listed. Default true; only the coordinator's
+   * own tests, which send what gitlab-runner never would, turn it off.
+   */
+  audit?: boolean;
   /** Extra routes served before the Runner API (main.ts mounts /__admin/ here); not recorded. */
   extraRoutes?: (req: Request, url: URL) => Promise<Response | undefined> | Response | undefined;
 }
 
+export interface ScriptedAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+  applyTrace?: boolean;
+}
+
 export interface FailOptions {
   status: number;
-  /** Retry-After, integer seconds. */
-  retryAfterS?: number;
+  /**
+   * Retry-After, integer seconds. 429 and 503 carry one by default (1 s here; GitLab's rack-attack
+   * and migration backoff send up to 60); `null` leaves the header out.
+   */
+  retryAfterS?: number | null;
   /** RateLimit-ResetTime, sent as an RFC 1123 date. */
   rateLimitResetTime?: Date;
   /** Job-Status header to add (PATCH/PUT faults). */
@@ -56,6 +76,8 @@ export interface RequestRecord {
   seq: number;
   method: string;
   path: string;
+  /** The body as received. */
+  raw: Uint8Array;
   query: Record<string, string>;
   /** Lower-cased names. */
   headers: Record<string, string>;
@@ -71,6 +93,8 @@ export interface RequestRecord {
 export interface PatchRecord {
   start: number;
   length: number;
+  /** What the coordinator held when the PATCH arrived: start < sizeBefore is a rewind. */
+  sizeBefore: number;
   status: number;
   at: number;
 }
@@ -135,6 +159,14 @@ export class CoordinatorJob {
   /** When the first 202-accepted final PUT happened (drives the backoff header). */
   pendingStateAt: number | undefined;
   ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Runner features this job needs (GitLab's RUNNER_FEATURES); a runner without them never gets it. */
+  requiredFeatures: string[] = [];
+  /** The job GitLab created when this one was dropped unacknowledged (RetryWaitingJobService). */
+  retriedAs: number | undefined;
+  /** The job this one retries. */
+  retryOf: number | undefined;
+  /** The features whose absence made GitLab drop it as runner_unsupported. */
+  unsupportedFeatures: string[] | undefined;
   private buffer = new Uint8Array(1024);
   private size = 0;
 
@@ -167,15 +199,25 @@ export class CoordinatorJob {
     return this.status === "waiting_for_ack" ? "pending" : this.status;
   }
 
-  /** Newer GitLab: a write at an earlier offset truncates there, then appends. */
-  writeTrace(start: number, data: Uint8Array): void {
-    const end = start + data.length;
+  /** PATCHes GitLab stored, in order (a 416 or 403 stores nothing). */
+  get acceptedPatches(): PatchRecord[] {
+    return this.patches.filter((p) => p.status === 202);
+  }
+
+  /** PATCHes that started below what GitLab already held: a resend of bytes it has. */
+  get rewinds(): PatchRecord[] {
+    return this.patches.filter((p) => p.start >= 0 && p.start < p.sizeBefore);
+  }
+
+  /** GitLab's Trace#append writes only at exactly the current length; the caller checked that. */
+  appendTrace(data: Uint8Array): void {
+    const end = this.size + data.length;
     if (end > this.buffer.length) {
       const grown = new Uint8Array(Math.max(end, this.buffer.length * 2));
       grown.set(this.buffer.subarray(0, this.size));
       this.buffer = grown;
     }
-    this.buffer.set(data, start);
+    this.buffer.set(data, this.size);
     this.size = end;
   }
 }
@@ -204,6 +246,8 @@ export interface Coordinator {
   readonly jobs: Map<number, CoordinatorJob>;
   /** Things GitLab tolerates but gitlab-runner never does (e.g. no system_id). */
   readonly violations: string[];
+  /** Whether stop() has been called. */
+  readonly stopped: boolean;
   readonly events: EventEmitter;
   stop(): Promise<void>;
   registerRunner(token: string, opts?: { paused?: boolean }): void;
@@ -214,6 +258,20 @@ export interface Coordinator {
   /** The managers (system_id → info.features) a runner token has been seen with. */
   managers(token: string): Map<string, Record<string, unknown>>;
   enqueueJob(runnerToken: string, spec?: JobSpec): CoordinatorJob;
+  /**
+   * A job already running on a manager of the runner, as if jobs/request had handed it out and
+   * the runner acknowledged it: for tests of the job-token endpoints alone.
+   */
+  runJob(runnerToken: string, spec?: JobSpec, systemId?: string): CoordinatorJob;
+  /**
+   * Answers to serve, in order, for `"<METHOD> <path under /api/v4/>"` (e.g. `"PUT jobs/1001"`)
+   * before the Runner API sees the request: a scripted GitLab oddity (a legacy plain-text 200, a
+   * 201 that is not JSON). `applyTrace` lets a PATCH go through the strict append first and only
+   * overrides its status and headers. Recorded like any other request.
+   */
+  script(route: string, ...answers: ScriptedAnswer[]): void;
+  /** Answered requests for one route (`"<METHOD> <path under /api/v4/>"`), in arrival order. */
+  calls(route: string): RequestRecord[];
   cancel(jobId: number): JobStatus;
   abort(jobId: number): JobStatus;
   setTraceWatched(jobId: number, watched: boolean): void;
@@ -295,13 +353,24 @@ function parseParams(req: Request, url: URL, raw: Uint8Array): Params {
   };
 }
 
+const DEFAULT_RETRY_AFTER_S = 1;
+
 function faultResponse(options: FailOptions): Response {
   const headers: Record<string, string> = {};
-  if (options.retryAfterS !== undefined) headers["Retry-After"] = String(options.retryAfterS);
+  const throttled = options.status === 429 || options.status === 503;
+  const retryAfter =
+    options.retryAfterS === undefined && throttled ? DEFAULT_RETRY_AFTER_S : options.retryAfterS;
+  if (retryAfter !== undefined && retryAfter !== null) headers["Retry-After"] = String(retryAfter);
   if (options.rateLimitResetTime) headers["RateLimit-ResetTime"] = options.rateLimitResetTime.toUTCString();
   if (options.jobStatus) headers["Job-Status"] = options.jobStatus;
   return json(options.status, { message: `${options.status} injected by the test coordinator` }, headers);
 }
+
+/**
+ * Coordinators started with `audit` on, until tests/protocol-audit.ts has audited them after the
+ * test that started them (it removes stopped ones, so this does not grow across a run).
+ */
+export const auditedCoordinators = new Set<Coordinator>();
 
 export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<Coordinator> {
   const longPollMs = opts.longPollMs ?? 50_000;
@@ -316,6 +385,7 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
   const events = new EventEmitter();
   events.setMaxListeners(0);
   const faults = { request: [] as Fault[], patch: [] as Fault[], update: [] as Fault[] };
+  const scripts = new Map<string, ScriptedAnswer[]>();
   let finalizeDelays = opts.finalizeDelayPuts ?? 0;
   let traceValidationFailures = 0;
   let nextJobId = 1000;
@@ -383,16 +453,24 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
     if (job.ackTimer) clearTimeout(job.ackTimer);
     job.ackTimer = setTimeout(() => {
       if (job.status !== "waiting_for_ack") return;
-      // GitLab's RetryStuckWaitingJobWorker: the unacknowledged job goes back to the queue.
-      job.systemId = undefined;
-      setStatus(job, "pending");
-      const runner = runners.get(job.runnerToken);
-      if (runner) {
-        runner.queue.unshift(job.id);
-        bumpQueue(runner);
-      }
+      // GitLab's RetryWaitingJobService: `build.drop!(:runner_provisioning_timeout)`, and the
+      // auto-retry makes a new build (new id, new token); the old one is failed for good.
+      job.failureReason = "runner_provisioning_timeout";
+      setStatus(job, "failed");
+      if (stopping || !runners.has(job.runnerToken)) return;
+      const retry = coordinator.enqueueJob(job.runnerToken, job.spec);
+      retry.retryOf = job.id;
+      job.retriedAs = retry.id;
+      events.emit("job", job);
     }, ackTimeoutMs);
     job.ackTimer.unref?.();
+  }
+
+  /** Drop a job the runner cannot run, as RegisterJobService does with `runner_unsupported`. */
+  function dropUnsupported(job: CoordinatorJob, missing: string[]): void {
+    job.failureReason = "runner_unsupported";
+    job.unsupportedFeatures = missing;
+    setStatus(job, "failed");
   }
 
   /** Workhorse: hold the request until the runner's queue value changes or the hold expires. */
@@ -486,8 +564,17 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
       return noContent({ "X-GitLab-Last-Update": runner.queueValue });
 
     const newUpdate = runner.queueValue;
-    const jobId = runner.queue.find((id) => jobs.get(id)?.status === "pending");
-    const job = jobId === undefined ? undefined : jobs.get(jobId);
+    let job: CoordinatorJob | undefined;
+    for (const id of [...runner.queue]) {
+      const candidate = jobs.get(id);
+      if (candidate?.status !== "pending") continue;
+      const missing = missingRunnerFeatures(candidate.requiredFeatures, features);
+      if (missing.length === 0) {
+        job = candidate;
+        break;
+      }
+      dropUnsupported(candidate, missing);
+    }
     if (!job) return noContent({ "X-GitLab-Last-Update": newUpdate });
 
     runner.queue = runner.queue.filter((id) => id !== job.id);
@@ -561,6 +648,8 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
     const answer = (status: number, extra: Record<string, string> = {}): Response => {
       job.puts.push({ body: params, state, status, at: Date.now() });
       events.emit("job", job);
+      // lib/api/ci/runner.rb (GitLab 17+) sets Job-Status on every PUT answer it reaches after
+      // authenticate_job!; older servers sent it only with the 403. We follow the current code.
       return new Response(String(status), {
         status,
         headers: { "Content-Type": "text/plain", "Job-Status": job.wireStatus, ...extra },
@@ -657,8 +746,15 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
     const header = req.headers.get("content-range");
     if (header === null) return json(400, { message: "400 Missing header Content-Range" });
     const range = parseContentRangeStart(header);
+    const sizeBefore = job.traceSize;
     const record = (status: number): void => {
-      job.patches.push({ start: range.ok ? range.start : -1, length: raw.length, status, at: Date.now() });
+      job.patches.push({
+        start: range.ok ? range.start : -1,
+        length: raw.length,
+        sizeBefore,
+        status,
+        at: Date.now(),
+      });
       events.emit("job", job);
     };
     if (!range.ok) {
@@ -674,11 +770,19 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
       record(403);
       return forbidden();
     }
-    if (range.start > job.traceSize) {
+    // Trace#append writes only when the stream's length equals the offset (a gap, a rewind or an
+    // overlap stores nothing); the API then `break`s with `error!('416 …', 416, Range)`, so a 416
+    // carries Range alone. runner-api.md's older table says 416 comes with a gap only: GitLab's
+    // code (`break current_length unless current_length == offset`) refuses any other start.
+    if (range.start !== job.traceSize) {
+      if (range.start > job.traceSize)
+        violations.push(
+          `PATCH jobs/${idText}/trace starts at ${range.start} beyond the ${job.traceSize} bytes GitLab holds: the runner skipped bytes`,
+        );
       record(416);
       return json(416, { message: "416 Range Not Satisfiable" }, { Range: `0-${job.traceSize}` });
     }
-    job.writeTrace(range.start, raw);
+    job.appendTrace(raw);
     record(202);
     return new Response(null, {
       status: 202,
@@ -732,6 +836,26 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
     return noContent();
   }
 
+  function routeKey(method: string, path: string): string {
+    return `${method} ${path.replace(/^\/api\/v4\//, "")}`;
+  }
+
+  async function scriptedOrRoute(
+    req: Request,
+    url: URL,
+    raw: Uint8Array,
+    rec: RequestRecord,
+  ): Promise<Response> {
+    const answer = scripts.get(routeKey(req.method, url.pathname))?.shift();
+    if (!answer) return route(req, url, raw, rec);
+    const headers = new Headers(answer.headers);
+    if (answer.applyTrace) {
+      const real = await route(req, url, raw, rec);
+      for (const [k, v] of real.headers) if (!headers.has(k)) headers.set(k, v);
+    }
+    return new Response(answer.body ?? null, { status: answer.status, headers });
+  }
+
   async function route(req: Request, url: URL, raw: Uint8Array, rec: RequestRecord): Promise<Response> {
     const path = url.pathname;
     const method = req.method;
@@ -763,6 +887,7 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
         method: req.method,
         path: url.pathname,
         query: Object.fromEntries(url.searchParams),
+        raw,
         headers: Object.fromEntries(req.headers),
         body: undefined,
         status: 0,
@@ -772,7 +897,7 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
       };
       requests.push(rec);
       events.emit("received", rec);
-      const res = await route(req, url, raw, rec);
+      const res = await scriptedOrRoute(req, url, raw, rec);
       rec.status = res.status;
       rec.responseHeaders = Object.fromEntries(res.headers);
       rec.answeredAt = Date.now();
@@ -788,6 +913,9 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
     jobs,
     violations,
     events,
+    get stopped() {
+      return stopping;
+    },
 
     async stop() {
       if (stopping) return;
@@ -844,12 +972,31 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
         queueSize: runner.queue.length,
       });
       const job = new CoordinatorJob(id, token, runnerToken, spec, payload);
+      job.requiredFeatures = requiredRunnerFeatures(spec, payload);
       job.history.push({ status: "pending", at: job.enqueuedAt });
       jobs.set(id, job);
       runner.queue.push(id);
       bumpQueue(runner);
       events.emit("job", job);
       return job;
+    },
+
+    runJob(runnerToken, spec = {}, systemId = "s_000000000000") {
+      const job = coordinator.enqueueJob(runnerToken, spec);
+      const runner = runnerFor(runnerToken, "runJob");
+      runner.queue = runner.queue.filter((id) => id !== job.id);
+      job.systemId = systemId;
+      job.runnerManager = systemId;
+      setStatus(job, "running");
+      return job;
+    },
+
+    script(route, ...answers) {
+      scripts.set(route, [...(scripts.get(route) ?? []), ...answers]);
+    },
+
+    calls(route) {
+      return requests.filter((r) => r.status !== 0 && routeKey(r.method, r.path) === route);
     },
 
     cancel(jobId) {
@@ -954,5 +1101,6 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
       return max;
     },
   };
+  if (opts.audit ?? true) auditedCoordinators.add(coordinator);
   return coordinator;
 }

@@ -52,6 +52,8 @@ export const GITLAB_FAILURE_REASONS: readonly string[] = [
   "reached_downstream_pipeline_trigger_rate_limit",
   "duo_workflow_not_allowed",
   "job_router_failure",
+  // Ci::RetryWaitingJobService: a two-phase-commit job whose runner never acknowledged it.
+  "runner_provisioning_timeout",
   "job_token_expired",
   "downstream_project_trigger_resolved_to_empty",
 ];

@@ -49,6 +49,10 @@ export interface JobSpec {
   /** Overrides features.failure_reasons (e.g. an old server's shorter list). */
   failureReasons?: string[];
   tokenMaskPrefixes?: string[];
+  /** `allow_failure: exit_codes:`; GitLab then hands the job only to runners with return_exit_code. */
+  allowFailureExitCodes?: number[];
+  /** Runner features the job needs beyond GitLab's own predicates (e.g. EE's vault_secrets). */
+  requiredFeatures?: string[];
   /** Merged last, shallowly, into the payload: the way to send invalid or unusual payloads. */
   extra?: Record<string, unknown>;
 }
