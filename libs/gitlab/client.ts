@@ -197,7 +197,6 @@ export class GitLabClient {
       );
       return none("failed");
     }
-    secrets.add(head.token);
     const timeout = head.timeout;
     return {
       kind: "job",
@@ -219,7 +218,7 @@ export class GitLabClient {
     update: JobUpdate,
     signal?: AbortSignal,
   ): Promise<UpdateJobResult> {
-    secrets.add(jobToken);
+    using _jobToken = secrets.hold(jobToken);
     const checksum = update.output?.checksum || undefined;
     const bytesize = update.output?.bytesize || undefined;
     const body = JSON.stringify({
@@ -279,7 +278,7 @@ export class GitLabClient {
     opts: { debugTrace: boolean },
     signal?: AbortSignal,
   ): Promise<PatchTraceResult> {
-    secrets.add(jobToken);
+    using _jobToken = secrets.hold(jobToken);
     if (bytes.length === 0) return { result: "succeeded", sentOffset: start, cancelRequested: false };
     let res: GitLabResponse;
     try {

@@ -1,45 +1,13 @@
 // Structured logs (pino, one JSON event per line) with secrets removed by the logger itself:
-// every value registered with `secrets.add` is replaced in the serialised line, whatever field
-// or message it hides in, so a careless `log.info({ job })` cannot leak a token.
+// every value registered in `secrets` (secret-registry.ts) is replaced in the serialised line,
+// whatever field or message it hides in, so a careless `log.info({ job })` cannot leak a token.
 import pino, { type Logger } from "pino";
 import { pinoLevel } from "./log-level.ts";
+import { secrets } from "./secret-registry.ts";
 
 export type { Logger } from "pino";
 
-/** Process-wide set of strings that must never reach a log line. */
-export class SecretRegistry {
-  private readonly values = new Set<string>();
-  private pattern: RegExp | undefined;
-
-  add(value: string | undefined): void {
-    // Very short values would blank out ordinary words; GitLab tokens are far longer.
-    if (!value || value.length < 6 || this.values.has(value)) return;
-    this.values.add(value);
-    this.pattern = undefined;
-  }
-
-  delete(value: string): void {
-    if (this.values.delete(value)) this.pattern = undefined;
-  }
-
-  redact(line: string): string {
-    if (this.values.size === 0) return line;
-    if (!this.pattern) {
-      // Longest first so a secret that contains another is replaced whole.
-      const alternatives = [...this.values]
-        .sort((a, b) => b.length - a.length)
-        .map((v) =>
-          JSON.stringify(v)
-            .slice(1, -1)
-            .replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),
-        );
-      this.pattern = new RegExp(alternatives.join("|"), "g");
-    }
-    return line.replace(this.pattern, "[REDACTED]");
-  }
-}
-
-export const secrets = new SecretRegistry();
+export { type SecretHold, SecretRegistry, secrets } from "./secret-registry.ts";
 
 export interface LoggerOptions {
   service: string;

@@ -18,7 +18,7 @@ export class GitLabReporter {
 
   /** PUT state=pending: tells GitLab we still own the job while it waits for a worker. */
   async keepPending(job: AcceptedJob): Promise<void> {
-    secrets.add(job.jobToken);
+    using _jobToken = secrets.hold(job.jobToken);
     const r = await this.clientFor(job).updateJob(job.jobId, job.jobToken, {
       info: this.info(job),
       state: "pending",
@@ -40,7 +40,7 @@ export class GitLabReporter {
     message: string,
     opts: { acknowledgeFirst?: boolean } = {},
   ): Promise<void> {
-    secrets.add(job.jobToken);
+    using _jobToken = secrets.hold(job.jobToken);
     const client = this.clientFor(job);
     if (opts.acknowledgeFirst) {
       // Under two-phase commit GitLab takes `failed` only for an acknowledged job (400 before).

@@ -5,7 +5,7 @@
 import type { GitLabClient, JobUpdate, PatchTraceResult, UpdateJobResult } from "../gitlab/client.ts";
 import { backoffDelayMs, sleepUnlessAborted } from "../gitlab/retry.ts";
 import type { RunnerInfo } from "../gitlab/runner-info.ts";
-import { createLogger, type Logger, secrets } from "../log/logger.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
 
 /** What the reporter needs of the client (tests may pass a fake). */
 export type TraceClient = Pick<GitLabClient, "patchTrace" | "updateJob">;
@@ -113,7 +113,6 @@ export class JobTraceReporter {
       maxAcceptedWaits: opts.maxAcceptedWaits ?? 100,
       maxPatchBytes: opts.maxPatchBytes ?? MIB,
     };
-    secrets.add(opts.jobToken);
     this.log = (opts.logger ?? createLogger({ service: "trace" })).child({ job: opts.jobId });
     this.intervalMs = this.o.updateIntervalMs;
   }

@@ -10,7 +10,6 @@ import { runJob } from "../../libs/job/run-job.ts";
 import type { RunnerSettings } from "../../libs/job/runner-settings.ts";
 import { debugTraceEnabled, maskedValues, resolveJobFeatureFlag } from "../../libs/job/variables.ts";
 import type { Logger } from "../../libs/log/logger.ts";
-import { secrets } from "../../libs/log/logger.ts";
 import { failpoint } from "../../libs/mesh/failpoints.ts";
 import { negotiateFailureReason } from "../../libs/mesh/failure-reason.ts";
 import type { ClientFor } from "../../libs/mesh/gitlab-reporter.ts";
@@ -41,7 +40,6 @@ export interface LifecycleHooks {
 }
 
 export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: LifecycleHooks): Promise<void> {
-  secrets.add(job.jobToken);
   const client = deps.clientFor(job);
   const info = deps.infoFor(job);
   const settings = job.runner as RunnerSettings;

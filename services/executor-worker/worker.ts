@@ -12,7 +12,7 @@ import {
   jobEvent,
   jobRecordSchema,
 } from "../../libs/bus/subjects.ts";
-import type { Logger } from "../../libs/log/logger.ts";
+import { type Logger, secrets } from "../../libs/log/logger.ts";
 import { failpoint } from "../../libs/mesh/failpoints.ts";
 import { type JobDeps, runJobLifecycle } from "./job-lifecycle.ts";
 
@@ -105,6 +105,8 @@ export class ExecutorWorker {
   }
 
   private startJob(job: AcceptedJob, claimRevision: number): void {
+    // Released after the job's last log line (the catch below): the logger then forgets it.
+    const token = secrets.hold(job.jobToken);
     const log = this.log.child({ job: job.jobId, runner: job.runnerName });
     let offset = () => 0;
     let abort: (reason: string) => void = () => {};
@@ -156,6 +158,7 @@ export class ExecutorWorker {
     })
       .catch((e: Error) => log.error({ err: e.message }, "job lifecycle failed"))
       .finally(() => {
+        token.release();
         this.running.delete(job.jobKey);
         void this.beat().catch(() => {});
       });

@@ -236,7 +236,7 @@ export class Poller {
               retriableSeen: r.retriableSeen,
               lastUpdate: r.lastUpdate,
             };
-            secrets.add(r.jobToken);
+            using _jobToken = secrets.hold(r.jobToken);
             failpoint("poller.after_201");
             const job: AcceptedJob = {
               jobKey: jobKeyOf(t.url, r.id),
