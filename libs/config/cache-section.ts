@@ -36,11 +36,14 @@ const azureSettings = { ContainerName: optStr(), StorageDomain: optStr() };
 export const AZURE_SECRET_KEYS = ["AccountName", "AccountKey"] as const;
 const azureSecrets = { AccountName: optStr(), AccountKey: optStr() };
 
+/** The adapters GitLab Runner 19.4 registers (the adapter.go of each cache folder), matched exactly. */
+export const CACHE_TYPES = ["s3", "s3v2", "gcs", "gcsv2", "azure"] as const;
+
 const cacheBase = {
-  // GitLab selects the adapter by Type; an empty Type means no distributed cache.
-  Type: oneOf(["s3", "gcs", "azure", ""])
-    .optional()
-    .transform((v) => (v === "" ? undefined : v)),
+  // GitLab selects the adapter by Type, a free string: empty means no distributed cache, and a
+  // type no adapter registered ("local", "S3") means a local-only cache, with an error logged at
+  // job time; parse-config warns at load (CACHE_TYPES).
+  Type: optStr(),
   Path: optStr(),
   Shared: bool().default(false),
   MaxUploadedArchiveSize: int().optional(),

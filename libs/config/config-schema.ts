@@ -1,7 +1,7 @@
 // The global section of config.toml, [session_server], the [[runners]] list and [mesh].
 import { z } from "zod";
 import { meshSchema } from "./mesh-schema.ts";
-import { runnerEntrySchema } from "./runner-schema.ts";
+import { runnerFileEntrySchema } from "./runner-schema.ts";
 import { durationMs, goDuration, int, oneOf, optStr } from "./schema-primitives.ts";
 
 export const GLOBAL_DEFAULTS = {
@@ -49,7 +49,7 @@ export const configSchema = z.object(
     shutdown_timeout: positiveOr(GLOBAL_DEFAULTS.shutdown_timeout),
     user: optStr(),
     session_server: sessionServerSchema.optional(),
-    runners: z.array(runnerEntrySchema, { error: "a list of [[runners]] tables" }).default([]),
+    runners: z.array(runnerFileEntrySchema, { error: "a list of [[runners]] tables" }).default([]),
     mesh: meshSchema.default(meshSchema.parse({})),
   },
   { error: "a table" },

@@ -4,7 +4,12 @@
  */
 export function normalizeGitLabUrl(url: string): string {
   const trimmed = url.replace(/\/+$/, "");
-  return trimmed.endsWith("/ci") ? trimmed.slice(0, -"/ci".length) : trimmed;
+  return hasLegacyCiSuffix(trimmed) ? trimmed.slice(0, -"/ci".length) : trimmed;
+}
+
+/** GitLab Runner 18.7+'s WarnOnLegacyCIURL test: "/ci" at the end, trailing slashes aside. */
+export function hasLegacyCiSuffix(url: string): boolean {
+  return url.replace(/\/+$/, "").endsWith("/ci");
 }
 
 /** GitLab Runner speaks only HTTP(S) to GitLab ("only http or https scheme supported"). */

@@ -1,7 +1,7 @@
 // runmesh's reading of GitLab Runner's config.toml (every section of the advanced configuration
 // reference) plus runmesh's own [mesh] table.
 export { autoscalerPolicySchema, autoscalerSchema, connectorConfigSchema } from "./autoscaler-section.ts";
-export { cacheSchema, cacheSettingsSchema } from "./cache-section.ts";
+export { CACHE_TYPES, cacheSchema, cacheSettingsSchema } from "./cache-section.ts";
 export { ConfigError } from "./config-error.ts";
 export { configSchema, GLOBAL_DEFAULTS, sessionServerSchema } from "./config-schema.ts";
 export {
@@ -15,8 +15,9 @@ export {
   sshSchema,
   virtualboxSchema,
 } from "./executor-sections.ts";
-export { normalizeGitLabUrl } from "./gitlab-url.ts";
+export { hasLegacyCiSuffix, normalizeGitLabUrl } from "./gitlab-url.ts";
 export { formatGoDuration, formatGoDurationNs, GoDurationError, parseGoDuration } from "./go-duration.ts";
+export { goExpandEnv } from "./go-expand-env.ts";
 export { MESH_DEFAULTS, type MeshConfig, meshSchema } from "./mesh-schema.ts";
 export {
   type Config,
@@ -25,14 +26,19 @@ export {
   type ParseOptions,
   parseConfig,
 } from "./parse-config.ts";
+export { runnerKeys } from "./runner-key.ts";
 export {
   defaultShell,
   EXECUTORS,
   type Executor,
+  missingPollingKeys,
+  POLLING_KEYS,
+  type PollingKey,
   RUNNER_DEFAULTS,
   type RunnerConfig,
   type RunnerSettings,
   runnerEntrySchema,
+  runnerFileEntrySchema,
   runnerSettingsSchema,
   SHELLS,
   type Shell,

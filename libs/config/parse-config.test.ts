@@ -109,10 +109,15 @@ describe("GitLab Runner's defaults", () => {
     expect(parse(`concurrent = 7\n${runner()}`).config.mesh.worker_slots).toBe(7);
   });
 
-  test("url loses trailing slashes and /ci as GitLab Runner's fixCIURL does", () => {
-    const r = parse(runner().replace("https://gitlab.example.com", "https://gitlab.example.com/ci/")).config
-      .runners[0]!;
-    expect(r.url).toBe("https://gitlab.example.com");
+  test("url loses trailing slashes and /ci as GitLab Runner's fixCIURL does, with 18.7's warning", () => {
+    const { config, warnings } = parse(
+      runner().replace("https://gitlab.example.com", "https://gitlab.example.com/ci/"),
+    );
+    expect(config.runners[0]!.url).toBe("https://gitlab.example.com");
+    expect(warnings).toEqual([
+      'config.toml: runner "r1" (runners[0]): [[runners]] url: the legacy "/ci" suffix is deprecated; runmesh drops it, as GitLab Runner does, and warns as GitLab Runner 18.7+ does: remove it from config.toml (Git submodules may fail to clone with authentication errors while it is there)',
+    ]);
+    expect(parse(runner().replace("gitlab.example.com", "gitlab.example.com/gitlab/")).warnings).toEqual([]);
   });
 
   test("Go's zero time in token_expires_at means no expiry; real dates stay dates", () => {
@@ -125,12 +130,22 @@ describe("GitLab Runner's defaults", () => {
     expect(s.token_expires_at).toEqual(new Date("2999-01-02T03:04:05Z"));
   });
 
-  test("deprecated pre_clone_script fills pre_get_sources_script, with a warning", () => {
-    const { config, warnings } = parse(runner('pre_clone_script = "echo hi"'));
-    expect(config.runners[0]!.pre_get_sources_script).toBe("echo hi");
-    expect(warnings).toContain(
-      'config.toml: runner "r1" (runners[0]): [[runners]] pre_clone_script: deprecated; GitLab Runner uses it as pre_get_sources_script, rename it',
+  test("pre_clone_script and post_clone_script (removed in 17.0) are ignored, with a warning", async () => {
+    const { config, warnings } = parse(
+      runner('pre_clone_script = "echo pre"\npost_clone_script = "echo post"'),
     );
+    const r = config.runners[0]!;
+    expect(r.pre_get_sources_script).toBeUndefined();
+    expect(r.post_get_sources_script).toBeUndefined();
+    // Nothing of them reaches a worker, so no job can run them.
+    const { workerRunnerSettings } = await import("./worker-settings.ts");
+    expect(JSON.stringify(workerRunnerSettings(r))).not.toContain("echo ");
+    expect(warnings).toEqual([
+      'config.toml: runner "r1" (runners[0]): [[runners]] pre_clone_script: removed in GitLab Runner 17.0, which ignores it: this script does not run; rename the key to pre_get_sources_script',
+      'config.toml: runner "r1" (runners[0]): [[runners]] post_clone_script: removed in GitLab Runner 17.0, which ignores it: this script does not run; rename the key to post_get_sources_script',
+    ]);
+    const renamed = parse(runner('pre_get_sources_script = "echo pre"')).config.runners[0]!;
+    expect(renamed.pre_get_sources_script).toBe("echo pre");
   });
 });
 
@@ -139,8 +154,10 @@ describe("every section of the reference (seed examples)", async () => {
   const { config, warnings } = parseConfig(text, { source: "seed-examples.toml", hostname: "h" });
   const byName = (name: string) => config.runners.find((r) => r.name === name)!;
 
-  test("parses without warnings", () => {
-    expect(warnings).toEqual([]);
+  test("parses with one warning: the ssh entry's legacy /ci url", () => {
+    expect(warnings).toEqual([
+      'seed-examples.toml: runner "ssh" (runners[8]): [[runners]] url: the legacy "/ci" suffix is deprecated; runmesh drops it, as GitLab Runner does, and warns as GitLab Runner 18.7+ does: remove it from config.toml (Git submodules may fail to clone with authentication errors while it is there)',
+    ]);
     expect(config.runners.map((r) => r.executor)).toEqual([
       "docker",
       "parallels",
@@ -296,7 +313,7 @@ describe("every section of the reference (seed examples)", async () => {
 
   test("a parsed runner entry parses again to the same value", async () => {
     const { runnerEntrySchema } = await import("./runner-schema.ts");
-    for (const r of config.runners) expect(runnerEntrySchema.parse(r)).toEqual(r);
+    for (const { runnerKey: _, ...r } of config.runners) expect(runnerEntrySchema.parse(r)).toEqual(r);
   });
 });
 
@@ -326,7 +343,7 @@ describe("unknown keys are warnings that name the runner", () => {
       ),
     );
     expect(warnings).toEqual([
-      'config.toml: runner "docker-1" (runners[0]): [runners.docker] memroy: unknown key, ignored (GitLab Runner ignores it too); did you mean "memory"?',
+      'config.toml: runner "docker-1" (runners[0]): [runners.docker] memroy: unknown key, ignored; did you mean "memory"?',
     ]);
   });
 
@@ -335,10 +352,10 @@ describe("unknown keys are warnings that name the runner", () => {
       `colour = "blue"\n${runner("limitt = 3\n[[runners.autoscaler.policy]]\nidle_cnt = 1", "as")}[mesh]\nnats_ulr = "x"\n`,
     );
     expect(warnings).toEqual([
-      "config.toml: colour: unknown key, ignored (GitLab Runner ignores it too)",
-      'config.toml: runner "as" (runners[0]): [[runners]] limitt: unknown key, ignored (GitLab Runner ignores it too); did you mean "limit"?',
-      'config.toml: runner "as" (runners[0]): [runners.autoscaler.policy[0]] idle_cnt: unknown key, ignored (GitLab Runner ignores it too); did you mean "idle_count"?',
-      'config.toml: [mesh] nats_ulr: unknown key, ignored (GitLab Runner ignores it too); did you mean "nats_url"?',
+      "config.toml: colour: unknown key, ignored",
+      'config.toml: runner "as" (runners[0]): [[runners]] limitt: unknown key, ignored; did you mean "limit"?',
+      'config.toml: runner "as" (runners[0]): [runners.autoscaler.policy[0]] idle_cnt: unknown key, ignored; did you mean "idle_count"?',
+      'config.toml: [mesh] nats_ulr: unknown key, ignored; did you mean "nats_url"?',
     ]);
   });
 
@@ -401,12 +418,11 @@ describe("errors: one line per problem, all together", () => {
     );
   });
 
-  test("missing url and token are fatal for each runner entry", () => {
-    const text = `[[runners]]\nname = "a"\nexecutor = "shell"\n[[runners]]\nname = "b"\nexecutor = "shell"\nurl = "https://g.example"\ntoken = ""\n`;
+  test("a token, url or executor of the wrong type is still fatal", () => {
+    const text = `[[runners]]\nname = "a"\nexecutor = 1\nurl = "https://g.example"\ntoken = 5\n`;
     expect(problemsOf(text)).toEqual([
-      'config.toml: runner "a" (runners[0]): [[runners]] url: missing; expected the GitLab instance URL, like "https://gitlab.example.com"',
-      'config.toml: runner "a" (runners[0]): [[runners]] token: missing; expected the runner authentication token that registration wrote here',
-      'config.toml: runner "b" (runners[1]): [[runners]] token: expected the runner authentication token that registration wrote here, got ""',
+      'config.toml: runner "a" (runners[0]): [[runners]] executor: expected an executor name (one of "shell", "ssh", "parallels", "virtualbox", "docker", "docker-windows", "docker+machine", "docker-autoscaler", "kubernetes", "custom", "instance"), got 1',
+      'config.toml: runner "a" (runners[0]): [[runners]] token: expected the runner authentication token that registration wrote here, got 5',
     ]);
   });
 

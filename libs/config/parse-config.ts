@@ -1,15 +1,25 @@
-// config.toml → Config: TOML syntax first, then one zod pass that applies GitLab Runner's
-// defaults, then the checks that span several keys. Every problem becomes one line naming the
-// file, the runner, the key, what was expected and what was found; they are thrown together.
+// config.toml → Config, read as GitLab Runner reads it: TOML syntax first; keys matched to
+// fields case-insensitively when none matches exactly (BurntSushi/toml); $VAR in each entry's
+// url and token expanded from the environment (18.10+); then one zod pass that applies GitLab
+// Runner's defaults, then the checks that span several keys. An entry without token, url or
+// executor is skipped with a warning, as GitLab Runner never polls it. Every problem becomes one
+// line naming the file, the runner, the key, what was expected and what was found; they are
+// thrown together.
 import { readFile } from "node:fs/promises";
 import { hostname as osHostname } from "node:os";
 import { parse, TomlError } from "smol-toml";
 import type { z } from "zod";
+import { CACHE_TYPES } from "./cache-section.ts";
 import { ConfigError } from "./config-error.ts";
 import { closestKey, describeLocation, renderValue, valueAt } from "./config-messages.ts";
 import { configSchema, resolveGlobals } from "./config-schema.ts";
+import { hasLegacyCiSuffix } from "./gitlab-url.ts";
+import { type Environment, expandedNames, goExpandEnv } from "./go-expand-env.ts";
+import { matchKeyCase, writtenPath } from "./key-case.ts";
 import { resolveMesh } from "./mesh-schema.ts";
-import type { RunnerConfig } from "./runner-schema.ts";
+import { runnerKeys } from "./runner-key.ts";
+import { missingPollingKeys, type PollingKey, type RunnerConfig } from "./runner-schema.ts";
+import { isTable } from "./schema-walk.ts";
 import { findUnknownKeys } from "./unknown-keys.ts";
 
 export type Config = ReturnType<typeof finish>;
@@ -19,6 +29,8 @@ export interface ParseOptions {
   source: string;
   /** The [mesh] name default; the machine's hostname unless given (tests pass one). */
   hostname?: string;
+  /** Where $VAR in url and token is looked up; process.env unless given (tests pass one). */
+  env?: Environment;
 }
 
 export interface ParsedConfig {
@@ -26,36 +38,116 @@ export interface ParsedConfig {
   warnings: string[];
 }
 
-function finish(parsed: z.output<typeof configSchema>, hostname: string) {
+type Parsed = z.output<typeof configSchema>;
+
+function finish(parsed: Parsed, runners: RunnerConfig[], hostname: string) {
   const globals = resolveGlobals(parsed);
-  return { ...globals, mesh: resolveMesh(parsed.mesh, { concurrent: parsed.concurrent, hostname }) };
+  // runnerKey names the entry on the bus and in the runners KV bucket (runner-key.ts).
+  const keys = runnerKeys(runners);
+  return {
+    ...globals,
+    runners: runners.map((r, i) => ({ ...r, runnerKey: keys[i] as string })),
+    mesh: resolveMesh(parsed.mesh, { concurrent: parsed.concurrent, hostname }),
+  };
+}
+
+/** A location in the file as the user wrote it: "config.toml: runner "x" (runners[0]): [[runners]] url". */
+type Locate = (path: readonly PropertyKey[]) => string;
+
+/** An entry that is polled, with its index in the file (messages name it by that index). */
+interface KeptEntry {
+  index: number;
+  runner: RunnerConfig;
 }
 
 /** Parses and validates config.toml text. Throws ConfigError listing every problem. */
 export function parseConfig(text: string, opts: ParseOptions): ParsedConfig {
   const { source } = opts;
   const raw = parseToml(text, source);
+  const clashes = matchKeyCase(configSchema, raw);
+  const unsetVariables = expandCredentials(raw, opts.env ?? process.env);
+  const locate: Locate = (path) => describeLocation(source, raw, writtenPath(raw, path));
 
   const problems: string[] = [];
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    for (const issue of result.error.issues) problems.push(describeIssue(source, raw, issue));
+    for (const issue of result.error.issues) problems.push(describeIssue(locate, raw, issue));
   }
-  problems.push(...crossKeyProblems(source, raw));
+  problems.push(...crossKeyProblems(locate, raw));
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
   if (!result.success) throw new Error("unreachable: schema failed without issues");
 
-  const config = finish(result.data, opts.hostname ?? osHostname());
+  const kept: KeptEntry[] = [];
+  const skipped: string[] = [];
+  result.data.runners.forEach((entry, index) => {
+    if ("skipped" in entry) skipped.push(skippedEntryWarning(locate(["runners", index]), entry.skipped));
+    else kept.push({ index, runner: entry });
+  });
+  const config = finish(
+    result.data,
+    kept.map((k) => k.runner),
+    opts.hostname ?? osHostname(),
+  );
   const warnings = [
-    ...findUnknownKeys(configSchema, raw).map(({ path, known }) => {
-      const key = String(path[path.length - 1]);
-      const guess = closestKey(key, known);
-      const hint = guess ? `; did you mean ${JSON.stringify(guess)}?` : "";
-      return `${describeLocation(source, raw, path)}: unknown key, ignored (GitLab Runner ignores it too)${hint}`;
-    }),
-    ...configWarnings(source, raw, config),
+    ...clashes.map(
+      ({ path, written }) =>
+        `${locate(path)}: set twice, as ${written.map((k) => JSON.stringify(k)).join(" and ")}; keys match case-insensitively, so GitLab Runner keeps either one at random and runmesh keeps ${JSON.stringify(written[0])}: remove the other`,
+    ),
+    ...unsetVariables.map(
+      ({ path, name }) =>
+        `${locate(path)}: refers to $${name}, which is not set in the environment, so it expands to "" (GitLab Runner expands $VAR and \${VAR} here the same way)`,
+    ),
+    ...skipped,
+    ...findUnknownKeys(configSchema, raw).map(({ path, known }) => unknownKeyWarning(locate, path, known)),
+    ...configWarnings(locate, raw, kept),
   ];
   return { config, warnings };
+}
+
+/** Expands $VAR in each entry's url and token in place (os.ExpandEnv); returns the unset names. */
+function expandCredentials(raw: unknown, env: Environment): { path: PropertyKey[]; name: string }[] {
+  const unset: { path: PropertyKey[]; name: string }[] = [];
+  const runners = isTable(raw) && Array.isArray(raw.runners) ? raw.runners : [];
+  runners.forEach((entry, i) => {
+    if (!isTable(entry)) return;
+    for (const key of ["url", "token"] as const) {
+      const value = entry[key];
+      if (typeof value !== "string" || !value.includes("$")) continue;
+      for (const name of new Set(expandedNames(value))) {
+        if (env[name] === undefined) unset.push({ path: ["runners", i, key], name });
+      }
+      entry[key] = goExpandEnv(value, env);
+    }
+  });
+  return unset;
+}
+
+const POLLING_KEY_EXPECTED: Record<PollingKey, string> = {
+  token: "the runner authentication token that registration wrote",
+  url: "the GitLab instance URL",
+  executor: "an executor name",
+};
+
+function skippedEntryWarning(entry: string, keys: PollingKey[]): string {
+  const expected = keys.map((k) => `${k}: ${POLLING_KEY_EXPECTED[k]}`).join("; ");
+  return `${entry} ${keys.join(", ")}: missing or empty; entry skipped, no jobs are requested for it, as GitLab Runner loads the file and never polls such an entry (expected ${expected})`;
+}
+
+/** [[runners]] keys GitLab Runner 17.0 removed: it ignores them, and so does runmesh. */
+const REMOVED_RUNNER_KEYS: Record<string, string> = {
+  pre_clone_script: "pre_get_sources_script",
+  post_clone_script: "post_get_sources_script",
+};
+
+function unknownKeyWarning(locate: Locate, path: PropertyKey[], known: string[]): string {
+  const key = String(path[path.length - 1]);
+  const renamed = path.length === 3 && path[0] === "runners" ? REMOVED_RUNNER_KEYS[key] : undefined;
+  if (renamed) {
+    return `${locate(path)}: removed in GitLab Runner 17.0, which ignores it: this script does not run; rename the key to ${renamed}`;
+  }
+  const guess = closestKey(key, known);
+  const hint = guess ? `; did you mean ${JSON.stringify(guess)}?` : "";
+  return `${locate(path)}: unknown key, ignored${hint}`;
 }
 
 /** Reads and parses a config file; an unreadable file is a ConfigError too. */
@@ -106,8 +198,8 @@ const TYPE_WORDS: Record<string, string> = {
   date: "a date-time",
 };
 
-function describeIssue(source: string, raw: unknown, issue: z.core.$ZodIssue): string {
-  const where = describeLocation(source, raw, issue.path);
+function describeIssue(locate: Locate, raw: unknown, issue: z.core.$ZodIssue): string {
+  const where = locate(issue.path);
   const found = valueAt(raw, issue.path);
   // Our schemas phrase their own messages; zod's generic ones start with "Invalid".
   let expected = issue.message;
@@ -126,19 +218,17 @@ function describeIssue(source: string, raw: unknown, issue: z.core.$ZodIssue): s
   return `${where}: expected ${expected}, got ${renderValue(found)}${detail}${tooBig}`;
 }
 
-const isTable = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === "object" && !Array.isArray(v);
-
 /** Problems no single key can show: they need another key of the same entry. */
-function crossKeyProblems(source: string, raw: unknown): string[] {
+function crossKeyProblems(locate: Locate, raw: unknown): string[] {
   const problems: string[] = [];
   const runners = isTable(raw) && Array.isArray(raw.runners) ? raw.runners : [];
   runners.forEach((entry, i) => {
-    if (!isTable(entry)) return;
+    // A skipped entry never runs a job: GitLab Runner checks nothing more of it.
+    if (!isTable(entry) || missingPollingKeys(entry).length > 0) return;
     const custom = isTable(entry.custom) ? entry.custom : undefined;
     if (entry.executor === "custom" && (typeof custom?.run_exec !== "string" || custom.run_exec === "")) {
       problems.push(
-        `${describeLocation(source, raw, ["runners", i, "custom", "run_exec"])}: missing; expected the path of the executable that runs each job script (the custom executor requires run_exec)`,
+        `${locate(["runners", i, "custom", "run_exec"])}: missing; expected the path of the executable that runs each job script (the custom executor requires run_exec)`,
       );
     }
   });
@@ -158,14 +248,31 @@ const EXECUTOR_NEEDS: Partial<Record<RunnerConfig["executor"], { table: keyof Ru
   };
 
 /** Things GitLab Runner would accept but that will not do what the file seems to want. */
-function configWarnings(source: string, raw: unknown, config: Config): string[] {
+function configWarnings(locate: Locate, raw: unknown, kept: KeptEntry[]): string[] {
   const warnings: string[] = [];
-  if (config.runners.length === 0) {
-    warnings.push(`${source}: no [[runners]] entries: there is nothing to ask GitLab for jobs`);
+  if (kept.length === 0) {
+    const written = isTable(raw) && Array.isArray(raw.runners) && raw.runners.length > 0;
+    warnings.push(
+      `${locate([])}: ${written ? "no [[runners]] entry can be polled" : "no [[runners]] entries"}: there is nothing to ask GitLab for jobs`,
+    );
   }
   const seen = new Map<string, number>();
-  config.runners.forEach((runner, i) => {
-    const at = (...path: PropertyKey[]) => describeLocation(source, raw, ["runners", i, ...path]);
+  for (const { index: i, runner } of kept) {
+    const at = (...path: PropertyKey[]) => locate(["runners", i, ...path]);
+    const url = valueAt(raw, ["runners", i, "url"]);
+    if (typeof url === "string" && hasLegacyCiSuffix(url)) {
+      warnings.push(
+        `${at("url")}: the legacy "/ci" suffix is deprecated; runmesh drops it, as GitLab Runner does, and warns as GitLab Runner 18.7+ does: remove it from config.toml (Git submodules may fail to clone with authentication errors while it is there)`,
+      );
+    }
+    const cacheType = runner.cache?.Type;
+    if (cacheType !== undefined && !(CACHE_TYPES as readonly string[]).includes(cacheType)) {
+      const guess = closestKey(cacheType, CACHE_TYPES);
+      const hint = guess ? ` (did you mean ${JSON.stringify(guess)}?)` : "";
+      warnings.push(
+        `${at("cache", "Type")}: ${JSON.stringify(cacheType)} is not a cache type GitLab Runner has (${CACHE_TYPES.map((t) => JSON.stringify(t)).join(", ")})${hint}; jobs keep only a local cache, and GitLab Runner logs "Could not create cache adapter" at each job`,
+      );
+    }
     const need = EXECUTOR_NEEDS[runner.executor];
     if (need && runner[need.table] === undefined) {
       warnings.push(
@@ -175,16 +282,6 @@ function configWarnings(source: string, raw: unknown, config: Config): string[] 
     if ((runner.executor === "parallels" || runner.executor === "virtualbox") && !runner.ssh) {
       warnings.push(
         `${at("executor")}: executor ${JSON.stringify(runner.executor)} connects with [runners.ssh], which is missing`,
-      );
-    }
-    if (runner.pre_clone_script !== undefined) {
-      warnings.push(
-        `${at("pre_clone_script")}: deprecated; GitLab Runner uses it as pre_get_sources_script, rename it`,
-      );
-    }
-    if (runner.post_clone_script !== undefined) {
-      warnings.push(
-        `${at("post_clone_script")}: deprecated; GitLab Runner uses it as post_get_sources_script, rename it`,
       );
     }
     if (runner.machine?.OffPeakPeriods?.length) {
@@ -204,6 +301,6 @@ function configWarnings(source: string, raw: unknown, config: Config): string[] 
         `${at("token")}: same url and token as runners[${first}]; GitLab sees one runner polling twice`,
       );
     } else seen.set(identity, i);
-  });
+  }
   return warnings;
 }

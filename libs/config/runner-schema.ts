@@ -104,8 +104,6 @@ const settingsFields = {
   cache_dir: optStr(),
   clone_url: optStr(),
   environment: strArray().optional(),
-  pre_clone_script: optStr(),
-  post_clone_script: optStr(),
   pre_get_sources_script: optStr(),
   post_get_sources_script: optStr(),
   pre_build_script: optStr(),
@@ -182,9 +180,6 @@ function applyRunnerDefaults<T extends SettingsInput>(r: T) {
       1,
       RUNNER_DEFAULTS.job_status_final_update_retry_limit,
     ),
-    // GitLab copies the deprecated *_clone_script into *_get_sources_script when the latter is empty.
-    pre_get_sources_script: r.pre_get_sources_script ?? r.pre_clone_script,
-    post_get_sources_script: r.post_get_sources_script ?? r.post_clone_script,
     custom_build_dir: {
       enabled: r.custom_build_dir?.enabled ?? CUSTOM_BUILD_DIR_BY_DEFAULT.has(r.executor),
     },
@@ -195,6 +190,51 @@ function applyRunnerDefaults<T extends SettingsInput>(r: T) {
 export const runnerEntrySchema = z
   .object({ ...settingsFields, ...secretFields }, table)
   .transform((r) => applyRunnerDefaults(r));
+
+/**
+ * Keys without which GitLab Runner still loads the file but never asks GitLab for jobs for the
+ * entry: an empty or whitespace token is skipped at every poll (RunnerCredentials.HasToken), an
+ * empty url cannot make a request, an empty executor marks the entry unhealthy at once.
+ */
+export const POLLING_KEYS = ["token", "url", "executor"] as const;
+export type PollingKey = (typeof POLLING_KEYS)[number];
+
+const isBlank = (v: unknown) => v === undefined || (typeof v === "string" && v.trim() === "");
+
+/** Which POLLING_KEYS an entry (raw or parsed) lacks. */
+export function missingPollingKeys(entry: Partial<Record<PollingKey, unknown>>): PollingKey[] {
+  return POLLING_KEYS.filter((key) => isBlank(entry[key]));
+}
+
+/** An entry that is not polled, and why. */
+export interface SkippedRunnerEntry {
+  skipped: PollingKey[];
+}
+
+const blankToUndefined = (v: unknown) => (isBlank(v) ? undefined : v);
+
+/**
+ * A [[runners]] entry of config.toml as GitLab Runner loads it: one lacking a POLLING_KEYS key
+ * becomes a SkippedRunnerEntry (its other keys are still checked); the others are RunnerConfig.
+ */
+export const runnerFileEntrySchema = z
+  .object(
+    {
+      ...settingsFields,
+      ...secretFields,
+      token: z.preprocess(blankToUndefined, secretFields.token.optional()),
+      url: z.preprocess(blankToUndefined, settingsFields.url.optional()),
+      executor: z.preprocess(blankToUndefined, settingsFields.executor.optional()),
+    },
+    table,
+  )
+  .transform((r): RunnerConfig | SkippedRunnerEntry => {
+    const { token, url, executor } = r;
+    if (token === undefined || url === undefined || executor === undefined) {
+      return { skipped: missingPollingKeys(r) };
+    }
+    return applyRunnerDefaults({ ...r, token, url, executor });
+  });
 
 /**
  * A [[runners]] entry without its token, token dates, cache credentials and fleeting

@@ -32,7 +32,7 @@ export function pollTargets(config: Config, logger: Logger, certsDir?: string): 
     }
     const tls = resolveRunnerTls(r, certsDir ?? defaultCertsDir());
     targets.push({
-      key: shortToken(r.token),
+      key: r.runnerKey,
       name,
       url: r.url,
       token: r.token,

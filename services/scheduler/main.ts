@@ -12,7 +12,7 @@ import { Scheduler } from "./scheduler.ts";
 /** What the scheduler keeps of each runner entry: capacity, never the token. */
 export function runnerCapacities(config: Config): RunnerCapacity[] {
   return config.runners.map((r) => ({
-    key: shortToken(r.token),
+    key: r.runnerKey,
     name: r.name ?? shortToken(r.token),
     limit: r.limit,
     executor: r.executor,
