@@ -2,11 +2,14 @@
 // script it is given, somewhere (a host shell, a container, an ssh session); it knows nothing
 // of stages, git or variables beyond the environment it is handed.
 
+/** The shells runmesh writes job scripts for. */
+export type JobShell = "bash" | "sh";
+
 export interface PrepareContext {
   /** Builds root on the executor's side; prepare creates it. */
   buildsDir: string;
   /** The shell the job's scripts are written for. */
-  shell: "bash" | "sh";
+  shell: JobShell;
   /** The job's project directory (under buildsDir). */
   projectDir: string;
   /** Writes runner lines to the job log ("Using Shell (bash) executor..."). */
@@ -20,12 +23,20 @@ export interface PrepareContext {
   services?: readonly { name: string; alias: string }[];
 }
 
+/**
+ * Who a stage belongs to. `predefined`: the runner's own work (get_sources, caches, artifacts,
+ * cleanup), which a container executor runs in its helper container; `user`: the job's script
+ * (prepare_script, step_*, after_script), run in the job's image. GitLab's ExecutorCommand.Predefined.
+ */
+export type StageKind = "predefined" | "user";
+
 export interface StageRun {
   /** Build stage name ("prepare_script", "step_script", "after_script", …). */
   stage: string;
+  kind: StageKind;
   /** The complete script text for `shell`. */
   script: string;
-  shell: "bash" | "sh";
+  shell: JobShell;
   /** Extra environment for the process, on top of what the executor provides. */
   env?: Record<string, string>;
 }

@@ -47,10 +47,10 @@ export interface AcquireBuildSlotOptions {
 /** Takes the lowest free CI_CONCURRENT_ID and CI_CONCURRENT_PROJECT_ID for this builds dir. */
 export async function acquireBuildSlot(o: AcquireBuildSlotOptions): Promise<BuildSlot> {
   const root = join(o.buildsDir, ".runmesh-locks", o.shortToken || "_");
-  const concurrent = await acquireSlot(join(root, "concurrent"), o.maxSlots);
+  const concurrent = await acquireLockSlot(join(root, "concurrent"), o.maxSlots);
   let project: HeldLock;
   try {
-    project = await acquireSlot(join(root, "project", encodeURIComponent(o.slug)), o.maxSlots);
+    project = await acquireLockSlot(join(root, "project", encodeURIComponent(o.slug)), o.maxSlots);
   } catch (error) {
     await concurrent.release();
     throw error;
@@ -64,7 +64,7 @@ export async function acquireBuildSlot(o: AcquireBuildSlotOptions): Promise<Buil
   };
 }
 
-interface HeldLock {
+export interface HeldLock {
   slot: number;
   release(): Promise<void>;
 }
@@ -78,7 +78,11 @@ interface LockOwner {
 /** A lock whose content cannot be read yet is a writer mid-create; after this long it is debris. */
 const UNREADABLE_LOCK_STALE_MS = 60_000;
 
-async function acquireSlot(dir: string, maxSlots = 10_000): Promise<HeldLock> {
+/**
+ * The lowest free numbered slot under `dir`, held by an O_EXCL lock file naming this process; a
+ * dead owner's lock (same host) is reclaimed. Also used for worker ids sharing one data dir.
+ */
+export async function acquireLockSlot(dir: string, maxSlots = 10_000): Promise<HeldLock> {
   await mkdir(dir, { recursive: true });
   const owner: LockOwner = { pid: process.pid, host: hostname(), token: crypto.randomUUID() };
   for (let slot = 0; slot < maxSlots; slot++) {

@@ -3,7 +3,6 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Executor } from "../executors/executor.ts";
-import { RUNMESH_REVISION } from "../mesh/version.ts";
 import type { JobTraceSink } from "./job-log.ts";
 import type { JobPayload } from "./payload.ts";
 import type { RunnerSettings } from "./runner-settings.ts";
@@ -23,7 +22,7 @@ export interface RunJobOptions {
   /** The worker's default builds root, used when the runner entry has no builds_dir. */
   buildsDir: string;
   version: string;
-  revision?: string;
+  revision: string;
   /** Pause between prepare_executor attempts; GitLab's 3 s by default. */
   prepareRetryDelayMs?: number;
   /** Pause before stage retry `retry` (0-based); GitLab's backoff by default. Tests pass `() => 0`. */
@@ -50,7 +49,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
       systemId: o.systemId,
       buildsDir,
       version: o.version,
-      revision: o.revision ?? RUNMESH_REVISION,
+      revision: o.revision,
       arch: goArch(process.arch),
       os: goOs(process.platform),
       tlsCaContent,

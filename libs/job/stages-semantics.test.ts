@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFixtureRepos, type FixtureRepos } from "../../tests/infra/git-fixtures.ts";
 import { type GitHttpServer, startGitHttpServer } from "../../tests/infra/git-http-server.ts";
-import { minimalJobEnv, ShellExecutor } from "../executors/shell-executor.ts";
+import { minimalJobEnv, ShellExecutor } from "../executors/shell/shell-executor.ts";
 import { parseJobPayload } from "./payload.ts";
 import { runJob } from "./run-job.ts";
 import type { RunnerSettings } from "./runner-settings.ts";
@@ -198,8 +198,12 @@ describe("get_sources from a real git server", () => {
     const { log, delays } = await run(job, {
       feature_flags: { FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY: false },
     });
-    expect(log).toContain("GET_SOURCES_ATTEMPTS: number of attempts out of the range [1, 10], clamping to: 10");
-    expect(log).toContain("RESTORE_CACHE_ATTEMPTS: number of attempts out of the range [1, 10], clamping to: 1");
+    expect(log).toContain(
+      "GET_SOURCES_ATTEMPTS: number of attempts out of the range [1, 10], clamping to: 10",
+    );
+    expect(log).toContain(
+      "RESTORE_CACHE_ATTEMPTS: number of attempts out of the range [1, 10], clamping to: 1",
+    );
     expect(log).toContain('ARTIFACT_DOWNLOAD_ATTEMPTS: expected int got "two", using default value: 1');
     expect(log).toContain("  feature flags: FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY:false\x1b[0;m\n");
     expect(delays).toEqual([]);
@@ -303,6 +307,7 @@ describe("scripts", () => {
         systemId: "s",
         buildsDir: join(root, `env-${++n}`),
         version: "1",
+        revision: "dev",
       });
       expect(result.state).toBe("success");
       expect(log).toContain("secret=unset path=set\n");

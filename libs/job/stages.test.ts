@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ShellExecutor, type ShellExecutorOptions } from "../executors/shell-executor.ts";
+import { ShellExecutor, type ShellExecutorOptions } from "../executors/shell/shell-executor.ts";
 import { parseJobPayload } from "./payload.ts";
 import { type RunJobOptions, runJob } from "./run-job.ts";
 import type { RunnerSettings } from "./runner-settings.ts";

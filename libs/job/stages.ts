@@ -25,6 +25,7 @@ import { acquireBuildSlot, type BuildSlot, projectSlug, sharedProjectDir } from 
 import { JobLog, type JobTraceSink } from "./job-log.ts";
 import type { JobPayload } from "./payload.ts";
 import type { RunnerSettings } from "./runner-settings.ts";
+import { stageKind } from "./stage-kind.ts";
 import {
   executionTimeoutMessage,
   parseAttempts,
@@ -272,7 +273,7 @@ export async function runStages(input: StageMachineInput): Promise<JobResult> {
         let result: StageResult;
         try {
           result = await executor.run(
-            { stage: name, script, shell },
+            { stage: name, kind: stageKind(name), script, shell },
             { onOutput: (chunk, stream) => log.output(stream, chunk) },
             signal,
           );

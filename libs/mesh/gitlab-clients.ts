@@ -1,6 +1,7 @@
 // One GitLab client per (URL, TLS files): clients keep connections and TLS material, so the
 // scheduler and workers reuse them across jobs of the same GitLab instance.
 import type { AcceptedJob } from "../bus/subjects.ts";
+import { builtinExecutors, type ExecutorRegistry } from "../executors/registry.ts";
 import { GitLabClient } from "../gitlab/client.ts";
 import { buildRunnerInfo, type RunnerInfo } from "../gitlab/runner-info.ts";
 import type { Logger } from "../log/logger.ts";
@@ -26,15 +27,27 @@ export function gitlabClients(logger: Logger): (job: Pick<AcceptedJob, "gitlabUr
   };
 }
 
-/** The `info` object sent with every request for a runner entry (features always included). */
-export function runnerInfoFor(settings: { executor?: unknown; shell?: unknown }): RunnerInfo {
+const EXECUTORS = builtinExecutors();
+
+/**
+ * The `info` object sent with every request for a runner entry (features always included): the
+ * mesh's common features, plus what the entry's executor adds (GitLab's GetFeatures).
+ */
+export function runnerInfoFor(
+  settings: { executor?: unknown; shell?: unknown },
+  executors: ExecutorRegistry = EXECUTORS,
+): RunnerInfo {
   const executor = typeof settings.executor === "string" ? settings.executor : "shell";
-  const shell = typeof settings.shell === "string" && settings.shell ? settings.shell : "bash";
+  const provider = executors.get(executor);
+  const shell =
+    typeof settings.shell === "string" && settings.shell
+      ? settings.shell
+      : (provider?.defaultShell ?? "bash");
   return buildRunnerInfo({
     version: RUNMESH_VERSION,
     revision: RUNMESH_REVISION,
     executor,
     shell,
-    features: advertisedFeatures(),
+    features: { ...advertisedFeatures(), ...provider?.features },
   });
 }

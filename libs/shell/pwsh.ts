@@ -2,7 +2,7 @@
 // variables as `$NAME=...` plus `$env:NAME=$NAME`, file variables written with WriteAllText,
 // each user command echoed in green and followed by an exit-code check. Pure; not wired into
 // the shell executor (no pwsh on the machines runmesh is tested on), unit-tested only.
-import type { Variable } from "../job/variables.ts";
+import type { ScriptVariable as Variable } from "./stage-scripts.ts";
 
 const ESC = "`e";
 

@@ -1,13 +1,20 @@
 // What each build stage's script contains (GitLab Runner's shells/abstract.go): exports, the cd
 // into the project, the echoed user commands, the git commands of get_sources. Pure: the
 // output is the text handed to an executor, which knows nothing of stages.
-import type { Variable } from "../job/variables.ts";
 import { BashWriter, isShellIdentifier, type ShellName } from "./bash.ts";
+
+/** A job variable as scripts export it: libs/job's Variable fits; the shell needs no more. */
+export interface ScriptVariable {
+  key: string;
+  value: string;
+  /** A file variable: `value` is the content, written to `<tmp dir>/<key>`; the export is the path. */
+  file?: boolean;
+}
 
 /** What every stage script needs to know about the job. `variables` are already expanded. */
 export interface ScriptEnv {
   shell: ShellName;
-  variables: readonly Variable[];
+  variables: readonly ScriptVariable[];
   projectDir: string;
   /** `<project dir>.tmp`: file variables and the GITLAB_ENV file. */
   tmpDir: string;

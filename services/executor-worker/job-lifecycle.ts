@@ -3,10 +3,12 @@
 // is committed in the job record by compare-and-set first, so the scheduler can tell how far a
 // lost worker got, and no job is acknowledged twice.
 import type { AcceptedJob, JobRecord, jobEvent } from "../../libs/bus/subjects.ts";
-import type { Executor } from "../../libs/executors/executor.ts";
+import type { ExecutorInstance, WorkerExecutorOptions } from "../../libs/executors/provider.ts";
+import type { ExecutorRegistry } from "../../libs/executors/registry.ts";
 import type { RunnerInfo } from "../../libs/gitlab/runner-info.ts";
+import type { JobPayload } from "../../libs/job/payload.ts";
 import { parseJobPayload } from "../../libs/job/payload.ts";
-import { runJob } from "../../libs/job/run-job.ts";
+import { type JobResult, runJob } from "../../libs/job/run-job.ts";
 import type { RunnerSettings } from "../../libs/job/runner-settings.ts";
 import { debugTraceEnabled, maskedValues, resolveJobFeatureFlag } from "../../libs/job/variables.ts";
 import type { Logger } from "../../libs/log/logger.ts";
@@ -21,9 +23,14 @@ import { JobTraceReporter } from "../../libs/trace/trace-reporter.ts";
 export interface JobDeps {
   clientFor: ClientFor;
   infoFor: (job: AcceptedJob) => RunnerInfo;
-  executorFor: (settings: RunnerSettings) => Executor;
+  /** The executors this worker runs (registered and configured). */
+  executors: ExecutorRegistry;
+  executorOptions: WorkerExecutorOptions;
+  /** The worker's default builds and cache roots, for runner entries that set none. */
   buildsDir: string;
+  cacheDir: string;
   version: string;
+  revision: string;
   /** Test knob: first trace update interval (GitLab Runner starts at 3 s). */
   traceUpdateIntervalMs?: number;
 }
@@ -134,16 +141,12 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
       abort.abort();
     });
     reporter.start();
-    const result = await runJob({
-      job: payload,
-      runnerSettings: settings,
-      executor: deps.executorFor(settings),
+    const result = await runOnExecutor(payload, settings, deps, h, {
       log,
       cancelSignal: cancel.signal,
       abortSignal: abort.signal,
       systemId: job.systemId,
-      buildsDir: deps.buildsDir,
-      version: deps.version,
+      runnerName: job.runnerName,
     });
     const state = interruptReason ? "failed" : result.state;
     const rawReason = interruptReason ?? result.failureReason;
@@ -161,6 +164,68 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
 async function acknowledge(job: AcceptedJob, deps: JobDeps, info: RunnerInfo) {
   const client = deps.clientFor(job);
   let last = await client.updateJob(job.jobId, job.jobToken, { info, state: "running" });
+/**
+ * The job on its executor: the provider's instance (acquire) when it needs one, a fresh
+ * executor, the stages, and the instance given back (release) whatever the end.
+ */
+async function runOnExecutor(
+  payload: JobPayload,
+  settings: RunnerSettings,
+  deps: JobDeps,
+  h: LifecycleHooks,
+  o: {
+    log: JobLog;
+    cancelSignal: AbortSignal;
+    abortSignal: AbortSignal;
+    systemId: string;
+    runnerName: string;
+  },
+): Promise<JobResult> {
+  const name = settings.executor ?? "shell";
+  const provider = deps.executors.get(name);
+  const systemFailure = (message: string): JobResult => {
+    o.log.runnerLine(`\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m`);
+    return { state: "failed", failureReason: "runner_system_failure", message };
+  };
+  // The scheduler routes by heartbeat and offer() refuses, so this is a mismatch, not a script error.
+  if (!provider) return systemFailure(`this worker has no "${name}" executor`);
+  let instance: ExecutorInstance | undefined;
+  try {
+    instance = await provider.acquire?.({
+      jobId: payload.id,
+      runnerName: o.runnerName,
+      signal: AbortSignal.any([o.cancelSignal, o.abortSignal]),
+    });
+  } catch (e) {
+    return systemFailure(`acquiring an instance for the "${name}" executor: ${(e as Error).message}`);
+  }
+  try {
+    const layout = provider.layout({
+      buildsDir: settings.builds_dir,
+      cacheDir: settings.cache_dir,
+      workerBuildsDir: deps.buildsDir,
+      workerCacheDir: deps.cacheDir,
+    });
+    return await runJob({
+      job: payload,
+      runnerSettings: settings,
+      executor: provider.create({ worker: deps.executorOptions, instance }),
+      log: o.log,
+      cancelSignal: o.cancelSignal,
+      abortSignal: o.abortSignal,
+      systemId: o.systemId,
+      buildsDir: layout.buildsDir,
+      version: deps.version,
+      revision: deps.revision,
+    });
+  } finally {
+    if (instance && provider.release)
+      await provider
+        .release(instance)
+        .catch((e: Error) => h.log.error({ err: e.message }, "releasing the executor instance failed"));
+  }
+}
+
   for (let attempt = 1; attempt < 4 && last.result === "failed"; attempt++) {
     await Bun.sleep(500 * attempt);
     last = await client.updateJob(job.jobId, job.jobToken, { info, state: "running" });

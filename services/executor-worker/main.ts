@@ -1,13 +1,19 @@
 // Executor-worker service entry: `runmesh worker --nats nats://… [--config mesh.toml]`.
 // A worker needs only [mesh] settings: runner entries (and their tokens) are never read here.
+// It runs the executors its registry has and `[mesh] worker_executors` names, and refuses to
+// start when that list names one it does not have.
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Bus } from "../../libs/bus/bus.ts";
-import type { MeshConfig } from "../../libs/config/index.ts";
-import { ShellExecutor } from "../../libs/executors/shell-executor.ts";
+import { ConfigError, type MeshConfig } from "../../libs/config/index.ts";
+import {
+  builtinExecutors,
+  type ExecutorRegistry,
+  UnknownExecutorError,
+} from "../../libs/executors/registry.ts";
 import type { Logger } from "../../libs/log/logger.ts";
 import { gitlabClients, runnerInfoFor } from "../../libs/mesh/gitlab-clients.ts";
-import { RUNMESH_VERSION } from "../../libs/mesh/version.ts";
+import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
 import { ExecutorWorker } from "./worker.ts";
 
 export interface WorkerServiceOptions {
@@ -17,23 +23,49 @@ export interface WorkerServiceOptions {
   workerId: string;
   /** `run --user`: the OS user that runs job scripts (GitLab Runner's shell executor option). */
   user?: string;
+  /** Executors this build of the worker has; default: the built-in ones. Tests add their own. */
+  executors?: ExecutorRegistry;
   traceUpdateIntervalMs?: number;
 }
 
+/** The worker's data dir: [mesh] data_dir, or runmesh's folder under the system temp dir. */
+export function workerDataDir(mesh: Pick<MeshConfig, "data_dir">): string {
+  return mesh.data_dir ?? join(tmpdir(), "runmesh");
+}
+
+/**
+ * The registry narrowed to `[mesh] worker_executors`: a configuration error, naming the key, the
+ * value and what is available, when an entry names an executor this worker does not have.
+ */
+export function workerExecutors(
+  mesh: Pick<MeshConfig, "worker_executors">,
+  registry: ExecutorRegistry = builtinExecutors(),
+): ExecutorRegistry {
+  try {
+    return registry.select(mesh.worker_executors);
+  } catch (e) {
+    if (e instanceof UnknownExecutorError) throw new ConfigError([e.message]);
+    throw e;
+  }
+}
+
 export async function startWorkerService(o: WorkerServiceOptions): Promise<ExecutorWorker> {
-  const buildsDir = o.mesh.builds_dir ?? join(o.mesh.data_dir ?? join(tmpdir(), "runmesh"), "builds");
+  const executors = workerExecutors(o.mesh, o.executors);
+  const dataDir = workerDataDir(o.mesh);
   const worker = new ExecutorWorker({
     bus: o.bus,
     logger: o.logger,
     workerId: o.workerId,
     slots: o.mesh.worker_slots,
-    executors: o.mesh.worker_executors,
+    executors,
+    executorOptions: { user: o.user },
     heartbeatIntervalMs: o.mesh.heartbeat_interval_ms,
     clientFor: gitlabClients(o.logger),
-    infoFor: (job) => runnerInfoFor(job.runner),
-    executorFor: () => new ShellExecutor({ user: o.user }),
-    buildsDir,
+    infoFor: (job) => runnerInfoFor(job.runner, executors),
+    buildsDir: o.mesh.builds_dir ?? join(dataDir, "builds"),
+    cacheDir: join(dataDir, "cache"),
     version: RUNMESH_VERSION,
+    revision: RUNMESH_REVISION,
     traceUpdateIntervalMs: o.traceUpdateIntervalMs,
   });
   await worker.start();

@@ -21,7 +21,6 @@ export interface WorkerOptions extends JobDeps {
   logger: Logger;
   workerId: string;
   slots: number;
-  executors: string[];
   heartbeatIntervalMs: number;
 }
 
@@ -58,14 +57,15 @@ export class ExecutorWorker {
     this.subs.push(await this.o.bus.serve(dispatchRpc(this.o.workerId), (m) => this.offer(m.data)));
     await this.beat();
     this.timer = setInterval(() => void this.beat().catch(() => {}), this.o.heartbeatIntervalMs);
-    this.log.info({ slots: this.o.slots, executors: this.o.executors }, "worker started");
+    this.log.info({ slots: this.o.slots, executors: this.o.executors.names() }, "worker started");
   }
 
   private async beat(): Promise<void> {
     await this.o.bus.publish(heartbeat, {
       workerId: this.o.workerId,
       slots: this.o.slots,
-      executors: this.o.executors,
+      // Exactly what is registered and configured: the scheduler routes jobs by it.
+      executors: this.o.executors.names(),
       running: [...this.running.values()].map((r) => ({
         jobKey: r.job.jobKey,
         runnerKey: r.job.runnerKey,
@@ -83,6 +83,9 @@ export class ExecutorWorker {
     if (this.running.has(job.jobKey)) return { accepted: true };
     if (this.running.size + this.claiming >= this.o.slots) return { accepted: false, reason: "no free slot" };
     this.claiming++;
+    const executor = String(job.runner.executor ?? "shell");
+    if (!this.o.executors.get(executor))
+      return { accepted: false, reason: `this worker has no "${executor}" executor` };
     let revision: number;
     try {
       const record: JobRecord = { state: "claimed", workerId: this.o.workerId, job, updatedAt: Date.now() };

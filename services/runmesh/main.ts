@@ -10,9 +10,10 @@ import { createLogger, type Logger } from "../../libs/log/logger.ts";
 import { connectBus } from "../../libs/mesh/bus-connect.ts";
 import { watchConfig } from "../../libs/mesh/config-reload.ts";
 import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
-import { startWorkerService } from "../executor-worker/main.ts";
+import { startWorkerService, workerDataDir, workerExecutors } from "../executor-worker/main.ts";
 import { loadMeshSettings } from "../executor-worker/mesh-settings.ts";
 import type { ExecutorWorker } from "../executor-worker/worker.ts";
+import { resolveWorkerId, type WorkerIdentity } from "../executor-worker/worker-id.ts";
 import { pollTargets, startPollerService } from "../poller/main.ts";
 import type { Poller } from "../poller/poller.ts";
 import { runnerCapacities, startSchedulerService } from "../scheduler/main.ts";
@@ -142,6 +143,8 @@ async function start(mode: Mode, args: Args): Promise<number> {
   }
 
   const name = safeId(mesh.name ?? hostname());
+  // A worker refuses executors it does not have before it touches the bus ([mesh] worker_executors).
+  if (mode === "run" || mode === "worker") workerExecutors(mesh);
   const bus = await connectBus(mesh, `runmesh-${mode}-${name}`);
   logger.info({ transport: bus.transport, mode }, "bus connected");
   let scheduler: Scheduler | undefined;
@@ -149,12 +152,21 @@ async function start(mode: Mode, args: Args): Promise<number> {
   let poller: Poller | undefined;
   if (mode === "run" || mode === "scheduler")
     scheduler = await startSchedulerService({ config: config!, bus, logger });
+  let identity: WorkerIdentity | undefined;
   if (mode === "run" || mode === "worker") {
+    // The same id across restarts: --id, [mesh] name when set (the default is the hostname, shared
+    // by every worker on the host), else one persisted in the worker's data dir.
+    identity = await resolveWorkerId({
+      id: args.id,
+      meshName: mesh.name !== hostname() ? mesh.name : undefined,
+      dataDir: workerDataDir(mesh),
+    });
+    logger.info({ worker: identity.id, from: identity.source }, "worker id");
     worker = await startWorkerService({
       mesh,
       bus,
       logger,
-      workerId: safeId(args.id ?? (mode === "run" ? `${name}-worker` : `${name}-${process.pid}`)),
+      workerId: identity.id,
       user: args.user ?? config?.user,
     });
   }
@@ -186,7 +198,7 @@ async function start(mode: Mode, args: Args): Promise<number> {
       logger.info("SIGHUP: nothing to reload (a worker's jobs bring their settings)"),
     );
   logger.info({ mode, version: RUNMESH_VERSION }, "runmesh ready");
-  return waitForSignals({
+  const code = await waitForSignals({
     logger,
     bus,
     poller,
@@ -194,6 +206,8 @@ async function start(mode: Mode, args: Args): Promise<number> {
     worker,
     shutdownTimeoutMs: config?.shutdown_timeout_ms ?? 30_000,
   });
+  await identity?.release();
+  return code;
 }
 
 function waitForSignals(o: {

@@ -131,6 +131,13 @@ export class CapacityLedger {
     return best;
   }
 
+  /** Runner entries whose executor no live worker offers: their jobs could never run. */
+  unservedRunners(): RunnerCapacity[] {
+    const offered = new Set<string>();
+    for (const w of this.workers.values()) for (const e of w.executors) offered.add(e);
+    return [...this.runners.values()].filter((r) => !offered.has(r.executor));
+  }
+
   freeSlots(): number {
     let slots = 0;
     for (const w of this.workers.values()) if (!w.draining) slots += w.slots;

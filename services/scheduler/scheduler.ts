@@ -43,6 +43,8 @@ export interface SchedulerOptions {
   dispatchTimeoutMs: number;
   pendingKeepaliveIntervalMs: number;
   /** Tick of the housekeeping loop (lease expiry, lost workers, dispatch retries). */
+  /** How often an entry no live worker can serve is logged again, at info level. Default 60 s. */
+  unservedReminderMs?: number;
   tickMs?: number;
   now?: () => number;
 }
@@ -70,6 +72,8 @@ export class Scheduler {
   private readonly log: Logger;
   private tickRunning = false;
 
+  /** Runner entries no live worker can serve (by key), with when they were last logged. */
+  private unserved = new Map<string, number>();
   constructor(private readonly o: SchedulerOptions) {
     this.now = o.now ?? Date.now;
     this.ledger = new CapacityLedger(o.concurrent, new Map(o.runners.map((r) => [r.key, r])));
@@ -123,6 +127,8 @@ export class Scheduler {
   reconfigure(concurrent: number, runners: RunnerCapacity[]): void {
     this.ledger.configure(concurrent, new Map(runners.map((r) => [r.key, r])));
     this.capacityFreed("config reloaded");
+    // A reload warns afresh about every entry no worker can serve.
+    this.unserved.clear();
     this.log.info({ concurrent, runners: runners.length }, "scheduler reloaded its capacity settings");
   }
 
@@ -258,7 +264,10 @@ export class Scheduler {
       const expired = this.ledger.expireLeases(now);
       if (expired.length) this.capacityFreed(`${expired.length} lease(s) expired`);
       for (const p of [...this.pending.values()]) await this.keepPendingAlive(p, now);
-      if (now >= this.quietUntil && this.o.bus.status() === "connected") await this.checkLostWorkers(now);
+      if (now >= this.quietUntil && this.o.bus.status() === "connected") {
+        await this.checkLostWorkers(now);
+        this.checkUnservedRunners(now);
+      }
     } catch (e) {
       this.log.error({ err: (e as Error).message }, "scheduler housekeeping failed");
     } finally {
@@ -267,6 +276,37 @@ export class Scheduler {
   }
 
   private async keepPendingAlive(p: Pending, now: number): Promise<void> {
+  /**
+   * A runner entry whose executor no live worker offers sits idle: warned once (after start, after
+   * a reload), then logged at info level while it lasts, and once more when a worker serves it.
+   */
+  private checkUnservedRunners(now: number): void {
+    const unserved = new Map(this.ledger.unservedRunners().map((r) => [r.key, r]));
+    for (const [key, r] of unserved) {
+      const last = this.unserved.get(key);
+      const offered = [...new Set([...this.ledger.workers.values()].flatMap((w) => w.executors))];
+      const fields = { runner: r.name, executor: r.executor, offered };
+      const msg = `runner "${r.name}": no live worker offers executor "${r.executor}"; its jobs are not requested until one does (start a worker with "${r.executor}" in [mesh] worker_executors)`;
+      if (last === undefined) {
+        this.log.warn(fields, msg);
+        this.unserved.set(key, now);
+      } else if (now - last >= (this.o.unservedReminderMs ?? 60_000)) {
+        this.log.info(fields, msg);
+        this.unserved.set(key, now);
+      }
+    }
+    for (const key of this.unserved.keys()) {
+      if (unserved.has(key)) continue;
+      this.unserved.delete(key);
+      const r = this.ledger.runner(key);
+      if (r)
+        this.log.info(
+          { runner: r.name, executor: r.executor },
+          `runner "${r.name}": a worker offers executor "${r.executor}" again`,
+        );
+    }
+  }
+
     const { job } = p;
     if (now - job.acceptedAt >= this.o.dispatchTimeoutMs) {
       this.pending.delete(job.jobKey);

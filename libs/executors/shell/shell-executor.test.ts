@@ -47,6 +47,7 @@ describe("ShellExecutor", () => {
     const r = await new ShellExecutor({ loginShell: false }).run(
       {
         stage: "step_script",
+        kind: "user",
         script: "echo out; echo err >&2; exit 5\n",
         shell: "bash",
         env: { EXTRA: "x" },
@@ -62,7 +63,7 @@ describe("ShellExecutor", () => {
   test("passes the stage environment on top of the base environment", async () => {
     const out = collect();
     await new ShellExecutor({ loginShell: false, baseEnv: { PATH: process.env.PATH, BASE: "b" } }).run(
-      { stage: "s", script: 'echo "$BASE $EXTRA"\n', shell: "sh", env: { EXTRA: "e" } },
+      { stage: "s", kind: "user", script: 'echo "$BASE $EXTRA"\n', shell: "sh", env: { EXTRA: "e" } },
       out.io,
       never,
     );
@@ -80,7 +81,7 @@ describe("ShellExecutor", () => {
       },
     };
     const r = await executor.run(
-      { stage: "s", script: "echo first; sleep 30; echo second\n", shell: "bash" },
+      { stage: "s", kind: "user", script: "echo first; sleep 30; echo second\n", shell: "bash" },
       io,
       abort.signal,
     );
@@ -105,6 +106,7 @@ describe("ShellExecutor", () => {
     }).run(
       {
         stage: "s",
+        kind: "user",
         script: `trap '' TERM; sleep 1000 & echo $! > ${pidFile}; echo ready; wait; echo survived-term\n`,
         shell: "bash",
       },
@@ -121,7 +123,7 @@ describe("ShellExecutor", () => {
     const abort = new AbortController();
     abort.abort();
     const r = await new ShellExecutor({ loginShell: false }).run(
-      { stage: "s", script: "sleep 30\n", shell: "sh" },
+      { stage: "s", kind: "user", script: "sleep 30\n", shell: "sh" },
       collect().io,
       abort.signal,
     );
@@ -131,7 +133,7 @@ describe("ShellExecutor", () => {
   test("background children do not outlive a finished stage", async () => {
     const pidFile = join(dir, "leftover.pid");
     const r = await new ShellExecutor({ loginShell: false }).run(
-      { stage: "s", script: `sleep 1000 & echo $! > ${pidFile}\n`, shell: "bash" },
+      { stage: "s", kind: "user", script: `sleep 1000 & echo $! > ${pidFile}\n`, shell: "bash" },
       collect().io,
       never,
     );
@@ -151,7 +153,7 @@ describe("ShellExecutor", () => {
     if (process.getuid?.() !== 0) return;
     const out = collect();
     const r = await new ShellExecutor({ user: "nobody", loginShell: false }).run(
-      { stage: "s", script: "id -un\n", shell: "sh" },
+      { stage: "s", kind: "user", script: "id -un\n", shell: "sh" },
       out.io,
       never,
     );

@@ -11,7 +11,7 @@ import {
   type StageIO,
   type StageResult,
   type StageRun,
-} from "./executor.ts";
+} from "../executor.ts";
 
 export interface ShellExecutorOptions {
   /** GitLab Runner's `run --user`: scripts run as this OS user through `su` (needs root). */

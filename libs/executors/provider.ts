@@ -1,0 +1,76 @@
+// An executor provider: what a worker knows about one executor before, around and after a job,
+// after GitLab Runner's common/executor.go (ExecutorProvider: CanCreate, GetDefaultShell,
+// GetFeatures, Acquire/Release, Create) and executors/abstract.go (the executor decides where
+// builds and caches live, and whether a builds dir is shared between jobs). A worker holds a
+// registry of providers (registry.ts); adding an executor is a folder with its provider in it,
+// plus one line in the registry's built-in list.
+import type { FeatureKey } from "../gitlab/runner-info.ts";
+import type { Executor, JobShell } from "./executor.ts";
+
+/** Where one job's builds and caches live, as the executor decides (abstract.go RootDir/CacheDir). */
+export interface BuildsLayout {
+  /** The builds root, absolute, on the executor's side. */
+  buildsDir: string;
+  cacheDir: string;
+  /**
+   * true when several jobs (and runner entries) share the builds dir, so project dirs carry the
+   * short token and concurrency id (`<builds>/<token>/<n>/<path>`): shell and ssh executors.
+   */
+  sharedBuildsDir: boolean;
+}
+
+export interface LayoutInput {
+  /** `builds_dir` / `cache_dir` of the runner entry, when set. */
+  buildsDir?: string;
+  cacheDir?: string;
+  /** The worker's defaults ([mesh] builds_dir, or under its data dir). */
+  workerBuildsDir: string;
+  workerCacheDir: string;
+}
+
+/** An instance an executor acquired for one job (autoscaled VM, pooled container host…). */
+export interface ExecutorInstance {
+  /** Names the instance in logs and job lines. */
+  readonly id: string;
+  /** Provider-specific connection data (address, credentials handle). */
+  readonly data?: unknown;
+}
+
+/** Worker-wide options an executor may use; each provider reads only what concerns it. */
+export interface WorkerExecutorOptions {
+  /** `run --user`: the OS user that runs job scripts (the shell executor's option). */
+  user?: string;
+}
+
+export interface CreateContext {
+  worker: WorkerExecutorOptions;
+  /** What `acquire` returned for this job, for executors that need an instance. */
+  instance?: ExecutorInstance;
+}
+
+export interface AcquireContext {
+  jobId: number;
+  runnerName: string;
+  signal: AbortSignal;
+}
+
+export interface ExecutorProvider {
+  /** The `executor` value of a [[runners]] entry this provider serves ("shell", "docker", …). */
+  readonly name: string;
+  /** The shell used when the runner entry sets none (GetDefaultShell). */
+  readonly defaultShell: JobShell;
+  /** Every shell this executor can run job scripts in. */
+  readonly shells: readonly JobShell[];
+  /** `info.features` this executor turns on (GetFeatures), on top of the worker's common ones. */
+  readonly features: Readonly<Partial<Record<FeatureKey, boolean>>>;
+  /** Where builds and caches live for a job of this runner entry. */
+  layout(input: LayoutInput): BuildsLayout;
+  /** A fresh executor for one job (Create). */
+  create(ctx: CreateContext): Executor;
+  /**
+   * Takes an instance for one job before it runs (Acquire), e.g. from the autoscaler; `release`
+   * gives it back after the job, whatever its end. Absent for executors that need no instance.
+   */
+  acquire?(ctx: AcquireContext): Promise<ExecutorInstance>;
+  release?(instance: ExecutorInstance): Promise<void>;
+}

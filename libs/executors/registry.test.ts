@@ -1,0 +1,60 @@
+import { describe, expect, test } from "bun:test";
+import type { ExecutorProvider } from "./provider.ts";
+import { builtinExecutors, ExecutorRegistry, UnknownExecutorError } from "./registry.ts";
+import { resolveHostDir, shellProvider } from "./shell/provider.ts";
+
+const fake = (name: string): ExecutorProvider => ({
+  ...shellProvider,
+  name,
+  features: {},
+});
+
+describe("executor registry", () => {
+  test("runmesh ships the shell executor, with bash by default and a shared builds dir", () => {
+    const shell = builtinExecutors().get("shell");
+    expect(shell?.defaultShell).toBe("bash");
+    expect(shell?.features).toEqual({ shared: true });
+    expect(builtinExecutors().names()).toEqual(["shell"]);
+  });
+
+  test("select keeps the configured executors, in config order", () => {
+    const r = new ExecutorRegistry([shellProvider, fake("custom"), fake("ssh")]);
+    expect(r.select(["ssh", "shell", "ssh"]).names()).toEqual(["ssh", "shell"]);
+  });
+
+  test("select refuses an executor with no provider, naming the key, the value and what is available", () => {
+    const r = builtinExecutors();
+    let error: unknown;
+    try {
+      r.select(["shell", "docker"]);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UnknownExecutorError);
+    const message = (error as Error).message;
+    expect(message).toContain("[mesh] worker_executors");
+    expect(message).toContain('"docker"');
+    expect(message).toContain('available: "shell"');
+  });
+
+  test("with() adds a provider without touching the original; a name registered twice is refused", () => {
+    const base = builtinExecutors();
+    const more = base.with(fake("custom"));
+    expect(more.names()).toEqual(["shell", "custom"]);
+    expect(base.get("custom")).toBeUndefined();
+    expect(() => base.with(fake("shell"))).toThrow('executor "shell" is registered twice');
+  });
+});
+
+describe("shell executor layout", () => {
+  test("builds and cache under the runner's dirs, else the worker's; $PWD is the worker's directory", () => {
+    const layout = shellProvider.layout({
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: GitLab's builds_dir syntax
+      buildsDir: "${PWD}/b",
+      workerBuildsDir: "/w/builds",
+      workerCacheDir: "/w/cache",
+    });
+    expect(layout).toEqual({ buildsDir: `${process.cwd()}/b`, cacheDir: "/w/cache", sharedBuildsDir: true });
+    expect(resolveHostDir("$PWD/x/../y")).toBe(`${process.cwd()}/y`);
+  });
+});
