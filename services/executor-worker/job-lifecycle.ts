@@ -160,10 +160,6 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
   }
 }
 
-/** PUT state=running, retried a few times on transient failures (never on abort). */
-async function acknowledge(job: AcceptedJob, deps: JobDeps, info: RunnerInfo) {
-  const client = deps.clientFor(job);
-  let last = await client.updateJob(job.jobId, job.jobToken, { info, state: "running" });
 /**
  * The job on its executor: the provider's instance (acquire) when it needs one, a fresh
  * executor, the stages, and the instance given back (release) whatever the end.
@@ -226,6 +222,10 @@ async function runOnExecutor(
   }
 }
 
+/** PUT state=running, retried a few times on transient failures (never on abort). */
+async function acknowledge(job: AcceptedJob, deps: JobDeps, info: RunnerInfo) {
+  const client = deps.clientFor(job);
+  let last = await client.updateJob(job.jobId, job.jobToken, { info, state: "running" });
   for (let attempt = 1; attempt < 4 && last.result === "failed"; attempt++) {
     await Bun.sleep(500 * attempt);
     last = await client.updateJob(job.jobId, job.jobToken, { info, state: "running" });

@@ -82,10 +82,10 @@ export class ExecutorWorker {
     if (this.draining) return { accepted: false, reason: "worker is draining" };
     if (this.running.has(job.jobKey)) return { accepted: true };
     if (this.running.size + this.claiming >= this.o.slots) return { accepted: false, reason: "no free slot" };
-    this.claiming++;
     const executor = String(job.runner.executor ?? "shell");
     if (!this.o.executors.get(executor))
       return { accepted: false, reason: `this worker has no "${executor}" executor` };
+    this.claiming++;
     let revision: number;
     try {
       const record: JobRecord = { state: "claimed", workerId: this.o.workerId, job, updatedAt: Date.now() };

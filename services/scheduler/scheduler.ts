@@ -42,9 +42,9 @@ export interface SchedulerOptions {
   workerLostAfterMs: number;
   dispatchTimeoutMs: number;
   pendingKeepaliveIntervalMs: number;
-  /** Tick of the housekeeping loop (lease expiry, lost workers, dispatch retries). */
   /** How often an entry no live worker can serve is logged again, at info level. Default 60 s. */
   unservedReminderMs?: number;
+  /** Tick of the housekeeping loop (lease expiry, lost workers, dispatch retries). */
   tickMs?: number;
   now?: () => number;
 }
@@ -71,9 +71,9 @@ export class Scheduler {
   private lastScanAt = 0;
   private readonly log: Logger;
   private tickRunning = false;
-
   /** Runner entries no live worker can serve (by key), with when they were last logged. */
   private unserved = new Map<string, number>();
+
   constructor(private readonly o: SchedulerOptions) {
     this.now = o.now ?? Date.now;
     this.ledger = new CapacityLedger(o.concurrent, new Map(o.runners.map((r) => [r.key, r])));
@@ -126,9 +126,9 @@ export class Scheduler {
   /** A reloaded config.toml: new `concurrent` and runner entries (limit, executor). */
   reconfigure(concurrent: number, runners: RunnerCapacity[]): void {
     this.ledger.configure(concurrent, new Map(runners.map((r) => [r.key, r])));
-    this.capacityFreed("config reloaded");
     // A reload warns afresh about every entry no worker can serve.
     this.unserved.clear();
+    this.capacityFreed("config reloaded");
     this.log.info({ concurrent, runners: runners.length }, "scheduler reloaded its capacity settings");
   }
 
@@ -275,7 +275,6 @@ export class Scheduler {
     }
   }
 
-  private async keepPendingAlive(p: Pending, now: number): Promise<void> {
   /**
    * A runner entry whose executor no live worker offers sits idle: warned once (after start, after
    * a reload), then logged at info level while it lasts, and once more when a worker serves it.
@@ -307,6 +306,7 @@ export class Scheduler {
     }
   }
 
+  private async keepPendingAlive(p: Pending, now: number): Promise<void> {
     const { job } = p;
     if (now - job.acceptedAt >= this.o.dispatchTimeoutMs) {
       this.pending.delete(job.jobKey);
