@@ -27,6 +27,8 @@ const s3Settings = {
 };
 export const S3_SECRET_KEYS = ["AccessKey", "SecretKey", "SessionToken"] as const;
 const s3Secrets = { AccessKey: optStr(), SecretKey: optStr(), SessionToken: optStr() };
+/** The [runners.cache.s3] keys, which GitLab Runner before 11.3 read directly under [runners.cache]. */
+export const S3_KEYS: ReadonlySet<string> = new Set([...Object.keys(s3Settings), ...S3_SECRET_KEYS]);
 
 const gcsSettings = { BucketName: optStr() };
 export const GCS_SECRET_KEYS = ["AccessID", "PrivateKey", "CredentialsFile"] as const;

@@ -9,7 +9,7 @@ import { readFile } from "node:fs/promises";
 import { hostname as osHostname } from "node:os";
 import { parse, TomlError } from "smol-toml";
 import type { z } from "zod";
-import { CACHE_TYPES } from "./cache-section.ts";
+import { CACHE_TYPES, S3_KEYS } from "./cache-section.ts";
 import { ConfigError } from "./config-error.ts";
 import { closestKey, describeLocation, renderValue, valueAt } from "./config-messages.ts";
 import { configSchema, resolveGlobals } from "./config-schema.ts";
@@ -144,6 +144,9 @@ function unknownKeyWarning(locate: Locate, path: PropertyKey[], known: string[])
   const renamed = path.length === 3 && path[0] === "runners" ? REMOVED_RUNNER_KEYS[key] : undefined;
   if (renamed) {
     return `${locate(path)}: removed in GitLab Runner 17.0, which ignores it: this script does not run; rename the key to ${renamed}`;
+  }
+  if (path.length === 4 && path[0] === "runners" && path[2] === "cache" && S3_KEYS.has(key)) {
+    return `${locate(path)}: unknown key, ignored: it belongs in [runners.cache.s3] since GitLab Runner 11.3, and GitLab Runner ignores it here too`;
   }
   const guess = closestKey(key, known);
   const hint = guess ? `; did you mean ${JSON.stringify(guess)}?` : "";
