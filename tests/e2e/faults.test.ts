@@ -4,16 +4,19 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
+import { type Coordinator, type CoordinatorJob, startCoordinator } from "../coordinator/coordinator.ts";
 import { type NatsServer, startNatsServer } from "../infra/nats-server.ts";
 import { configToml } from "./mesh-harness.ts";
 import { type MeshProcess, spawnRunmesh } from "./processes.ts";
+import { executionsOf, runningPuts } from "./run-count.ts";
 
 const TOKEN = "glrt-faults-runner-0123456789";
 let nats: NatsServer;
 let coordinator: Coordinator;
 let procs: MeshProcess[] = [];
 let configPath: string;
+/** Each job's script appends `run` to a file here, outside every build directory. */
+let marks: string;
 
 afterEach(async () => {
   for (const p of procs) p.kill("SIGKILL");
@@ -29,6 +32,7 @@ async function setup(mesh: Record<string, string> = {}, ackTimeoutMs = 60_000) {
   coordinator = await startCoordinator({ longPollMs: 2000, traceUpdateIntervalS: 1, ackTimeoutMs });
   coordinator.registerRunner(TOKEN);
   const dir = mkdtempSync(join(tmpdir(), "runmesh-faults-"));
+  marks = mkdtempSync(join(tmpdir(), "runmesh-faults-runs-"));
   configPath = join(dir, "config.toml");
   writeFileSync(
     configPath,
@@ -73,9 +77,15 @@ async function startWithVanishedWorker(): Promise<void> {
 }
 
 const job = (script: string[]) => coordinator.enqueueJob(TOKEN, { script, gitStrategy: "none" });
-const runningPuts = (id: number) =>
-  coordinator.jobs.get(id)?.puts.filter((p) => (p.body as { state?: string }).state === "running").length ??
-  0;
+/** A job whose every execution leaves a line in `marks`. */
+const countedJob = (line: string) => job([`echo run >> ${marks}/runs`, `echo ${line}`]);
+
+/** The job ran exactly once: one execution, one PUT running, no PATCH resending stored bytes. */
+function expectRanOnce(done: CoordinatorJob): void {
+  expect(executionsOf(marks)).toBe(1);
+  expect(runningPuts(done)).toBe(1);
+  expect(done.rewinds).toEqual([]);
+}
 
 describe("faults over NATS with one process per tier", () => {
   test("a worker killed mid-job gets its job failed at GitLab as runner_system_failure within 10 s", async () => {
@@ -97,6 +107,9 @@ describe("faults over NATS with one process per tier", () => {
     // The notice lands after what the worker had already sent, not over it.
     expect(done.traceText.indexOf("working 3")).toBeLessThan(done.traceText.indexOf("ERROR:"));
     expect(took).toBeLessThan(10_000);
+    // The scheduler cannot know the bytes the dead worker sent, so it claims no checksum (GitLab
+    // then skips trace validation) rather than a wrong one.
+    expect(done.final?.checksum).toBeUndefined();
   });
 
   test("a worker killed after claiming, before acknowledging, has its job re-dispatched and acknowledged once", async () => {
@@ -105,14 +118,13 @@ describe("faults over NATS with one process per tier", () => {
     const first = start("worker", { RUNMESH_FAILPOINT: "worker.after_claim" }, ["--id", "claims-then-dies"]);
     start("poller");
     await first.waitFor("worker started");
-    const j = job(["echo ran once"]);
+    const j = countedJob("ran once");
     expect(await first.exited).toBe(86);
     const second = start("worker", {}, ["--id", "takes-over"]);
     await second.waitFor("worker started");
     const done = await coordinator.waitForFinal(j.id, 30_000);
     expect(done.status).toBe("success");
-    expect(done.acknowledgements).toBe(1);
-    expect(runningPuts(j.id)).toBe(1);
+    expectRanOnce(done);
   });
 
   test("a worker killed right after acknowledging is never acknowledged twice: its job fails as a system failure", async () => {
@@ -121,13 +133,14 @@ describe("faults over NATS with one process per tier", () => {
     const first = start("worker", { RUNMESH_FAILPOINT: "worker.after_ack" }, ["--id", "acks-then-dies"]);
     start("poller");
     await first.waitFor("worker started");
-    const j = job(["echo never runs"]);
+    const j = countedJob("never runs");
     expect(await first.exited).toBe(86);
     start("worker", {}, ["--id", "bystander"]);
     const done = await coordinator.waitForFinal(j.id, 20_000);
     expect(done.status).toBe("failed");
     expect(done.failureReason).toBe("runner_system_failure");
-    expect(runningPuts(j.id)).toBe(1);
+    expect(runningPuts(done)).toBe(1);
+    expect(executionsOf(marks)).toBe(0);
   });
 
   test("a scheduler that dies holding an accepted job leaves it to its successor; the job runs once", async () => {
@@ -136,7 +149,7 @@ describe("faults over NATS with one process per tier", () => {
     const worker = start("worker", {}, ["--id", "steady"]);
     start("poller");
     await worker.waitFor("worker started");
-    const j = job(["echo survived a scheduler crash"]);
+    const j = countedJob("survived a scheduler crash");
     expect(await doomed.exited).toBe(86);
     const successor = start("scheduler");
     const done = await coordinator.waitForFinal(j.id, 40_000).catch((e) => {
@@ -144,7 +157,7 @@ describe("faults over NATS with one process per tier", () => {
       throw e;
     });
     expect(done.status).toBe("success");
-    expect(done.acknowledgements).toBe(1);
+    expectRanOnce(done);
     // And the restarted scheduler's books are right: the next job runs too.
     const next = job(["echo next"]);
     expect((await coordinator.waitForFinal(next.id, 30_000)).status).toBe("success");
@@ -156,38 +169,43 @@ describe("faults over NATS with one process per tier", () => {
     const worker = start("worker", {}, ["--id", "steady"]);
     const doomed = start("poller", { RUNMESH_FAILPOINT: "poller.after_handoff" });
     await worker.waitFor("worker started");
-    const j = job(["echo handed over"]);
+    const j = countedJob("handed over");
     expect(await doomed.exited).toBe(86);
     start("poller");
     const done = await coordinator.waitForFinal(j.id, 30_000);
     expect(done.status).toBe("success");
-    expect(done.acknowledgements).toBe(1);
+    expectRanOnce(done);
   });
 
-  test("a poller that dies between GitLab's 201 and the handoff: GitLab re-queues the unacknowledged job, which then runs once", async () => {
-    // GitLab puts a job back in the queue when its runner does not acknowledge it in time.
+  test("a poller that dies between GitLab's 201 and the handoff: GitLab drops the unacknowledged job and its retry runs once", async () => {
+    // GitLab's RetryWaitingJobService: no ack in time → runner_provisioning_timeout, auto-retried
+    // as a new job (new id, new token). The lost hand-out itself never runs.
     await setup({}, 4000);
     start("scheduler");
     const worker = start("worker", {}, ["--id", "steady"]);
     const doomed = start("poller", { RUNMESH_FAILPOINT: "poller.after_201" });
     await worker.waitFor("worker started");
-    const j = job(["echo second chance"]);
+    const j = countedJob("second chance");
     expect(await doomed.exited).toBe(86);
     start("poller");
-    const done = await coordinator.waitForFinal(j.id, 40_000);
+    const dropped = await coordinator.waitForFinal(j.id, 20_000);
+    expect(dropped).toMatchObject({ status: "failed", failureReason: "runner_provisioning_timeout" });
+    expect(runningPuts(dropped)).toBe(0);
+    const done = await coordinator.waitForFinal(dropped.retriedAs!, 40_000);
     expect(done.status).toBe("success");
-    expect(done.acknowledgements).toBe(1);
+    expect(done.token).not.toBe(j.token);
+    expectRanOnce(done);
   });
 
   test("an accepted job no worker takes is kept alive with PUT state=pending, then runs when a worker comes", async () => {
     await setup({ pending_keepalive_interval: "1s", dispatch_timeout: "20s" });
     await startWithVanishedWorker();
-    const j = job(["echo finally taken"]);
+    const j = countedJob("finally taken");
     await coordinator.waitForJob(j.id, (x) => x.keepalives >= 2, 20_000);
     start("worker", {}, ["--id", "latecomer"]);
     const done = await coordinator.waitForFinal(j.id, 30_000);
     expect(done.status).toBe("success");
-    expect(done.acknowledgements).toBe(1);
+    expectRanOnce(done);
   });
 
   test("an accepted job no worker takes within dispatch_timeout is failed with a line in its log saying why", async () => {

@@ -1,10 +1,14 @@
 // The mesh end to end: coordinator → poller → scheduler → worker → shell → coordinator, on the
 // in-process bus and over a real nats-server, checked from the coordinator's side.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
 import type { JobSpec } from "../coordinator/job-payload.ts";
 import { type NatsServer, startNatsServer } from "../infra/nats-server.ts";
 import { type Mesh, startMesh, type Transport } from "./mesh-harness.ts";
+import { executionsOf, runningPuts } from "./run-count.ts";
 
 let nats: NatsServer;
 beforeAll(async () => {
@@ -53,15 +57,54 @@ for (const transport of ["inproc", "nats"] as const) {
     const r1 = { name: "runner-one", token: `glrt-one-${transport}-0123456789abcdef` };
     const r2 = { name: "runner-two", token: `glrt-two-${transport}-0123456789abcdef` };
 
-    test("a passing job reports success with the trace GitLab holds matching checksum and size", async () => {
+    test("a passing job runs once and reports success with the trace GitLab holds matching checksum and size", async () => {
       await withMesh(transport, [r1], {}, async (c) => {
-        const j = c.enqueueJob(r1.token, job(["echo hello from runmesh"]));
+        const marks = mkdtempSync(join(tmpdir(), "runmesh-runs-"));
+        const j = c.enqueueJob(r1.token, job([`echo run >> ${marks}/runs`, "echo hello from runmesh"]));
         const done = await c.waitForFinal(j.id, 20_000);
         expect(done.status).toBe("success");
         expect(done.traceText).toContain("hello from runmesh");
         expect(done.final?.checksumMatches).toBe(true);
         expect(done.final?.bytesizeMatches).toBe(true);
-        expect(done.acknowledgements).toBe(1);
+        expect(executionsOf(marks)).toBe(1);
+        expect(runningPuts(done)).toBe(1);
+        expect(done.rewinds).toEqual([]);
+      });
+    });
+
+    test("a final PUT answered 412 makes runmesh resend the trace from 0; GitLab's 416 resyncs it and the job finishes", async () => {
+      await withMesh(transport, [r1], {}, async (c) => {
+        c.failNextTraceValidations(1);
+        const j = c.enqueueJob(r1.token, job(["echo validated twice"]));
+        const done = await c.waitForFinal(j.id, 30_000);
+        expect(done.status).toBe("success");
+        const finals = done.puts.filter((p) => p.state === "success").map((p) => p.status);
+        expect(finals).toEqual([412, 200]);
+        // The resend starts at 0, below what GitLab holds: refused with 416, nothing stored twice.
+        expect(done.rewinds.length).toBeGreaterThanOrEqual(1);
+        expect(done.rewinds.every((p) => p.start === 0 && p.status === 416)).toBe(true);
+        expect(done.traceText.split("validated twice").length - 1).toBe(2); // the command line and its output
+        expect(done.final?.checksumMatches).toBe(true);
+      });
+    });
+
+    test("a job needing a feature runmesh does not advertise is dropped by GitLab as runner_unsupported, never run", async () => {
+      await withMesh(transport, [r1], {}, async (c) => {
+        const marks = mkdtempSync(join(tmpdir(), "runmesh-unsupported-"));
+        const fallback = c.enqueueJob(
+          r1.token,
+          job([`echo run >> ${marks}/runs`], {
+            cache: [{ key: "deps", fallback_keys: ["deps-main"], paths: ["d"] }],
+          }),
+        );
+        const next = c.enqueueJob(r1.token, job(["echo plain job"]));
+        expect((await c.waitForFinal(next.id, 20_000)).status).toBe("success");
+        expect(c.jobs.get(fallback.id)).toMatchObject({
+          status: "failed",
+          failureReason: "runner_unsupported",
+          unsupportedFeatures: ["fallback_cache_keys"],
+        });
+        expect(executionsOf(marks)).toBe(0);
       });
     });
 
@@ -80,13 +123,14 @@ for (const transport of ["inproc", "nats"] as const) {
         const j = c.enqueueJob(r1.token, job(["for i in 1 2 3 4 5 6 7 8; do echo tick $i; sleep 0.4; done"]));
         const done = await c.waitForFinal(j.id, 30_000);
         expect(done.status).toBe("success");
-        const beforeFinal = done.patches.filter((p) => p.at < (done.finishedAt ?? Number.POSITIVE_INFINITY));
+        const accepted = done.acceptedPatches;
+        const beforeFinal = accepted.filter((p) => p.at < (done.finishedAt ?? Number.POSITIVE_INFINITY));
         expect(beforeFinal.length).toBeGreaterThanOrEqual(3);
-        let end = 0;
-        for (const p of done.patches) {
-          expect(p.start).toBeLessThanOrEqual(end);
-          end = p.start + p.length;
-        }
+        // Each stored PATCH starts exactly where the previous one ended; refused ones are counted apart.
+        const starts = accepted.map((p) => p.start);
+        const ends = [0, ...accepted.map((p) => p.start + p.length)].slice(0, -1);
+        expect(starts).toEqual(ends);
+        expect(done.patches.length - accepted.length).toBe(0);
         expect(done.traceText).toContain("tick 8");
       });
     });
