@@ -35,6 +35,8 @@ export interface GitLabClientOptions {
   tls?: TlsFiles;
   retry?: Partial<RetryPolicy>;
   logger?: Logger;
+  /** The runner entry's name, for log lines. */
+  runner?: string;
   userAgent?: string;
 }
 

@@ -5,7 +5,7 @@ import {
   DEFAULT_RETRY_POLICY,
   isRetriableStatus,
   type RetryPolicy,
-  retryDelayMs,
+  retryDelay,
   sleepUnlessAborted,
 } from "./retry.ts";
 
@@ -100,6 +100,8 @@ export interface GitLabHttpOptions {
   tls?: TlsFiles;
   retry?: Partial<RetryPolicy>;
   logger?: Logger;
+  /** The runner entry's name, for log lines (a client may serve several: then unset). */
+  runner?: string;
   userAgent?: string;
   /**
    * Longest silence on the connection before giving up. GitLab Runner waits up to 10 min for
@@ -116,6 +118,8 @@ export class GitLabHttp {
   readonly urlError: GitLabUrlError | undefined;
   private readonly policy: RetryPolicy;
   private readonly userAgent: string;
+  /** The header-wait cap is explained once per client, not on every retry. */
+  private capLogged = false;
 
   constructor(private readonly opts: GitLabHttpOptions) {
     // A bad URL is reported on each request, as GitLab Runner does, so one broken runner
@@ -161,7 +165,16 @@ export class GitLabHttp {
       }
       // Free the connection before waiting; the body of a retriable answer is of no use.
       await res.body?.cancel().catch(() => {});
-      const wait = retryDelayMs(res.headers, attempt, Date.now(), this.policy);
+      const delay = retryDelay(res.headers, attempt, Date.now(), this.policy);
+      const wait = delay.ms;
+      if (delay.cappedFromMs !== undefined && !this.capLogged) {
+        this.capLogged = true;
+        const who = this.opts.runner ? `runner "${this.opts.runner}"` : `GitLab at ${this.opts.url}`;
+        this.opts.logger?.warn(
+          { runner: this.opts.runner, header: delay.source, askedMs: delay.cappedFromMs, capMs: wait },
+          `${who}: GitLab's ${delay.source} asks for ${Math.round(delay.cappedFromMs / 1000)} s before the next attempt; runmesh waits at most ${wait / 1000} s per attempt (GitLab Runner would wait it all) and reads the header again on each answer`,
+        );
+      }
       this.opts.logger?.warn(
         {
           method: req.method,
@@ -170,6 +183,7 @@ export class GitLabHttp {
           requestId: serverId,
           attempt,
           waitMs: wait,
+          ...(delay.cappedFromMs !== undefined ? { askedMs: delay.cappedFromMs } : {}),
         },
         `GitLab answered ${res.status}; retrying (attempt ${attempt + 1} of ${this.policy.maxAttempts})`,
       );

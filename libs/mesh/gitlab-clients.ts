@@ -1,4 +1,4 @@
-// One GitLab client per (URL, TLS files): clients keep connections and TLS material, so the
+// One GitLab client per (runner, URL, TLS files): clients keep connections and TLS material, so the
 // scheduler and workers reuse them across jobs of the same GitLab instance.
 import type { AcceptedJob } from "../bus/subjects.ts";
 import { builtinExecutors, type ExecutorRegistry } from "../executors/registry.ts";
@@ -8,10 +8,18 @@ import type { Logger } from "../log/logger.ts";
 import { advertisedFeatures } from "./features.ts";
 import { RUNMESH_REVISION, RUNMESH_VERSION } from "./version.ts";
 
-export function gitlabClients(logger: Logger): (job: Pick<AcceptedJob, "gitlabUrl" | "tls">) => GitLabClient {
+export function gitlabClients(
+  logger: Logger,
+): (job: Pick<AcceptedJob, "gitlabUrl" | "tls" | "runnerName">) => GitLabClient {
   const cache = new Map<string, GitLabClient>();
   return (job) => {
-    const key = JSON.stringify([job.gitlabUrl, job.tls.caFile, job.tls.certFile, job.tls.keyFile]);
+    const key = JSON.stringify([
+      job.runnerName,
+      job.gitlabUrl,
+      job.tls.caFile,
+      job.tls.certFile,
+      job.tls.keyFile,
+    ]);
     let c = cache.get(key);
     if (!c) {
       c = new GitLabClient({
@@ -20,6 +28,7 @@ export function gitlabClients(logger: Logger): (job: Pick<AcceptedJob, "gitlabUr
         revision: RUNMESH_REVISION,
         tls: job.tls,
         logger,
+        runner: job.runnerName,
       });
       cache.set(key, c);
     }

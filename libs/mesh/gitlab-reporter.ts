@@ -7,7 +7,7 @@ import type { RunnerInfo } from "../gitlab/runner-info.ts";
 import type { Logger } from "../log/logger.ts";
 import { secrets } from "../log/logger.ts";
 
-export type ClientFor = (job: Pick<AcceptedJob, "gitlabUrl" | "tls">) => GitLabClient;
+export type ClientFor = (job: Pick<AcceptedJob, "gitlabUrl" | "tls" | "runnerName">) => GitLabClient;
 
 export class GitLabReporter {
   constructor(

@@ -52,6 +52,7 @@ export function pollTargets(config: Config, logger: Logger, certsDir?: string): 
         revision: RUNMESH_REVISION,
         tls,
         logger,
+        runner: name,
       }),
     });
   }
