@@ -1,7 +1,8 @@
 // config.toml reload as GitLab Runner does it: the file is re-read when it changes (checked
 // every 3 s) and on SIGHUP; a broken file leaves the running config in force.
 import { afterEach, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { statSync, writeFileSync } from "node:fs";
 import type { RunnerSpec } from "./mesh-harness.ts";
 import { type RunProcess, startRunProcess } from "./run-process.ts";
 
@@ -31,7 +32,14 @@ test("a runner entry added to config.toml is polled once the change is noticed",
 test("SIGHUP reloads at once; a broken file is reported and the running config stays in force", async () => {
   run = await startRunProcess({ runners: [A] });
   const { coordinator, proc } = run;
+  // The file keeps its mtime, so the 3 s mtime check never notices: only SIGHUP can reload it.
+  const { mtimeNs } = statSync(run.path, { bigint: true });
   writeFileSync(run.path, "concurrent = 0\n");
+  const ns = mtimeNs.toString().padStart(10, "0");
+  execFileSync("touch", ["-m", "-d", `@${ns.slice(0, -9)}.${ns.slice(-9)}`, run.path]);
+  expect(statSync(run.path, { bigint: true }).mtimeNs).toBe(mtimeNs);
+  await Bun.sleep(3500);
+  expect(proc.lines.some((l) => l.includes("configuration not reloaded"))).toBe(false);
   proc.kill("SIGHUP");
   const line = await proc.waitFor("configuration not reloaded", 10_000);
   expect(line).toContain("0 is forbidden");

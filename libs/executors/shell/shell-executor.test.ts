@@ -149,17 +149,19 @@ describe("ShellExecutor", () => {
     expect(new ShellExecutor().commandFor("sh")).toEqual(["sh", ["-l"]]);
   });
 
-  test("runs as another user when root asks for it", async () => {
-    if (process.getuid?.() !== 0) return;
-    const out = collect();
-    const r = await new ShellExecutor({ user: "nobody", loginShell: false }).run(
-      { stage: "s", kind: "user", script: "id -un\n", shell: "sh" },
-      out.io,
-      never,
-    );
-    expect(r.exitCode).toBe(0);
-    expect(out.text("stdout")).toBe("nobody\n");
-  });
+  test.skipIf(process.getuid?.() !== 0)(
+    "runs as another user when root asks for it (needs root: skipped otherwise)",
+    async () => {
+      const out = collect();
+      const r = await new ShellExecutor({ user: "nobody", loginShell: false }).run(
+        { stage: "s", kind: "user", script: "id -un\n", shell: "sh" },
+        out.io,
+        never,
+      );
+      expect(r.exitCode).toBe(0);
+      expect(out.text("stdout")).toBe("nobody\n");
+    },
+  );
 });
 
 /** Waits (boundedly) for a killed process to be gone: signal delivery is not instantaneous. */
