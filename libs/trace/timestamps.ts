@@ -5,10 +5,14 @@
 //   - `O` stdout or `E` stderr;
 //   - ` ` for a new line or `+` for the continuation of the previous entry.
 //
-// Per (stream id, O/E) a partial line is kept until its `\n`, like GitLab Runner's timestamper:
+// Per (stream id, O/E) a partial line is kept until its `\n`, like GitLab Runner 19.4's timestamper
+// (common/buildlogger/internal/timestamper):
 // - each `\n` ends an entry (a `\r` before it stays in the text);
-// - a write with no further `\n` but a `\r` (a progress bar) flushes up to its last `\r` as an
-//   entry of its own, ended by an added `\n`; the next entry is a continuation (`+`);
+// - a write with no further `\n` but a `\r` (a progress bar) flushes ALL the rest of the write,
+//   bytes after its last `\r` included, as an entry of its own, ended by an added `\n`; the next
+//   entry is a continuation (`+`). The `\r` is a flush hint, not a boundary: GitLab Runner ≤ 19.0
+//   cut at the last `\r` and left e.g. the `\e[0K` of `section_start:…\r\e[0K` to the next entry
+//   with a stale time (19.1+: TestCarriageReturnDoesNotSplitWrite);
 // - a partial line that would pass 8 KiB (header included) is flushed with an added `\n`, the
 //   next entry being a continuation; unlike GitLab Runner, never inside a UTF-8 character;
 // - `end()` flushes a partial line with an added `\n`.
@@ -161,9 +165,8 @@ export function createTimestampedWriter(
       n = i + 1;
     }
 
-    // 2. A progress bar: flush up to the last \r of what is left.
-    const cr = p.lastIndexOf(CR);
-    if (cr >= n) {
+    // 2. A progress bar: a \r in what is left flushes all of it.
+    if (p.indexOf(CR, n) >= 0) {
       if (s.length > 0) {
         out.set(s.buf.subarray(0, s.length), o);
         o += s.length;
@@ -172,10 +175,10 @@ export function createTimestampedWriter(
         o = header.write(out, o, s);
       }
       s.flag = PLUS;
-      out.set(p.subarray(n, cr + 1), o);
-      o += cr + 1 - n;
+      out.set(p.subarray(n), o);
+      o += p.length - n;
       out[o++] = NL;
-      n = cr + 1;
+      n = p.length;
     }
 
     // 3. The rest is a partial line.
