@@ -1,9 +1,11 @@
+// The transport's TLS files (private CA, client certificate) against local TLS servers, and a
+// 307 from a proxy followed with the PATCH body replayed to the strict test coordinator.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startCoordinator } from "../../tests/coordinator/coordinator.ts";
 import { createLogger } from "../log/logger.ts";
-import { FakeGitLab } from "./fake-gitlab.ts";
 import { GitLabHttp, GitLabTransportError } from "./http.ts";
 
 const logger = createLogger({ service: "test", level: "silent" });
@@ -70,24 +72,31 @@ describe("TLS files", () => {
 });
 
 test("a 307 is followed with the PATCH body replayed", async () => {
-  const fake = new FakeGitLab();
+  const coordinator = await startCoordinator();
   try {
-    fake.script("PATCH jobs/1/trace", {
+    coordinator.registerRunner("glrt-http-tls-test");
+    const job = coordinator.runJob("glrt-http-tls-test");
+    const route = `PATCH jobs/${job.id}/trace`;
+    // A proxy in front of GitLab sends the runner on with a 307 (method and body kept); the
+    // request it points to reaches the Runner API, which appends the replayed body.
+    coordinator.script(route, {
       status: 307,
-      headers: { Location: `${fake.url}/api/v4/jobs/2/trace` },
+      headers: { Location: `${coordinator.url}/api/v4/jobs/${job.id}/trace` },
     });
-    const http = new GitLabHttp({ url: fake.url, version: "1", logger });
+    const http = new GitLabHttp({ url: coordinator.url, version: "1", logger });
     const res = await http.send({
       method: "PATCH",
-      path: "jobs/1/trace",
-      headers: { "Content-Range": "0-4", "JOB-TOKEN": "tok" },
+      path: `jobs/${job.id}/trace`,
+      headers: { "Content-Range": "0-4", "Content-Type": "text/plain", "JOB-TOKEN": job.token },
       body: new TextEncoder().encode("hello"),
     });
     expect(res.status).toBe(202);
-    const [moved] = fake.calls("PATCH jobs/2/trace");
-    expect(new TextDecoder().decode(moved?.body)).toBe("hello");
-    expect(moved?.headers.get("JOB-TOKEN")).toBe("tok");
+    const [redirected, moved] = coordinator.calls(route);
+    expect(redirected?.status).toBe(307);
+    expect(new TextDecoder().decode(moved?.raw)).toBe("hello");
+    expect(moved?.headers["job-token"]).toBe(job.token);
+    expect(job.traceText).toBe("hello");
   } finally {
-    fake.stop();
+    await coordinator.stop();
   }
 });

@@ -1,8 +1,8 @@
 // Property: whatever the write chunking and however small the PATCHes, no secret reaches GitLab
 // and GitLab ends up with exactly the bytes masking the whole output at once would give.
 import { afterEach, expect, test } from "bun:test";
+import { type Coordinator, startCoordinator } from "../../tests/coordinator/coordinator.ts";
 import { GitLabClient } from "../gitlab/client.ts";
-import { FakeGitLab } from "../gitlab/fake-gitlab.ts";
 import { buildRunnerInfo } from "../gitlab/runner-info.ts";
 import { createLogger } from "../log/logger.ts";
 import { createJobLog } from "./job-log.ts";
@@ -38,27 +38,36 @@ function randomOutput(r: () => number): string {
   return `${s}\n`;
 }
 
-let fake: FakeGitLab | undefined;
-afterEach(() => fake?.stop());
+const RUNNER = "glrt-masking-property";
+let coordinator: Coordinator | undefined;
+afterEach(async () => {
+  await coordinator?.stop();
+  coordinator = undefined;
+});
 
 test("masking holds across write and PATCH boundaries for random chunkings (20 seeds)", async () => {
+  // One strict coordinator, one job per seed: every PATCH must start where GitLab's copy ends, and
+  // the after-test audit checks each final checksum and bytesize against what GitLab holds.
+  // Interval "0" is ignored by the runner, so the reporter keeps its 1 ms cadence.
+  coordinator = await startCoordinator({ traceUpdateIntervalS: 0 });
+  coordinator.registerRunner(RUNNER);
   for (let seed = 1; seed <= 20; seed++) {
     const r = rng(seed);
     const text = enc.encode(randomOutput(r));
-    fake = new FakeGitLab();
+    const job = coordinator.runJob(RUNNER);
     const buffer = await TraceBuffer.create();
     const masker = () => createMasker({ phrases: SECRETS });
     const log = createJobLog({ buffer, masker, timestamps: false });
     const client = new GitLabClient({
-      url: fake.url,
+      url: coordinator.url,
       version: "0",
       logger,
       retry: { baseDelayMs: 1, maxDelayMs: 2 },
     });
     const reporter = new JobTraceReporter({
       client,
-      jobId: seed,
-      jobToken: "glcbt-property",
+      jobId: job.id,
+      jobToken: job.token,
       info,
       buffer,
       updateIntervalMs: 1,
@@ -76,13 +85,12 @@ test("masking holds across write and PATCH boundaries for random chunkings (20 s
     log.finish();
     const result = await reporter.finish({ state: "success" });
     expect(result.outcome).toBe("succeeded");
-    const held = fake.trace(seed);
-    const got = dec.decode(held);
+    const got = job.traceText;
     for (const s of SECRETS) expect(got).not.toContain(s);
     expect(got).toBe(dec.decode(maskWhole(text, { phrases: SECRETS })));
-    expect(fake.calls(`PATCH jobs/${seed}/trace`).length).toBeGreaterThan(10);
+    expect(coordinator.calls(`PATCH jobs/${job.id}/trace`).length).toBeGreaterThan(10);
+    expect(job.rewinds).toHaveLength(0);
+    expect(job.final?.checksumMatches).toBe(true);
     await buffer.remove();
-    fake.stop();
-    fake = undefined;
   }
 });
