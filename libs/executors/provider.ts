@@ -17,6 +17,11 @@ export interface BuildsLayout {
    * short token and concurrency id (`<builds>/<token>/<n>/<path>`): shell and ssh executors.
    */
   sharedBuildsDir: boolean;
+  /**
+   * A directory on the worker's host for the job's concurrency-slot locks (CI_CONCURRENT_ID):
+   * the builds dir itself when it is on the host (so workers sharing it share the slots).
+   */
+  locksDir: string;
 }
 
 export interface LayoutInput {

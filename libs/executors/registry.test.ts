@@ -54,7 +54,12 @@ describe("shell executor layout", () => {
       workerBuildsDir: "/w/builds",
       workerCacheDir: "/w/cache",
     });
-    expect(layout).toEqual({ buildsDir: `${process.cwd()}/b`, cacheDir: "/w/cache", sharedBuildsDir: true });
+    expect(layout).toEqual({
+      buildsDir: `${process.cwd()}/b`,
+      cacheDir: "/w/cache",
+      sharedBuildsDir: true,
+      locksDir: `${process.cwd()}/b`,
+    });
     expect(resolveHostDir("$PWD/x/../y")).toBe(`${process.cwd()}/y`);
   });
 });

@@ -8,8 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFixtureRepos, type FixtureRepos } from "../../tests/infra/git-fixtures.ts";
 import { type GitHttpServer, startGitHttpServer } from "../../tests/infra/git-http-server.ts";
+import { shellProvider } from "../executors/shell/provider.ts";
 import { minimalJobEnv, ShellExecutor } from "../executors/shell/shell-executor.ts";
-import { parseJobPayload } from "./payload.ts";
+import { planJob } from "./job-plan.ts";
+import { type JobPayload, parseJobPayload } from "./payload.ts";
 import { runJob } from "./run-job.ts";
 import type { RunnerSettings } from "./runner-settings.ts";
 
@@ -63,6 +65,19 @@ function payload(over: Record<string, unknown> = {}, variables: { key: string; v
   return parsed.job;
 }
 
+/** The job planned for the shell executor, as a worker plans it. */
+function shellPlan(job: JobPayload, settings: RunnerSettings, workerBuildsDir: string) {
+  return planJob(job, settings, {
+    executor: shellProvider,
+    layout: shellProvider.layout({
+      buildsDir: settings.builds_dir,
+      cacheDir: settings.cache_dir,
+      workerBuildsDir,
+      workerCacheDir: `${workerBuildsDir}-cache`,
+    }),
+  });
+}
+
 async function run(
   job: ReturnType<typeof payload>,
   settings: Partial<RunnerSettings> = {},
@@ -80,15 +95,18 @@ async function run(
   };
   const delays: [number, boolean][] = [];
   const result = await runJob({
-    job,
-    runnerSettings: {
-      name: "r1",
-      short_token: "shorttok1",
-      executor: "shell",
-      shell: "bash",
-      url: server.url,
-      ...settings,
-    },
+    plan: shellPlan(
+      job,
+      {
+        name: "r1",
+        short_token: "shorttok1",
+        executor: "shell",
+        shell: "bash",
+        url: server.url,
+        ...settings,
+      },
+      buildsDir,
+    ),
     executor: new ShellExecutor({
       loginShell: false,
       baseEnv: { ...minimalJobEnv(), GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: gitConfigGlobal, ...o.env },
@@ -106,7 +124,6 @@ async function run(
     cancelSignal: cancel.signal,
     abortSignal: new AbortController().signal,
     systemId: "s_000000000001",
-    buildsDir,
     version: "1.2.3",
     revision: "deadbeef",
     stageRetryDelayMs: (retry, exponential) => {
@@ -298,14 +315,16 @@ describe("scripts", () => {
         log += decoder.decode(b);
       };
       const result = await runJob({
-        job,
-        runnerSettings: { name: "r", short_token: "tok", executor: "shell", shell: "bash" },
+        plan: shellPlan(
+          job,
+          { name: "r", short_token: "tok", executor: "shell", shell: "bash" },
+          join(root, `env-${++n}`),
+        ),
         executor: new ShellExecutor({ loginShell: false }),
         log: { runner: sink, output: (_s, b) => sink(b), endOutput: () => {} },
         cancelSignal: new AbortController().signal,
         abortSignal: new AbortController().signal,
         systemId: "s",
-        buildsDir: join(root, `env-${++n}`),
         version: "1",
         revision: "dev",
       });

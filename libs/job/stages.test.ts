@@ -4,8 +4,10 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { shellProvider } from "../executors/shell/provider.ts";
 import { ShellExecutor, type ShellExecutorOptions } from "../executors/shell/shell-executor.ts";
-import { parseJobPayload } from "./payload.ts";
+import { planJob } from "./job-plan.ts";
+import { type JobPayload, parseJobPayload } from "./payload.ts";
 import { type RunJobOptions, runJob } from "./run-job.ts";
 import type { RunnerSettings } from "./runner-settings.ts";
 
@@ -47,6 +49,19 @@ interface RunOptions {
   buildsDir?: string;
 }
 
+/** The job planned for the shell executor, as a worker plans it. */
+function shellPlan(job: JobPayload, settings: RunnerSettings, workerBuildsDir: string) {
+  return planJob(job, settings, {
+    executor: shellProvider,
+    layout: shellProvider.layout({
+      buildsDir: settings.builds_dir,
+      cacheDir: settings.cache_dir,
+      workerBuildsDir,
+      workerCacheDir: `${workerBuildsDir}-cache`,
+    }),
+  });
+}
+
 async function run(job: ReturnType<typeof payload>, o: RunOptions = {}) {
   const cancel = new AbortController();
   const abort = new AbortController();
@@ -60,14 +75,17 @@ async function run(job: ReturnType<typeof payload>, o: RunOptions = {}) {
   };
   const buildsDir = o.buildsDir ?? freshDir("builds");
   const options: RunJobOptions = {
-    job,
-    runnerSettings: {
-      name: "runner-1",
-      short_token: "abcdefghi",
-      executor: "shell",
-      shell: "bash",
-      ...o.settings,
-    },
+    plan: shellPlan(
+      job,
+      {
+        name: "runner-1",
+        short_token: "abcdefghi",
+        executor: "shell",
+        shell: "bash",
+        ...o.settings,
+      },
+      buildsDir,
+    ),
     executor: new ShellExecutor({ loginShell: false, ...o.executor }),
     log: {
       runner: (bytes) => append(bytes),
@@ -82,7 +100,6 @@ async function run(job: ReturnType<typeof payload>, o: RunOptions = {}) {
     cancelSignal: cancel.signal,
     abortSignal: abort.signal,
     systemId: "s_0123456789ab",
-    buildsDir,
     version: "0.1.0",
     revision: "abcdef12",
     prepareRetryDelayMs: 10,

@@ -6,11 +6,10 @@ import type { AcceptedJob, JobRecord, jobEvent } from "../../libs/bus/subjects.t
 import type { ExecutorInstance, WorkerExecutorOptions } from "../../libs/executors/provider.ts";
 import type { ExecutorRegistry } from "../../libs/executors/registry.ts";
 import type { RunnerInfo } from "../../libs/gitlab/runner-info.ts";
-import type { JobPayload } from "../../libs/job/payload.ts";
+import { type JobPlan, outputLimitBytes, planJob } from "../../libs/job/job-plan.ts";
 import { parseJobPayload } from "../../libs/job/payload.ts";
 import { type JobResult, runJob } from "../../libs/job/run-job.ts";
 import type { RunnerSettings } from "../../libs/job/runner-settings.ts";
-import { debugTraceEnabled, maskedValues, resolveJobFeatureFlag } from "../../libs/job/variables.ts";
 import type { Logger } from "../../libs/log/logger.ts";
 import { failpoint } from "../../libs/mesh/failpoints.ts";
 import { negotiateFailureReason } from "../../libs/mesh/failure-reason.ts";
@@ -50,24 +49,31 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
   const client = deps.clientFor(job);
   const info = deps.infoFor(job);
   const settings = job.runner as RunnerSettings;
-  const outputLimitKiB =
-    typeof settings.output_limit === "number" && settings.output_limit > 0 ? settings.output_limit : 4096;
-  const buffer = await TraceBuffer.create({ limitBytes: outputLimitKiB * 1024 });
   const parsed = parseJobPayload(job.payload);
   const payload = parsed.ok ? parsed.job : undefined;
+  const provider = deps.executors.get(settings.executor ?? "shell");
+  // Decided once: the trace pipeline below and the stage machine read the same plan.
+  const plan =
+    payload && provider
+      ? planJob(payload, settings, {
+          executor: provider,
+          layout: provider.layout({
+            buildsDir: settings.builds_dir,
+            cacheDir: settings.cache_dir,
+            workerBuildsDir: deps.buildsDir,
+            workerCacheDir: deps.cacheDir,
+          }),
+        })
+      : undefined;
+  const buffer = await TraceBuffer.create({
+    limitBytes: plan?.outputLimitBytes ?? outputLimitBytes(settings),
+  });
   // Job output → per-stream masker → timestamps → buffer; checksum and size are of the buffer's
   // bytes, exactly what is PATCHed (runner-api.md (f) 17).
   const log: JobLog = createJobLog({
     buffer,
-    masker: payload
-      ? () =>
-          createMasker({
-            phrases: maskedValues(payload, settings),
-            tokenPrefixes: payload.features?.token_mask_prefixes,
-            maskAllDefaultTokens: resolveJobFeatureFlag("FF_MASK_ALL_DEFAULT_TOKENS", payload, settings),
-          })
-      : () => createMasker({ phrases: [] }),
-    timestamps: payload ? resolveJobFeatureFlag("FF_TIMESTAMPS", payload, settings) : true,
+    masker: () => createMasker(plan?.masking ?? { phrases: [] }),
+    timestamps: plan?.timestamps ?? true,
   });
   const reporter = new JobTraceReporter({
     client,
@@ -75,7 +81,7 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
     jobToken: job.jobToken,
     info,
     buffer,
-    debugTrace: payload ? debugTraceEnabled(payload, settings) : false,
+    debugTrace: plan?.debugTrace ?? false,
     updateIntervalMs: deps.traceUpdateIntervalMs,
     logger: h.log,
   });
@@ -141,7 +147,7 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
       abort.abort();
     });
     reporter.start();
-    const result = await runOnExecutor(payload, settings, deps, h, {
+    const result = await runOnExecutor(plan, settings, deps, h, {
       log,
       cancelSignal: cancel.signal,
       abortSignal: abort.signal,
@@ -165,7 +171,7 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
  * executor, the stages, and the instance given back (release) whatever the end.
  */
 async function runOnExecutor(
-  payload: JobPayload,
+  plan: JobPlan | undefined,
   settings: RunnerSettings,
   deps: JobDeps,
   h: LifecycleHooks,
@@ -184,11 +190,11 @@ async function runOnExecutor(
     return { state: "failed", failureReason: "runner_system_failure", message };
   };
   // The scheduler routes by heartbeat and offer() refuses, so this is a mismatch, not a script error.
-  if (!provider) return systemFailure(`this worker has no "${name}" executor`);
+  if (!provider || !plan) return systemFailure(`this worker has no "${name}" executor`);
   let instance: ExecutorInstance | undefined;
   try {
     instance = await provider.acquire?.({
-      jobId: payload.id,
+      jobId: plan.job.id,
       runnerName: o.runnerName,
       signal: AbortSignal.any([o.cancelSignal, o.abortSignal]),
     });
@@ -196,21 +202,13 @@ async function runOnExecutor(
     return systemFailure(`acquiring an instance for the "${name}" executor: ${(e as Error).message}`);
   }
   try {
-    const layout = provider.layout({
-      buildsDir: settings.builds_dir,
-      cacheDir: settings.cache_dir,
-      workerBuildsDir: deps.buildsDir,
-      workerCacheDir: deps.cacheDir,
-    });
     return await runJob({
-      job: payload,
-      runnerSettings: settings,
+      plan,
       executor: provider.create({ worker: deps.executorOptions, instance }),
       log: o.log,
       cancelSignal: o.cancelSignal,
       abortSignal: o.abortSignal,
       systemId: o.systemId,
-      buildsDir: layout.buildsDir,
       version: deps.version,
       revision: deps.revision,
     });

@@ -91,7 +91,11 @@ describe("a test-only executor through the worker", () => {
   test("runs a real job: acquired, prepared in its own layout, each stage with its kind, released", async () => {
     const job = coordinator.enqueueJob(CUSTOM_TOKEN, {
       gitStrategy: "none",
-      script: ['echo "ran in $CI_PROJECT_DIR"', "echo shell=$0"],
+      script: [
+        'echo "ran in $CI_PROJECT_DIR"',
+        "echo shell=$0",
+        "echo CI_DISPOSABLE_ENVIRONMENT=$CI_DISPOSABLE_ENVIRONMENT",
+      ],
       afterScript: ["echo after"],
     });
     const done = await coordinator.waitForFinal(job.id, 30_000);
@@ -99,13 +103,15 @@ describe("a test-only executor through the worker", () => {
     expect(done.traceText).toContain("Using Transcript executor on instance-1-job-");
     expect(done.traceText).toContain("shell=sh");
     expect(done.traceText).toContain("after");
+    // Not shared: the project dir is <builds>/<project path>, with no token or concurrency id.
     expect(transcript.prepared).toEqual([
       {
         buildsDir: join(root, "builds"),
-        projectDir: expect.stringMatching(new RegExp(`^${join(root, "builds")}/`)),
+        projectDir: join(root, "builds", "group", "project"),
         instance: transcript.acquired[0],
       },
     ]);
+    expect(done.traceText).toContain("CI_DISPOSABLE_ENVIRONMENT=true");
     expect(done.traceText).toContain(`ran in ${transcript.prepared[0]!.projectDir}`);
     expect(transcript.acquired).toHaveLength(1);
     expect(transcript.released).toEqual(transcript.acquired);

@@ -11,11 +11,15 @@ export const shellProvider: ExecutorProvider = {
   shells: ["bash", "sh"],
   // GitLab's shell provider sets Shared; everything else it reports comes from the worker.
   features: { shared: true },
-  layout: (input: LayoutInput) => ({
-    buildsDir: resolveHostDir(input.buildsDir ?? input.workerBuildsDir),
-    cacheDir: resolveHostDir(input.cacheDir ?? input.workerCacheDir),
-    sharedBuildsDir: true,
-  }),
+  layout: (input: LayoutInput) => {
+    const buildsDir = resolveHostDir(input.buildsDir ?? input.workerBuildsDir);
+    return {
+      buildsDir,
+      cacheDir: resolveHostDir(input.cacheDir ?? input.workerCacheDir),
+      sharedBuildsDir: true,
+      locksDir: buildsDir,
+    };
+  },
   create: (ctx) => new ShellExecutor({ user: ctx.worker.user }),
 };
 

@@ -29,6 +29,7 @@ export function transcriptProvider(root: string, transcript: Transcript): Execut
       buildsDir: join(root, "builds"),
       cacheDir: join(root, "cache"),
       sharedBuildsDir: false,
+      locksDir: join(root, "locks"),
     }),
     acquire: async ({ jobId }) => {
       const instance: ExecutorInstance = { id: `instance-${++instances}-job-${jobId}` };
