@@ -37,7 +37,12 @@ export const configSchema = z.object(
       .refine((v) => v >= 0, { error: "an integer ≥ 1 (the number of jobs that may run at once)" })
       .default(GLOBAL_DEFAULTS.concurrent),
     // Lower priority than --log-level / --log-format; absent means "not set in the file".
-    log_level: oneOf(["debug", "info", "warn", "warning", "error", "fatal", "panic", "trace"]).optional(),
+    // logrus.ParseLevel lower-cases the name: "WARNING" is as good as "warning".
+    log_level: z
+      .string({ error: "a string" })
+      .transform((v) => v.trim().toLowerCase())
+      .pipe(oneOf(["debug", "info", "warn", "warning", "error", "fatal", "panic", "trace"]))
+      .optional(),
     log_format: oneOf(["runner", "text", "json"]).optional(),
     // Seconds; 0 or less means GitLab's default of 3.
     check_interval: positiveOr(GLOBAL_DEFAULTS.check_interval),

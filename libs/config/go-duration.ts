@@ -2,17 +2,6 @@
 // (`unhealthy_interval`, `idle_time`, `connector_config.timeout`, …). Writing "1h30min" (as one
 // page of GitLab's own docs suggests) is an error in Go too: "min" is not a unit.
 
-const UNIT_MS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3, // U+00B5 micro sign
-  μs: 1e-3, // U+03BC Greek small letter mu
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
 export const GO_DURATION_UNITS = "ns, us, ms, s, m, h";
 
 /** A duration string that Go's time.ParseDuration would reject. */
@@ -28,22 +17,36 @@ export class GoDurationError extends Error {
   }
 }
 
+const UNIT_NS: Record<string, bigint> = {
+  ns: 1n,
+  us: 1_000n,
+  µs: 1_000n, // U+00B5 micro sign
+  μs: 1_000n, // U+03BC Greek small letter mu
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
+};
+
+const INT64_LIMIT = 1n << 63n;
+
 /**
- * Parses a Go duration ("1h30m", "-1.5s", "300ms", "0") into milliseconds (fractional for
- * sub-millisecond values). Throws GoDurationError with the reason otherwise.
+ * Go's time.ParseDuration, step for step in whole nanoseconds (int64 overflow included: Go
+ * refuses one nanosecond past 2^63-1, so must we). Throws GoDurationError with the reason.
  */
-export function parseGoDuration(input: string): number {
+export function parseGoDurationNs(input: string): bigint {
   let rest = input;
-  let sign = 1;
+  let negative = false;
   if (rest.startsWith("-") || rest.startsWith("+")) {
-    if (rest[0] === "-") sign = -1;
+    negative = rest[0] === "-";
     rest = rest.slice(1);
   }
   // Go accepts a bare "0" (with optional sign) and nothing else without a unit.
-  if (rest === "0") return 0;
+  if (rest === "0") return 0n;
   if (rest === "") throw new GoDurationError(input, "it is empty");
+  const overflow = () => new GoDurationError(input, "it overflows Go's 292-year limit");
 
-  let total = 0;
+  let total = 0n;
   while (rest !== "") {
     const number = /^(\d*)(?:\.(\d*))?/.exec(rest);
     const whole = number?.[1] ?? "";
@@ -53,17 +56,48 @@ export function parseGoDuration(input: string): number {
     }
     rest = rest.slice(number[0].length);
     const unit = /^[^\d.]+/.exec(rest)?.[0];
-    if (!unit) {
-      throw new GoDurationError(input, `missing unit after ${JSON.stringify(number[0])}`);
-    }
-    const factor = UNIT_MS[unit];
+    if (!unit) throw new GoDurationError(input, `missing unit after ${JSON.stringify(number[0])}`);
+    const factor = UNIT_NS[unit];
     if (factor === undefined) throw new GoDurationError(input, `unknown unit ${JSON.stringify(unit)}`);
     rest = rest.slice(unit.length);
-    total += Number(`${whole || "0"}.${fraction || "0"}`) * factor;
+    let v = BigInt(whole || "0");
+    if (v > INT64_LIMIT / factor) throw overflow();
+    v *= factor;
+    // leadingFraction: digits past int64 precision are consumed but no longer counted.
+    let f = 0n;
+    let scale = 1;
+    let overflowed = false;
+    for (const digit of fraction ?? "") {
+      if (overflowed) continue;
+      if (f > (INT64_LIMIT - 1n) / 10n) {
+        overflowed = true;
+        continue;
+      }
+      const next = f * 10n + BigInt(digit);
+      if (next > INT64_LIMIT) {
+        overflowed = true;
+        continue;
+      }
+      f = next;
+      scale *= 10;
+    }
+    // As Go: float64 for the fraction, nanosecond-accurate up to hours.
+    if (f > 0n) v += BigInt(Math.trunc(Number(f) * (Number(factor) / scale)));
+    if (v > INT64_LIMIT) throw overflow();
+    total += v;
+    if (total > INT64_LIMIT) throw overflow();
   }
-  // Go stores durations as int64 nanoseconds: about 292 years.
-  if (total > 9_223_372_036_854.775) throw new GoDurationError(input, "it overflows Go's 292-year limit");
-  return sign * total;
+  if (negative) return -total;
+  if (total > INT64_LIMIT - 1n) throw overflow();
+  return total;
+}
+
+/**
+ * Parses a Go duration ("1h30m", "-1.5s", "300ms", "0") into milliseconds (fractional for
+ * sub-millisecond values). Throws GoDurationError with the reason otherwise.
+ */
+export function parseGoDuration(input: string): number {
+  return Number(parseGoDurationNs(input)) / 1e6;
 }
 
 /** Formats milliseconds the way Go's Duration.String() does ("1h30m0s", "1.5s", "0s"). */

@@ -453,6 +453,11 @@ describe("errors: one line per problem, all together", () => {
     ).toEqual(['config.toml: log_format: expected one of "runner", "text", "json", got "info"']);
   });
 
+  test("log_level is read case-insensitively, as logrus.ParseLevel does; an unknown level is refused", () => {
+    expect(parse('concurrent = 1\nlog_level = "WARNING"\n').config.log_level).toBe("warning");
+    expect(problemsOf('concurrent = 1\nlog_level = "loud"\n')[0]).toContain("log_level: expected one of");
+  });
+
   test("the custom executor requires run_exec", () => {
     expect(problemsOf(runner().replace('executor = "shell"', 'executor = "custom"'))).toEqual([
       'config.toml: runner "r1" (runners[0]): [runners.custom] run_exec: missing; expected the path of the executable that runs each job script (the custom executor requires run_exec)',
