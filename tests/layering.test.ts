@@ -8,7 +8,7 @@ import { dirname, join, relative, resolve } from "node:path";
 const ROOT = resolve(import.meta.dir, "..");
 
 /** Lowest first. `libs/mesh` is the glue between tiers: only services sit above it. */
-export const LAYERS: readonly (readonly string[])[] = [
+const LAYERS: readonly (readonly string[])[] = [
   ["libs/log", "libs/config"],
   ["libs/bus", "libs/gitlab", "libs/shell", "libs/executors"],
   ["libs/job", "libs/git", "libs/trace"],
@@ -22,7 +22,7 @@ function layerOf(path: string): number | undefined {
 }
 
 /** `from` (a file) importing `to` (a file): the reason it breaks the layering, or undefined. */
-export function violation(from: string, to: string): string | undefined {
+function violation(from: string, to: string): string | undefined {
   const a = layerOf(from);
   const b = layerOf(to);
   if (a === undefined || b === undefined) return undefined;
@@ -42,7 +42,7 @@ function sourceFiles(dir: string): string[] {
   return out;
 }
 
-export function importsOf(file: string): string[] {
+function importsOf(file: string): string[] {
   const text = readFileSync(join(ROOT, file), "utf8");
   const out: string[] = [];
   for (const m of text.matchAll(IMPORT)) {

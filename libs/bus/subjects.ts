@@ -1,10 +1,19 @@
 // Every subject, stream and bucket of the mesh, with the schema of what travels on it.
 // Services name subjects only through this module.
 import { z } from "zod";
+import { runnerSettingsSchema } from "../config/runner-schema.ts";
 import { rpc, topic } from "./topics.ts";
 
-/** The runner entry's settings as workers receive them: config.toml keys, never a token. */
-const runnerSettings = z.record(z.string(), z.unknown());
+/**
+ * The runner entry's settings as workers receive them: parsed by the entry's own schema
+ * (config.toml keys, never a token; a parsed entry parses again), plus the short token that
+ * names the runner in paths and logs. Senders pass the parsed entry; receivers get its type.
+ */
+export const workerRunnerSettingsSchema = z
+  .record(z.string(), z.unknown())
+  .pipe(z.intersection(runnerSettingsSchema, z.object({ short_token: z.string() })));
+export type WorkerRunnerSettings = z.output<typeof workerRunnerSettingsSchema>;
+const runnerSettings = workerRunnerSettingsSchema;
 
 /** One job accepted from GitLab, handed from poller to scheduler to worker. */
 export const acceptedJobSchema = z.object({

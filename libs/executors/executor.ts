@@ -18,9 +18,38 @@ export interface PrepareContext {
   signal: AbortSignal;
   /** Identifies the job in executor-side names (containers, temp dirs) and logs. */
   jobId: number;
-  /** Image and services for container executors; the shell executor ignores them. */
-  image?: { name: string };
-  services?: readonly { name: string; alias: string }[];
+  /** Image and services for container executors, as GitLab sends them; the shell executor ignores them. */
+  image?: ImageSpec;
+  services?: readonly ImageSpec[];
+}
+
+/**
+ * An image or service as the job payload gives it (GitLab's `image:` / `services:` keywords;
+ * libs/job's payload schema parses it, every field present, empty when unset).
+ */
+export interface ImageSpec {
+  name: string;
+  /** Service aliases, comma or space separated as GitLab sends them. */
+  alias: string;
+  entrypoint: readonly string[];
+  command: readonly string[];
+  /** always / never / if-not-present, in order of preference; empty: the runner's setting. */
+  pull_policy: readonly string[];
+  /** Service variables (`services:variables`), job-variable shaped (masked ones stay masked). */
+  variables: readonly {
+    key: string;
+    value: string;
+    public?: boolean;
+    file?: boolean;
+    masked?: boolean;
+    raw?: boolean;
+  }[];
+  ports: readonly { number: number; protocol: string; name: string }[];
+  /** Only the options GitLab Runner supports reach here; others fail the payload check. */
+  executor_opts: {
+    docker?: { platform?: string | null; user?: string | number | null } | null;
+    kubernetes?: { user?: string | number | null } | null;
+  };
 }
 
 /**

@@ -48,7 +48,7 @@ export interface LifecycleHooks {
 export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: LifecycleHooks): Promise<void> {
   const client = deps.clientFor(job);
   const info = deps.infoFor(job);
-  const settings = job.runner as RunnerSettings;
+  const settings: RunnerSettings = job.runner;
   const parsed = parseJobPayload(job.payload);
   const payload = parsed.ok ? parsed.job : undefined;
   const provider = deps.executors.get(settings.executor ?? "shell");

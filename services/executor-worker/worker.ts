@@ -82,7 +82,7 @@ export class ExecutorWorker {
     if (this.draining) return { accepted: false, reason: "worker is draining" };
     if (this.running.has(job.jobKey)) return { accepted: true };
     if (this.running.size + this.claiming >= this.o.slots) return { accepted: false, reason: "no free slot" };
-    const executor = String(job.runner.executor ?? "shell");
+    const { executor } = job.runner;
     if (!this.o.executors.get(executor))
       return { accepted: false, reason: `this worker has no "${executor}" executor` };
     this.claiming++;

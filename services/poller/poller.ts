@@ -15,6 +15,7 @@ import {
   RUNNERS_BUCKET,
   type RunnerState,
   runnerStateSchema,
+  type WorkerRunnerSettings,
 } from "../../libs/bus/subjects.ts";
 import type { GitLabClient } from "../../libs/gitlab/client.ts";
 import type { RunnerInfo } from "../../libs/gitlab/runner-info.ts";
@@ -42,7 +43,7 @@ export interface PollTarget {
   strictCheckInterval: boolean;
   info: RunnerInfo;
   /** The entry's settings without secrets, sent to the worker with each job. */
-  settings: Record<string, unknown>;
+  settings: WorkerRunnerSettings;
   tls: AcceptedJob["tls"];
   client: GitLabClient;
 }

@@ -218,7 +218,7 @@ export class Scheduler {
     const { job } = p;
     try {
       const runner = this.ledger.runner(job.runnerKey);
-      const executor = runner?.executor ?? String(job.runner.executor ?? "shell");
+      const executor = runner?.executor ?? job.runner.executor;
       const usage = this.ledger.usage().byWorker;
       // The slot was reserved on the leased worker; count this job out of its usage when checking.
       const preferred = this.ledger.workers.get(job.workerId);

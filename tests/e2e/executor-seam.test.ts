@@ -23,7 +23,7 @@ import { type Transcript, transcriptProvider } from "../executors/transcript/pro
 const CUSTOM_TOKEN = "glrt-seam-custom-0123456789";
 const DOCKER_TOKEN = "glrt-seam-docker-0123456789";
 const root = mkdtempSync(join(tmpdir(), "runmesh-seam-"));
-const transcript: Transcript = { acquired: [], released: [], prepared: [], stages: [] };
+const transcript: Transcript = { acquired: [], released: [], prepared: [], images: [], stages: [] };
 const registry = builtinExecutors().with(transcriptProvider(root, transcript));
 const logs: string[] = [];
 let coordinator: Coordinator;
@@ -97,6 +97,19 @@ describe("a test-only executor through the worker", () => {
         "echo CI_DISPOSABLE_ENVIRONMENT=$CI_DISPOSABLE_ENVIRONMENT",
       ],
       afterScript: ["echo after"],
+      image: { name: "alpine:3.20", entrypoint: ["/bin/sh", "-c"], pull_policy: ["if-not-present"] },
+      services: [
+        {
+          name: "postgres:16",
+          alias: "db,pg",
+          command: ["postgres", "-c", "fsync=off"],
+          variables: [
+            { key: "POSTGRES_PASSWORD", value: "pw", public: true, file: false, masked: false, raw: false },
+          ],
+          ports: [{ number: 5432, protocol: "tcp", name: "pg" }],
+          executor_opts: { docker: { platform: "linux/amd64" } },
+        },
+      ],
     });
     const done = await coordinator.waitForFinal(job.id, 30_000);
     expect(done.status).toBe("success");
@@ -112,6 +125,29 @@ describe("a test-only executor through the worker", () => {
       },
     ]);
     expect(done.traceText).toContain("CI_DISPOSABLE_ENVIRONMENT=true");
+    // The image and services reach the executor typed, every field as GitLab sent it.
+    const [{ image, services }] = transcript.images as [Transcript["images"][number]];
+    expect(image).toMatchObject({
+      name: "alpine:3.20",
+      entrypoint: ["/bin/sh", "-c"],
+      pull_policy: ["if-not-present"],
+      command: [],
+      alias: "",
+    });
+    expect(services).toEqual([
+      {
+        name: "postgres:16",
+        alias: "db,pg",
+        entrypoint: [],
+        command: ["postgres", "-c", "fsync=off"],
+        pull_policy: [],
+        variables: [
+          { key: "POSTGRES_PASSWORD", value: "pw", public: true, file: false, masked: false, raw: false },
+        ],
+        ports: [{ number: 5432, protocol: "tcp", name: "pg" }],
+        executor_opts: { docker: { platform: "linux/amd64" } },
+      },
+    ]);
     expect(done.traceText).toContain(`ran in ${transcript.prepared[0]!.projectDir}`);
     expect(transcript.acquired).toHaveLength(1);
     expect(transcript.released).toEqual(transcript.acquired);

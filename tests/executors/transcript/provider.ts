@@ -7,13 +7,14 @@
 import { spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { Executor, StageRun } from "../../../libs/executors/executor.ts";
+import type { Executor, ImageSpec, StageRun } from "../../../libs/executors/executor.ts";
 import type { ExecutorInstance, ExecutorProvider } from "../../../libs/executors/provider.ts";
 
 export interface Transcript {
   acquired: string[];
   released: string[];
   prepared: { buildsDir: string; projectDir: string; instance: string | undefined }[];
+  images: { image?: ImageSpec; services?: readonly ImageSpec[] }[];
   stages: Pick<StageRun, "stage" | "kind" | "shell">[];
 }
 
@@ -53,6 +54,7 @@ function transcriptExecutor(transcript: Transcript, instance: ExecutorInstance |
         projectDir: ctx.projectDir,
         instance: instance?.id,
       });
+      transcript.images.push({ image: ctx.image, services: ctx.services });
       ctx.log(`Using Transcript executor on ${instance?.id ?? "no instance"}...`);
     },
     run(stage, io, signal) {
