@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { z } from "zod";
 import type { Bus, BusStatus, WorkItem } from "../libs/bus/bus.ts";
 import {
+  BlobStoreFullError,
   BusClosedError,
   BusNoRespondersError,
   BusRemoteError,
@@ -581,6 +582,64 @@ function busContract(make: () => Transport): void {
       test("an invalid key is refused with a message that says which characters work", async () => {
         const kv = await (await client()).kv(uniq(), rec);
         await expect(kv.put("has space", { state: "x" })).rejects.toThrow(/letters, digits/);
+      });
+    });
+
+    describe("blobs", () => {
+      /** Bytes that differ at every offset, so a lost or reordered chunk shows. */
+      const bytes = (n: number, seed = 7) => {
+        const b = new Uint8Array(n);
+        for (let i = 0; i < n; i++) b[i] = (i * 31 + seed + (i >> 17)) & 0xff;
+        return b;
+      };
+
+      test("an object three times NATS's default max_payload comes back byte for byte", async () => {
+        const [a, b] = [await client(), await client()];
+        const store = uniq();
+        const data = bytes(3 * 1024 * 1024 + 5);
+        await (await a.blobs(store)).put("job-1.1", data);
+        const back = await (await b.blobs(store)).get("job-1.1");
+        expect(back?.byteLength).toBe(data.byteLength);
+        expect(Buffer.from(back!).equals(Buffer.from(data))).toBe(true);
+        expect(await (await b.blobs(store)).get("job-2.1")).toBeUndefined();
+      });
+
+      test("put replaces, delete removes, and deleting a missing name is no error", async () => {
+        const blobs = await (await client()).blobs(uniq());
+        await blobs.put("k", bytes(10, 1));
+        await blobs.put("k", bytes(20, 2));
+        expect(Buffer.from((await blobs.get("k"))!).equals(Buffer.from(bytes(20, 2)))).toBe(true);
+        await blobs.delete("k");
+        expect(await blobs.get("k")).toBeUndefined();
+        await blobs.delete("k");
+        await blobs.delete("never-there");
+      });
+
+      test("a put past the store's cap rejects with BlobStoreFullError and keeps nothing of it", async () => {
+        const blobs = await (await client()).blobs(uniq(), { maxBytes: 2 * 1024 * 1024 });
+        await blobs.put("small", bytes(1000));
+        const err = await blobs.put("big", bytes(3 * 1024 * 1024)).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(BlobStoreFullError);
+        expect((err as BlobStoreFullError).objectName).toBe("big");
+        expect(await blobs.get("big")).toBeUndefined();
+        expect((await blobs.get("small"))?.byteLength).toBe(1000);
+        // The failed put left no chunks behind: what remains of the cap still takes an object.
+        await blobs.put("fits", bytes(1024 * 1024));
+        expect((await blobs.get("fits"))?.byteLength).toBe(1024 * 1024);
+      });
+
+      test("objects older than maxAgeMs are dropped", async () => {
+        const blobs = await (await client()).blobs(uniq(), { maxAgeMs: 1000 });
+        await blobs.put("old", bytes(100));
+        expect(await blobs.get("old")).toBeDefined();
+        const deadline = Date.now() + 8000;
+        while ((await blobs.get("old")) !== undefined && Date.now() < deadline) await sleep(200);
+        expect(await blobs.get("old")).toBeUndefined();
+      });
+
+      test("an invalid name is refused with a message that says which characters work", async () => {
+        const blobs = await (await client()).blobs(uniq());
+        await expect(blobs.put("has space", bytes(1))).rejects.toThrow(/letters, digits/);
       });
     });
 

@@ -115,6 +115,39 @@ export interface KvBucket<S extends z.ZodType> {
   keys(): Promise<string[]>;
 }
 
+/**
+ * Objects too big for one message (a job payload with a 20 MiB variable): chunked into a
+ * JetStream object store on NATS, whatever the server's max_payload. Names: [A-Za-z0-9_=.-]+
+ */
+export interface BlobStore {
+  /** Stores `data` under `name`, replacing any earlier object of that name; rejects with BlobStoreFullError past the store's cap. */
+  put(name: string, data: Uint8Array): Promise<void>;
+  /** The object's bytes, or undefined when there is none. */
+  get(name: string): Promise<Uint8Array | undefined>;
+  /** Removes the object; nothing happens when there is none. */
+  delete(name: string): Promise<void>;
+}
+
+export interface BlobStoreOptions {
+  /** Objects are dropped this long after they were stored: a net for owners that died (default: kept). */
+  maxAgeMs?: number;
+  /** Cap on the bytes of the whole store, applied when the store is created (default: the server's limits). */
+  maxBytes?: number;
+}
+
+/** A put that does not fit in the blob store: nothing of it is kept. */
+export class BlobStoreFullError extends Error {
+  constructor(
+    readonly store: string,
+    readonly objectName: string,
+    readonly bytes: number,
+    detail: string,
+  ) {
+    super(`blob store ${store}: ${objectName} (${bytes} bytes) does not fit: ${detail}`);
+    this.name = "BlobStoreFullError";
+  }
+}
+
 export interface BucketOptions {
   /** History per key kept by the store (default 1). */
   history?: number;
@@ -153,6 +186,8 @@ export interface Bus {
     opts?: WorkQueueOptions,
   ): Promise<WorkQueue<S>>;
   kv<S extends z.ZodType>(bucket: string, schema: S, opts?: BucketOptions): Promise<KvBucket<S>>;
+  /** Opens (creating on first use) a store for large objects; options apply when it is created. */
+  blobs(store: string, opts?: BlobStoreOptions): Promise<BlobStore>;
   /** Current connection state; in-process is always "connected" until closed. */
   status(): BusStatus;
   onStatus(listener: (s: BusStatus) => void): () => void;

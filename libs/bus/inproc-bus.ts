@@ -7,6 +7,8 @@ import type { z } from "zod";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { Boundary } from "./boundary.ts";
 import type {
+  BlobStore,
+  BlobStoreOptions,
   BucketOptions,
   Bus,
   BusStatus,
@@ -23,6 +25,7 @@ import type {
 } from "./bus.ts";
 import { BusClosedError, BusNoRespondersError, BusTimeoutError, DEFAULT_REQUEST_TIMEOUT_MS } from "./bus.ts";
 import { decodeReply, encodeMessage } from "./envelope.ts";
+import { InprocBlobStore } from "./inproc-blobs.ts";
 import { InprocKvStore, inprocBucket } from "./inproc-kv.ts";
 import { InprocWorkQueueStore } from "./inproc-work-queue.ts";
 import { assertBucketName } from "./store-names.ts";
@@ -58,6 +61,7 @@ class InprocBus implements Bus {
   private subscribers: CoreSubscriber[] = [];
   private readonly queues = new Map<string, InprocWorkQueueStore>();
   private readonly buckets = new Map<string, InprocKvStore>();
+  private readonly blobStores = new Map<string, InprocBlobStore>();
   private readonly boundary: Boundary;
   private readonly pendingRequests = new Set<() => void>();
 
@@ -217,6 +221,17 @@ class InprocBus implements Bus {
       this.buckets.set(bucket, store);
     }
     return inprocBucket(store, schema, (op) => this.ensureOpen(op));
+  }
+
+  async blobs(name: string, opts: BlobStoreOptions = {}): Promise<BlobStore> {
+    this.ensureOpen("blobs");
+    assertBucketName(name);
+    let store = this.blobStores.get(name);
+    if (!store) {
+      store = new InprocBlobStore(name, opts);
+      this.blobStores.set(name, store);
+    }
+    return store.handle((op) => this.ensureOpen(op));
   }
 
   status(): BusStatus {

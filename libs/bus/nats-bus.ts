@@ -4,6 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
 import {
   connect,
   credsAuthenticator,
@@ -17,6 +18,8 @@ import type { z } from "zod";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { Boundary } from "./boundary.ts";
 import type {
+  BlobStore,
+  BlobStoreOptions,
   BucketOptions,
   Bus,
   BusStatus,
@@ -32,6 +35,7 @@ import type {
 } from "./bus.ts";
 import { BusClosedError, BusNoRespondersError, BusTimeoutError, DEFAULT_REQUEST_TIMEOUT_MS } from "./bus.ts";
 import { decodeReply, encodeMessage } from "./envelope.ts";
+import { openNatsBlobStore } from "./nats-blobs.ts";
 import { fromNatsHeaders, toNatsHeaders } from "./nats-headers.ts";
 import { natsBucket } from "./nats-kv.ts";
 import { openNatsWorkQueue } from "./nats-work-queue.ts";
@@ -110,6 +114,8 @@ class NatsBus implements Bus {
   private readonly buckets = new Map<string, Promise<KV>>();
   private readonly consumers = new Set<() => Promise<void>>();
   private readonly kvm: Kvm;
+  private readonly objm: Objm;
+  private readonly blobStores = new Map<string, Promise<BlobStore>>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -120,6 +126,7 @@ class NatsBus implements Bus {
   ) {
     this.boundary = new Boundary(log);
     this.kvm = new Kvm(js);
+    this.objm = new Objm(js);
     void this.watchStatus();
     void nc.closed().then(() => this.setStatus("closed"));
   }
@@ -216,6 +223,18 @@ class NatsBus implements Bus {
       kv.catch(() => this.buckets.delete(bucket));
     }
     return natsBucket(bucket, await kv, schema, (op) => this.ensureOpen(op));
+  }
+
+  async blobs(name: string, opts: BlobStoreOptions = {}): Promise<BlobStore> {
+    this.ensureOpen("blobs");
+    assertBucketName(name);
+    let store = this.blobStores.get(name);
+    if (!store) {
+      store = openNatsBlobStore(this.objm, name, opts, (op) => this.ensureOpen(op));
+      this.blobStores.set(name, store);
+      store.catch(() => this.blobStores.delete(name));
+    }
+    return store;
   }
 
   status(): BusStatus {

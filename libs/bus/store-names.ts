@@ -12,6 +12,15 @@ export function assertKvKey(bucket: string, key: string): void {
   }
 }
 
+/** Blob names follow KV key rules, so a job key works as a name on both transports. */
+export function assertBlobName(store: string, name: string): void {
+  if (!KEY.test(name) || name.startsWith(".") || name.endsWith(".")) {
+    throw new Error(
+      `blob store ${store}: invalid name ${JSON.stringify(name)}: use letters, digits and _ = . - (no leading or trailing dot)`,
+    );
+  }
+}
+
 export function assertBucketName(bucket: string): void {
   if (!BUCKET.test(bucket)) {
     throw new Error(`invalid kv bucket name ${JSON.stringify(bucket)}: use letters, digits, _ and -`);

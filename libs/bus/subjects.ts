@@ -26,8 +26,10 @@ export const acceptedJobSchema = z.object({
   /** The job's own token (CI_JOB_TOKEN): the scheduler needs it to report a lost job. */
   jobToken: z.string(),
   timeoutS: z.number(),
-  /** The 201 body exactly as GitLab sent it; only the worker parses it fully. */
+  /** The 201 body exactly as GitLab sent it; only the worker parses it fully. "" when in `payloadBlob`. */
   payload: z.string(),
+  /** A payload too big to ride in messages waits in the PAYLOADS_STORE under this name (payload-handover.ts). */
+  payloadBlob: z.object({ name: z.string(), bytes: z.number().int().nonnegative() }).optional(),
   runner: runnerSettings,
   systemId: z.string(),
   leaseId: z.string(),

@@ -51,16 +51,24 @@ export class GitLabReporter {
       `\n\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`,
     );
     let offset = traceOffset;
+    // When our line is the whole log (nothing came before it), the final PUT can say exactly
+    // what GitLab holds, as every final update of a worker does.
+    let whole = false;
     for (let attempt = 0; attempt < 3; attempt++) {
       const p = await client.patchTrace(job.jobId, job.jobToken, offset, line, { debugTrace: false });
+      whole = p.result === "succeeded" && offset === 0;
       if (p.result !== "range_mismatch") break;
       offset = p.sentOffset;
     }
+    const output = whole
+      ? { checksum: `crc32:${Bun.hash.crc32(line).toString(16).padStart(8, "0")}`, bytesize: line.byteLength }
+      : undefined;
     for (let attempt = 0; attempt < 5; attempt++) {
       const r = await client.updateJob(job.jobId, job.jobToken, {
         info: this.info(job),
         state: "failed",
         failureReason: "runner_system_failure",
+        ...(output ? { output } : {}),
       });
       if (r.result === "succeeded" || r.result === "abort") {
         this.logger.info(

@@ -43,13 +43,17 @@ export interface LifecycleHooks {
   ) => Promise<void>;
   setOffsetSource: (f: () => number) => void;
   setAbort: (f: (reason: string) => void) => void;
+  /** The payload could not be fetched from the mesh's store (payload-handover.ts): fail the job with this. */
+  payloadError?: string;
 }
 
 export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: LifecycleHooks): Promise<void> {
   const client = deps.clientFor(job);
   const info = deps.infoFor(job);
   const settings: RunnerSettings = job.runner;
-  const parsed = parseJobPayload(job.payload);
+  const parsed = h.payloadError
+    ? { ok: false as const, error: h.payloadError }
+    : parseJobPayload(job.payload);
   const payload = parsed.ok ? parsed.job : undefined;
   const provider = deps.executors.get(settings.executor ?? "shell");
   // Decided once: the trace pipeline below and the stage machine read the same plan.

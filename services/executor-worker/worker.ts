@@ -3,6 +3,7 @@
 // each job brings its runner entry's settings (never a runner token) and its own job token.
 import type { Bus, KvBucket, Subscription } from "../../libs/bus/bus.ts";
 import { KvConflictError } from "../../libs/bus/bus.ts";
+import { discardPayload, fetchPayload } from "../../libs/bus/payload-handover.ts";
 import {
   type AcceptedJob,
   dispatchRpc,
@@ -121,6 +122,7 @@ export class ExecutorWorker {
     };
     this.running.set(job.jobKey, entry);
     let revision = claimRevision;
+    let ended = false;
     const advance = async (state: JobRecord["state"], outcome?: string): Promise<boolean> => {
       try {
         revision = await this.jobsKv.update(
@@ -128,6 +130,7 @@ export class ExecutorWorker {
           { state, workerId: this.o.workerId, job, outcome, updatedAt: Date.now() },
           revision,
         );
+        ended = state === "final";
         return true;
       } catch (e) {
         if (e instanceof KvConflictError) {
@@ -148,18 +151,30 @@ export class ExecutorWorker {
           ...extra,
         })
         .catch(() => {});
-    entry.done = runJobLifecycle(job, this.o, {
-      log,
-      advance,
-      publish,
-      setOffsetSource: (f) => {
-        offset = f;
-      },
-      setAbort: (f) => {
-        abort = f;
-      },
-    })
+    // A large payload is read here, once, from the store; the job record keeps only its name.
+    entry.done = fetchPayload(this.o.bus, job)
+      .then((p) =>
+        runJobLifecycle(p.ok ? { ...job, payload: p.payload, payloadBlob: undefined } : job, this.o, {
+          log,
+          advance,
+          publish,
+          setOffsetSource: (f) => {
+            offset = f;
+          },
+          setAbort: (f) => {
+            abort = f;
+          },
+          payloadError: p.ok ? undefined : p.error,
+        }),
+      )
       .catch((e: Error) => log.error({ err: e.message }, "job lifecycle failed"))
+      .then(async () => {
+        // Only once the job is final here: a job given up before its ack goes to another worker.
+        if (ended)
+          await discardPayload(this.o.bus, job).catch((e: Error) =>
+            log.warn({ err: e.message }, "stored job payload not deleted; the store drops it after a day"),
+          );
+      })
       .finally(() => {
         token.release();
         this.running.delete(job.jobKey);

@@ -2,7 +2,8 @@
 // grants a slot lease, and hands every accepted job over durably. It is the only tier that holds
 // runner tokens; it parses only id, token and timeout of a job and forwards the rest unread.
 import type { Bus, KvBucket } from "../../libs/bus/bus.ts";
-import { KvConflictError } from "../../libs/bus/bus.ts";
+import { BlobStoreFullError, KvConflictError } from "../../libs/bus/bus.ts";
+import { discardPayload, formatBytes, stowPayload } from "../../libs/bus/payload-handover.ts";
 import {
   ACCEPTED_ACK_WAIT_MS,
   ACCEPTED_JOBS_QUEUE,
@@ -22,6 +23,7 @@ import type { RunnerInfo } from "../../libs/gitlab/runner-info.ts";
 import type { Logger } from "../../libs/log/logger.ts";
 import { secrets } from "../../libs/log/logger.ts";
 import { failpoint } from "../../libs/mesh/failpoints.ts";
+import { GitLabReporter } from "../../libs/mesh/gitlab-reporter.ts";
 import { jobKeyOf } from "../../libs/mesh/job-key.ts";
 import { nextRequestAt, queueMoved, staggerOffsetMs } from "./request-schedule.ts";
 import {
@@ -32,6 +34,10 @@ import {
   maxInFlight,
   type RequestOutcome,
 } from "./runner-health.ts";
+
+/** A failed handoff of an accepted job is retried this often, HANDOFF_RETRY_MS × attempt apart. */
+const HANDOFF_ATTEMPTS = 5;
+const HANDOFF_RETRY_MS = 1000;
 
 /** One [[runners]] entry as the poller needs it. */
 export interface PollTarget {
@@ -239,7 +245,7 @@ export class Poller {
             };
             using _jobToken = secrets.hold(r.jobToken);
             failpoint("poller.after_201");
-            const job: AcceptedJob = {
+            const accepted: AcceptedJob = {
               jobKey: jobKeyOf(t.url, r.id),
               gitlabUrl: t.url,
               runnerKey: t.key,
@@ -256,10 +262,9 @@ export class Poller {
               acceptedAt: this.now(),
               tls: t.tls,
             };
-            await this.handoff(job);
-            handedOff = true;
+            handedOff = await this.deliver(t, accepted, log);
             failpoint("poller.after_handoff");
-            log.info({ job: r.id }, "job accepted and handed to the scheduler");
+            if (handedOff) log.info({ job: r.id }, "job accepted and handed to the scheduler");
           } else {
             outcome = {
               gotJob: false,
@@ -300,6 +305,58 @@ export class Poller {
         nextAt = this.now() + this.checkIntervalMs;
       }
     }
+  }
+
+  /**
+   * Hands a job GitLab gave us to the scheduler, whatever became of the lease meanwhile (the
+   * scheduler places a job without one). A job that cannot be handed over is failed at GitLab
+   * with the reason in its log, never left assigned. Returns whether it was handed over.
+   */
+  private async deliver(t: PollTarget, job: AcceptedJob, log: Logger): Promise<boolean> {
+    let handed: AcceptedJob;
+    try {
+      handed = await stowPayload(this.o.bus, job);
+    } catch (e) {
+      const size = formatBytes(new TextEncoder().encode(job.payload).byteLength);
+      const why =
+        e instanceof BlobStoreFullError
+          ? `the mesh's payload store has no room for it (${e.message}); raise the JetStream storage limits of the NATS server`
+          : (e as Error).message;
+      await this.failAtGitLab(
+        t,
+        job,
+        log,
+        `runmesh could not hand the job payload (${size}) to an executor worker: ${why}`,
+      );
+      return false;
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.handoff(handed);
+        return true;
+      } catch (e) {
+        const err = (e as Error).message;
+        if (attempt >= HANDOFF_ATTEMPTS) {
+          await discardPayload(this.o.bus, handed).catch(() => {});
+          await this.failAtGitLab(t, job, log, `runmesh could not hand the job to its scheduler: ${err}`);
+          return false;
+        }
+        log.warn({ job: job.jobId, attempt, err }, "job handoff to the scheduler failed; retrying");
+        // Not this.sleep: a job GitLab handed out is handed over or failed, even while stopping.
+        await Bun.sleep(HANDOFF_RETRY_MS * attempt);
+      }
+    }
+  }
+
+  private async failAtGitLab(t: PollTarget, job: AcceptedJob, log: Logger, why: string): Promise<void> {
+    log.error({ job: job.jobId }, why);
+    await new GitLabReporter(
+      () => t.client,
+      () => t.info,
+      log,
+    )
+      .failJob(job, 0, why, { acknowledgeFirst: true })
+      .catch((e: Error) => log.error({ job: job.jobId, err: e.message }, "could not fail the job at GitLab"));
   }
 
   private async readState(t: PollTarget): Promise<{ state: RunnerState; revision: number | undefined }> {

@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { Bus, KvBucket, Subscription, WorkItem } from "../../libs/bus/bus.ts";
 import { KvConflictError } from "../../libs/bus/bus.ts";
+import { discardPayload } from "../../libs/bus/payload-handover.ts";
 import {
   ACCEPTED_ACK_WAIT_MS,
   ACCEPTED_JOBS_QUEUE,
@@ -318,6 +319,7 @@ export class Scheduler {
         "start a worker (runmesh worker) or raise [mesh] dispatch_timeout";
       this.log.error({ job: job.jobId, runner: job.runnerName }, why);
       this.report(this.o.reporter.failJob(job, 0, why, { acknowledgeFirst: true }), job);
+      this.discard(job);
       await p.item?.ack();
       this.capacityFreed("undispatched job failed");
       return;
@@ -397,6 +399,17 @@ export class Scheduler {
     const msg = `runmesh executor worker "${rec.workerId}" was lost (no heartbeat for ${Math.round(this.o.workerLostAfterMs / 1000)} s) while running this job`;
     log.error({ traceOffset }, msg);
     this.report(this.o.reporter.failJob(rec.job, traceOffset, msg), rec.job);
+    this.discard(rec.job);
+  }
+
+  /** A job ended here, not on a worker: its stored payload (if any) goes too. */
+  private discard(job: AcceptedJob): void {
+    discardPayload(this.o.bus, job).catch((e: Error) =>
+      this.log.warn(
+        { job: job.jobId, err: e.message },
+        "stored job payload not deleted; the store drops it after a day",
+      ),
+    );
   }
 
   /** GitLab may be slow or away; its retries must not hold up the housekeeping loop. */

@@ -1,0 +1,60 @@
+// How a job's payload gets from the poller to the worker that claims it. Most payloads ride
+// inline in the accepted-job message. A bigger one (a job with a 2 MiB variable) would break
+// NATS's max_payload (1 MiB by default) in the handoff, the dispatch and the job record, so it
+// waits in a blob store (a JetStream object store, chunked) instead: written once by the poller,
+// read once by the claiming worker, deleted when the job ends. Only a name and a size travel.
+// A payload holds the job token and variables: nothing here logs it.
+import type { Bus } from "./bus.ts";
+import type { AcceptedJob } from "./subjects.ts";
+
+export const PAYLOADS_STORE = "runmesh-payloads";
+/** Up to this size a payload rides inline (escaped JSON in an envelope stays under 1 MiB). */
+export const INLINE_PAYLOAD_MAX_BYTES = 128 * 1024;
+/** A payload whose job's owners all died is dropped by the store after a day. */
+export const PAYLOAD_MAX_AGE_MS = 24 * 60 * 60_000;
+
+const openStore = (bus: Bus) => bus.blobs(PAYLOADS_STORE, { maxAgeMs: PAYLOAD_MAX_AGE_MS });
+
+export function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} bytes`;
+}
+
+/**
+ * The job as it is handed off: unchanged when its payload is small, else with the payload moved
+ * to the store. Rejects (BlobStoreFullError, a bus error) when the payload cannot be stored.
+ */
+export async function stowPayload(bus: Bus, job: AcceptedJob): Promise<AcceptedJob> {
+  const data = new TextEncoder().encode(job.payload);
+  if (data.byteLength <= INLINE_PAYLOAD_MAX_BYTES) return job;
+  const name = `${job.jobKey}.${job.acceptedAt}`;
+  await (await openStore(bus)).put(name, data);
+  return { ...job, payload: "", payloadBlob: { name, bytes: data.byteLength } };
+}
+
+/** The payload text for the worker, read from the store when it waits there. */
+export async function fetchPayload(
+  bus: Bus,
+  job: AcceptedJob,
+): Promise<{ ok: true; payload: string } | { ok: false; error: string }> {
+  const blob = job.payloadBlob;
+  if (!blob) return { ok: true, payload: job.payload };
+  const what = `the job payload (${formatBytes(blob.bytes)}) in the mesh's store "${PAYLOADS_STORE}"`;
+  try {
+    const data = await (await openStore(bus)).get(blob.name);
+    if (!data)
+      return { ok: false, error: `${what} is gone (expired or deleted) before a worker could read it` };
+    if (data.byteLength !== blob.bytes)
+      return { ok: false, error: `${what} has ${data.byteLength} bytes, ${blob.bytes} were stored` };
+    return { ok: true, payload: new TextDecoder().decode(data) };
+  } catch (e) {
+    return { ok: false, error: `${what} could not be read: ${(e as Error).message}` };
+  }
+}
+
+/** Deletes a stored payload once its job has ended; errors are the caller's to log. */
+export async function discardPayload(bus: Bus, job: Pick<AcceptedJob, "payloadBlob">): Promise<void> {
+  if (!job.payloadBlob) return;
+  await (await openStore(bus)).delete(job.payloadBlob.name);
+}
