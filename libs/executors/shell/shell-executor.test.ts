@@ -142,7 +142,11 @@ describe("ShellExecutor", () => {
   });
 
   test("with a user, the script runs through su", () => {
-    expect(new ShellExecutor({ user: "builder" }).commandFor("bash")).toEqual([
+    expect(new ShellExecutor({ user: "builder" }).commandFor("bash", true)).toEqual([
+      "su",
+      ["-s", "/bin/bash", "builder", "--session-command", "bash -l"],
+    ]);
+    expect(new ShellExecutor({ user: "builder" }).commandFor("bash", false)).toEqual([
       "su",
       ["-s", "/bin/bash", "builder", "-c", "bash -l"],
     ]);

@@ -1,8 +1,10 @@
 // The shell executor: each stage's script runs in `bash -l` (or `sh -l`) on this host, fed on
 // stdin, as GitLab Runner's executors/shell does. The shell leads its own process group so a
 // cancel reaches every process the script started: SIGTERM to the group, a grace period,
-// SIGKILL, a last wait (GitLab's graceful_kill_timeout / force_kill_timeout).
-import { type ChildProcess, spawn } from "node:child_process";
+// SIGKILL, a last wait (GitLab's graceful_kill_timeout / force_kill_timeout). With `--user`,
+// `su -c` would start the shell in a session (and process group) of its own, out of reach of
+// that signal: util-linux su's `--session-command` keeps it in su's group instead.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import {
   type Executor,
@@ -71,6 +73,20 @@ export function minimalJobEnv(
   return env;
 }
 
+let sessionCommand: boolean | undefined;
+
+/**
+ * Whether this host's su has util-linux's `--session-command` (-c without a new session). Safe
+ * here: the job has no controlling terminal (spawned detached, stdin a pipe), so the TIOCSTI
+ * injection that made `-c` start a new session cannot happen.
+ */
+export function suKeepsSession(): boolean {
+  sessionCommand ??= (spawnSync("su", ["--help"], { encoding: "utf8" }).stdout ?? "").includes(
+    "--session-command",
+  );
+  return sessionCommand;
+}
+
 const DEFAULT_GRACEFUL_KILL_MS = 10 * 60_000;
 const DEFAULT_FORCE_KILL_MS = 10_000;
 
@@ -92,12 +108,16 @@ export class ShellExecutor implements Executor {
     ctx.log(`Using Shell (${ctx.shell}) executor...`);
   }
 
-  /** The command line: `bash -l`, or `su -s /bin/bash <user> -c 'bash -l'` with a user. */
-  commandFor(shell: "bash" | "sh"): [string, string[]] {
+  /**
+   * The command line: `bash -l`, or with a user `su -s /bin/bash <user> --session-command 'bash -l'`
+   * (`-c` where su has no --session-command: the job's processes then escape a cancel).
+   */
+  commandFor(shell: "bash" | "sh", keepSession = suKeepsSession()): [string, string[]] {
     const login = this.o.loginShell ?? true;
     const shellArgs = login ? ["-l"] : [];
     if (!this.o.user) return [shell, shellArgs];
-    return ["su", ["-s", `/bin/${shell}`, this.o.user, "-c", [shell, ...shellArgs].join(" ")]];
+    const flag = keepSession ? "--session-command" : "-c";
+    return ["su", ["-s", `/bin/${shell}`, this.o.user, flag, [shell, ...shellArgs].join(" ")]];
   }
 
   run(stage: StageRun, io: StageIO, signal: AbortSignal): Promise<StageResult> {
