@@ -211,8 +211,20 @@ export class Poller {
           continue;
         }
         const startedAt = this.now();
+        // A lost lease (scheduler restarted, bus away) never cuts the request short: GitLab may
+        // be answering it with a job, and the scheduler places a job that comes without a lease.
+        let renewing = true;
+        const lost = (why: string) => {
+          if (!renewing) return;
+          renewing = false;
+          log.warn({ lease: lease.leaseId, why }, "slot lease lost during jobs/request; the request goes on");
+        };
         const renew = setInterval(
-          () => void this.o.bus.request(leaseRenew, { leaseId: lease.leaseId }).catch(() => {}),
+          () =>
+            void this.o.bus.request(leaseRenew, { leaseId: lease.leaseId }).then(
+              (r) => r.ok || lost("the scheduler no longer knows it"),
+              (e: Error) => lost(e.message),
+            ),
           Math.max(200, lease.ttlMs / 3),
         );
         let handedOff = false;
@@ -279,6 +291,8 @@ export class Poller {
           }
         } finally {
           clearInterval(renew);
+          // A renewal answered after this point speaks of a lease already returned or turned into the job's slot.
+          renewing = false;
           if (!handedOff)
             await this.o.bus
               .request(leaseRelease, { leaseId: lease.leaseId, reason: "no job" }, { timeoutMs: 5000 })
