@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnRunmesh } from "../../tests/e2e/processes.ts";
 import { resolveWorkerId } from "./worker-id.ts";
 
 const dataDir = () => mkdtempSync(join(tmpdir(), "runmesh-worker-id-"));
@@ -40,5 +41,33 @@ describe("worker id", () => {
     const dir = dataDir();
     expect((await resolveWorkerId({ id: "w.1 x", meshName: "mesh-name", dataDir: dir })).id).toBe("w-1-x");
     expect((await resolveWorkerId({ meshName: "build.box", dataDir: dir })).id).toBe("build-box");
+  });
+});
+
+describe("`runmesh worker` process", () => {
+  const start = (dataDir: string) => {
+    const path = join(dataDir, "mesh.toml");
+    writeFileSync(path, `[mesh]\nnats_url = "nats://127.0.0.1:1"\ndata_dir = ${JSON.stringify(dataDir)}\n`);
+    return spawnRunmesh(["worker", "--config", path]);
+  };
+  const announced = async (dataDir: string) => {
+    const p = start(dataDir);
+    try {
+      const line = await p.waitFor("worker id");
+      return /"worker":"([^"]+)"/.exec(line)?.[1] ?? /worker=(\S+)/.exec(line)?.[1];
+    } finally {
+      p.kill("SIGKILL");
+      await p.exited;
+    }
+  };
+
+  test("a worker killed and restarted on its data dir comes back with its id; another data dir, another id", async () => {
+    const dir = dataDir();
+    const first = await announced(dir);
+    const again = await announced(dir);
+    const other = await announced(dataDir());
+    expect(first).toBeString();
+    expect(again).toBe(first);
+    expect(other).not.toBe(first);
   });
 });

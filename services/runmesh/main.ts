@@ -143,8 +143,19 @@ async function start(mode: Mode, args: Args): Promise<number> {
   }
 
   const name = safeId(mesh.name ?? hostname());
-  // A worker refuses executors it does not have before it touches the bus ([mesh] worker_executors).
-  if (mode === "run" || mode === "worker") workerExecutors(mesh);
+  // A worker refuses executors it does not have before it touches the bus ([mesh] worker_executors),
+  // and knows its id, the same across restarts: --id, [mesh] name when set (the default is the
+  // hostname, shared by every worker on the host), else one persisted in the worker's data dir.
+  let identity: WorkerIdentity | undefined;
+  if (mode === "run" || mode === "worker") {
+    workerExecutors(mesh);
+    identity = await resolveWorkerId({
+      id: args.id,
+      meshName: mesh.name !== hostname() ? mesh.name : undefined,
+      dataDir: workerDataDir(mesh),
+    });
+    logger.info({ worker: identity.id, from: identity.source }, "worker id");
+  }
   const bus = await connectBus(mesh, `runmesh-${mode}-${name}`);
   logger.info({ transport: bus.transport, mode }, "bus connected");
   let scheduler: Scheduler | undefined;
@@ -152,16 +163,7 @@ async function start(mode: Mode, args: Args): Promise<number> {
   let poller: Poller | undefined;
   if (mode === "run" || mode === "scheduler")
     scheduler = await startSchedulerService({ config: config!, bus, logger });
-  let identity: WorkerIdentity | undefined;
-  if (mode === "run" || mode === "worker") {
-    // The same id across restarts: --id, [mesh] name when set (the default is the hostname, shared
-    // by every worker on the host), else one persisted in the worker's data dir.
-    identity = await resolveWorkerId({
-      id: args.id,
-      meshName: mesh.name !== hostname() ? mesh.name : undefined,
-      dataDir: workerDataDir(mesh),
-    });
-    logger.info({ worker: identity.id, from: identity.source }, "worker id");
+  if (identity) {
     worker = await startWorkerService({
       mesh,
       bus,
