@@ -172,6 +172,8 @@ export class Poller {
   private async runLane(t: PollTarget, lane: number, offsetMs: number, generation: number): Promise<void> {
     const log = this.log.child({ runner: t.name, lane });
     let nextAt = this.now() + offsetMs;
+    // This entry's slots in the check_interval rhythm (GitLab Runner's feeder keeps them).
+    const slotPhaseMs = nextAt % Math.max(1, this.checkIntervalMs);
     // A woken long poll that then found no job must not start a tight loop (see below).
     let lastWakeWasFruitless = false;
     // The state this lane just wrote, when it goes straight back to GitLab: re-reading it
@@ -312,6 +314,7 @@ export class Poller {
           gotJob: outcome.gotJob,
           strictCheckInterval: t.strictCheckInterval,
           queueChanged,
+          slotPhaseMs,
         });
       } catch (e) {
         if (this.stopping) break;

@@ -1,7 +1,13 @@
 // When an empty answer may be followed at once: only where Workhorse long-polls (or just let a
 // held request go), never on a GitLab without long polling, never twice in a row.
 import { describe, expect, test } from "bun:test";
-import { type EmptyAnswer, nextRequestAt, queueMoved } from "./request-schedule.ts";
+import {
+  type EmptyAnswer,
+  nextRequestAt,
+  nextSlotAfter,
+  queueMoved,
+  type ScheduleInput,
+} from "./request-schedule.ts";
 
 describe("queueMoved", () => {
   const base: EmptyAnswer = { sent: "v1", received: "v1", longPolling: true, previousWasShortcut: false };
@@ -58,5 +64,64 @@ describe("check_interval without long polling", () => {
       });
     }
     expect(starts.slice(1).map((s, i) => s - (starts[i] ?? 0))).toEqual(Array(9).fill(3000));
+  });
+});
+
+describe("each entry keeps its slot in the check_interval rhythm", () => {
+  const base: ScheduleInput = {
+    startedAt: 0,
+    endedAt: 0,
+    checkIntervalMs: 1000,
+    gotJob: false,
+    strictCheckInterval: false,
+    queueChanged: false,
+    slotPhaseMs: 500,
+  };
+  test.each<[string, Partial<ScheduleInput>, number]>([
+    ["a request on its slot: the next slot", { startedAt: 1503, endedAt: 1520 }, 2500],
+    [
+      "a request that started off its slot (after a job): the next slot, not a full interval",
+      { startedAt: 1800, endedAt: 1820 },
+      2500,
+    ],
+    ["a long poll past the next slot: at once", { startedAt: 1500, endedAt: 4200 }, 4200],
+    ["a job: at once", { startedAt: 1500, endedAt: 1520, gotJob: true }, 1520],
+    [
+      "strict_check_interval after a job: the next slot",
+      { startedAt: 1500, endedAt: 1520, gotJob: true, strictCheckInterval: true },
+      2500,
+    ],
+  ])("%s", (_name, over, expected) => {
+    expect(nextRequestAt({ ...base, ...over })).toBe(expected);
+  });
+
+  test("nextSlotAfter is strictly after, for any phase", () => {
+    expect([
+      nextSlotAfter(500, 500, 1000),
+      nextSlotAfter(499, 500, 1000),
+      nextSlotAfter(-1, 0, 1000),
+    ]).toEqual([1500, 500, 0]);
+  });
+
+  test("two entries stay half an interval apart although one of them keeps getting jobs", () => {
+    // Entry A (phase 0) gets a job on every third request; entry B (phase 500) never does.
+    const interval = 1000;
+    const run = (phase: number, jobEvery: number) => {
+      const starts: number[] = [];
+      let at = phase;
+      for (let i = 1; starts.length < 30; i++) {
+        starts.push(at);
+        const gotJob = jobEvery > 0 && i % jobEvery === 0;
+        at = nextRequestAt({ ...base, slotPhaseMs: phase, startedAt: at, endedAt: at + 37, gotJob });
+      }
+      return starts;
+    };
+    const a = run(0, 3);
+    const b = run(500, 0);
+    // Every request of A that did not follow a job starts on A's slot; B's never move.
+    const aFollowUps = a.filter((_, i) => i > 0 && i % 3 === 0);
+    const aOnSlot = a.filter((s) => s % interval === 0);
+    expect(aOnSlot.length + aFollowUps.length).toBe(a.length);
+    expect(b.every((s) => s % interval === 500)).toBe(true);
   });
 });

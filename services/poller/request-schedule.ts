@@ -1,8 +1,9 @@
 // When the next `jobs/request` of one runner entry may start. GitLab Runner feeds each entry
 // once per check_interval, the entries spread check_interval/N apart (commands/multi.go
-// feedRunners); a request that outlasted the interval (a long poll) is followed at once, and so
-// is one that got a job. runmesh adds one shortcut, only where long polling makes it cheap: see
-// `queueMoved`.
+// feedRunners): each entry keeps its slot in that rhythm, so a request that started off its slot
+// (right after a job) is followed at the entry's next slot, and the entries stay spread. A
+// request that outlasted the interval (a long poll) is followed at once, and so is one that got a
+// job. runmesh adds one shortcut, only where long polling makes it cheap: see `queueMoved`.
 
 export interface ScheduleInput {
   /** When the previous request started (ms). */
@@ -17,13 +18,23 @@ export interface ScheduleInput {
    * waiting, or a long poll can start on the new value; either way waiting would only add latency.
    */
   queueChanged: boolean;
+  /** The entry's slots: phase + k × checkIntervalMs (absent: one interval after the start). */
+  slotPhaseMs?: number;
 }
 
 export function nextRequestAt(i: ScheduleInput): number {
-  const spaced = i.startedAt + i.checkIntervalMs;
+  const spaced =
+    i.slotPhaseMs === undefined || i.checkIntervalMs <= 0
+      ? i.startedAt + i.checkIntervalMs
+      : nextSlotAfter(i.startedAt, i.slotPhaseMs, i.checkIntervalMs);
   if (i.strictCheckInterval) return Math.max(spaced, i.endedAt);
   if (i.gotJob || i.queueChanged) return i.endedAt;
   return Math.max(spaced, i.endedAt);
+}
+
+/** The first slot (phase + k × interval) strictly after `t`. */
+export function nextSlotAfter(t: number, phaseMs: number, intervalMs: number): number {
+  return phaseMs + (Math.floor((t - phaseMs) / intervalMs) + 1) * intervalMs;
 }
 
 /** The offset of entry `index` of `count` inside one check interval. */
