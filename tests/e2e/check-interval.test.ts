@@ -48,7 +48,8 @@ test("without long polling, a runner whose queue value keeps changing is asked n
   expect(quiet).toBeGreaterThanOrEqual(3);
   // Going straight back after a new value would ask the busy runner about twice as often.
   expect(busy).toBeLessThanOrEqual(quiet + 1);
-  // Spread across the interval: the two entries take turns, neither asks twice in a row.
+  // Spread across the interval: the two entries take turns (one slip allowed for a loaded machine;
+  // going straight back makes one entry ask twice in a row on every cycle).
   const repeats = window.filter((w, i) => i > 0 && w === window[i - 1]).length;
-  expect(repeats).toBe(0);
+  expect(repeats).toBeLessThanOrEqual(1);
 });
