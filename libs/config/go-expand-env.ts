@@ -8,35 +8,41 @@
 const isShellSpecialVar = (c: string | undefined) => c !== undefined && /^[*#$@!?\-0-9]$/.test(c);
 const isAlphaNum = (c: string | undefined) => c !== undefined && /^[A-Za-z0-9_]$/.test(c);
 
-/** Go's getShellName: the name after a "$" and how many characters it spans ("" and 0: none). */
-function shellName(s: string): { name: string; width: number } {
-  if (s[0] === "{") {
-    if (s.length > 2 && isShellSpecialVar(s[1]) && s[2] === "}") return { name: s[1] as string, width: 3 };
-    for (let i = 1; i < s.length; i++) {
-      if (s[i] === "}") return i === 1 ? { name: "", width: 2 } : { name: s.slice(1, i), width: i + 1 };
-    }
-    return { name: "", width: 1 };
+/** Go's getShellName for the name starting at `at`: the name, and how many characters it spans. */
+function shellName(s: string, at: number): { name: string; width: number } {
+  if (s[at] === "{") {
+    if (s.length > at + 2 && isShellSpecialVar(s[at + 1]) && s[at + 2] === "}")
+      return { name: s[at + 1] as string, width: 3 };
+    const close = s.indexOf("}", at + 1);
+    if (close < 0) return { name: "", width: 1 };
+    return close === at + 1
+      ? { name: "", width: 2 }
+      : { name: s.slice(at + 1, close), width: close - at + 1 };
   }
-  if (isShellSpecialVar(s[0])) return { name: s[0] as string, width: 1 };
-  let i = 0;
+  if (isShellSpecialVar(s[at])) return { name: s[at] as string, width: 1 };
+  let i = at;
   while (i < s.length && isAlphaNum(s[i])) i++;
-  return { name: s.slice(0, i), width: i };
+  return { name: s.slice(at, i), width: i - at };
 }
 
-/** os.Expand(s, mapping). */
+/**
+ * os.Expand(s, mapping). Linear in the length of s (a 20 MiB job variable full of `$` must not
+ * take quadratic time): it jumps from one `$` to the next.
+ */
 export function goExpand(s: string, mapping: (name: string) => string): string {
+  let next = s.indexOf("$");
+  if (next < 0) return s;
   let out = "";
   let from = 0;
-  for (let j = 0; j < s.length; j++) {
-    if (s[j] !== "$" || j + 1 >= s.length) continue;
-    out += s.slice(from, j);
-    const { name, width } = shellName(s.slice(j + 1));
+  while (next >= 0 && next + 1 < s.length) {
+    out += s.slice(from, next);
+    const { name, width } = shellName(s, next + 1);
     if (name === "" && width > 0) {
       // Bad syntax ("${", "${}"): Go eats it.
     } else if (name === "") out += "$";
     else out += mapping(name);
-    j += width;
-    from = j + 1;
+    from = next + 1 + width;
+    next = s.indexOf("$", from);
   }
   return out + s.slice(from);
 }

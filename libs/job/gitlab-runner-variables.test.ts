@@ -154,39 +154,5 @@ describe("common/spec/variables_test.go", () => {
   });
 });
 
-// Go's own os.Expand table (os/env_test.go TestExpand), which spec.Variables.ExpandValue calls.
-const GO_TEST_GETENV: Record<string, string> = {
-  "*": "all the args",
-  "#": "NARGS",
-  $: "PID",
-  "1": "ARGUMENT1",
-  HOME: "/usr/gopher",
-  H: "(Value of H)",
-  home_1: "/usr/foo",
-  _: "underscore",
-};
-
-describe("Go os/env_test.go TestExpand (os.Expand)", () => {
-  test.each<[string, string]>([
-    ["", ""],
-    ["$*", "all the args"],
-    ["$$", "PID"],
-    ["${*}", "all the args"],
-    ["$1", "ARGUMENT1"],
-    ["${1}", "ARGUMENT1"],
-    ["now is the time", "now is the time"],
-    ["$HOME", "/usr/gopher"],
-    ["$home_1", "/usr/foo"],
-    ["${HOME}", "/usr/gopher"],
-    ["${H}OME", "(Value of H)OME"],
-    ["A$$$#$1$H$home_1*B", "APIDNARGSARGUMENT1(Value of H)/usr/foo*B"],
-    ["start$+middle$^end$", "start$+middle$^end$"],
-    ["mixed$|bag$$$", "mixed$|bagPID$"],
-    ["$", "$"],
-    ["$}", "$}"],
-    ["${", ""], // invalid syntax; eat up the characters
-    ["${}", ""], // invalid syntax; eat up the characters
-  ])("%p expands to %p", (input, expected) => {
-    expect(expandValue(input, (k) => GO_TEST_GETENV[k] ?? "")).toBe(expected);
-  });
-});
+// Go's own os.Expand table (os/env_test.go TestExpand) runs once, against the one implementation:
+// libs/config/go-expand-env.test.ts (expandValue is goExpand).

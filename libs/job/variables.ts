@@ -1,5 +1,6 @@
 // A job's variable list as GitLab Runner builds it (runner-api.md (c) "Variables"): an ordered
 // list where a later entry wins on lookup, expanded once, shell-like, against itself. Pure.
+import { goExpand } from "../config/go-expand-env.ts";
 import { FEATURE_FLAG_DEFAULTS, featureFlagDefault } from "./feature-flags.ts";
 import type { JobPayload, JobVariable } from "./payload.ts";
 import type { RunnerSettings } from "./runner-settings.ts";
@@ -234,56 +235,8 @@ export function expandVariables(list: readonly Variable[], projectDir: string): 
   return list.map((v) => (v.raw ? v : { ...v, value: expandValue(v.value, lookup) }));
 }
 
-const SPECIAL = "*#$@!?-";
-const isAlnum = (c: string) =>
-  (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c === "_";
-
-/**
- * Go's os.Expand: `$NAME`, `${NAME}`, `$<special>`; bad syntax is eaten, a lone `$` kept.
- * Linear in the value: a 20 MiB file variable is copied in runs between `$`s.
- */
-export function expandValue(value: string, lookup: (name: string) => string): string {
-  let next = value.indexOf("$");
-  if (next < 0) return value;
-  let out = "";
-  let i = 0;
-  while (next >= 0 && next + 1 < value.length) {
-    out += value.slice(i, next);
-    const { name, width } = shellName(value, next + 1);
-    if (name === "" && width > 0) {
-      // invalid syntax such as "${}": eaten
-    } else if (name === "") {
-      out += "$";
-    } else {
-      out += lookup(name);
-    }
-    i = next + 1 + width;
-    next = value.indexOf("$", i);
-  }
-  return out + value.slice(i);
-}
-
-/** The name after a `$` at `at` in `s`, and how many characters it takes. */
-function shellName(s: string, at: number): { name: string; width: number } {
-  const first = s[at]!;
-  if (first === "{") {
-    if (s.length > at + 2 && isSpecial(s[at + 1]!) && s[at + 2] === "}")
-      return { name: s[at + 1]!, width: 3 };
-    const close = s.indexOf("}", at + 1);
-    if (close < 0) return { name: "", width: 1 };
-    return close === at + 1
-      ? { name: "", width: 2 }
-      : { name: s.slice(at + 1, close), width: close - at + 1 };
-  }
-  if (isSpecial(first)) return { name: first, width: 1 };
-  let i = at;
-  while (i < s.length && isAlnum(s[i]!)) i++;
-  return { name: s.slice(at, i), width: i - at };
-}
-
-function isSpecial(c: string): boolean {
-  return SPECIAL.includes(c) || (c >= "0" && c <= "9");
-}
+/** GitLab Runner expands job variables with Go's os.Expand: the one implementation, in libs/config. */
+export const expandValue = goExpand;
 
 /** Go's strconv.ParseBool; undefined when it would be an error. */
 export function parseGoBool(value: string): boolean | undefined {
