@@ -2,7 +2,6 @@ import { describe, expect, test } from "bun:test";
 import type { JobVariable } from "./payload.ts";
 import {
   buildJobVariables,
-  debugTraceEnabled,
   expandValue,
   expandVariables,
   findVariable,
@@ -11,7 +10,6 @@ import {
   nonDefaultFeatureFlags,
   parseEnvironmentEntries,
   resolveFeatureFlags,
-  resolveJobFeatureFlag,
   type Variable,
 } from "./variables.ts";
 
@@ -170,29 +168,9 @@ describe("runner environment entries and feature flags", () => {
       "FF_USE_FASTZIP:true, FF_SCRIPT_SECTIONS:true, FF_TIMESTAMPS:false, FF_RUNMESH_UNKNOWN:true",
     );
   });
-
-  test.each([
-    ["FF_TIMESTAMPS", true],
-    ["FF_POSIXLY_CORRECT_ESCAPES", false],
-    ["FF_MASK_ALL_DEFAULT_TOKENS", true],
-    ["FF_SCRIPT_SECTIONS", false],
-    ["FF_USE_EXPONENTIAL_BACKOFF_STAGE_RETRY", true],
-    ["FF_NOT_A_FLAG", false],
-  ])("resolveJobFeatureFlag(%s) defaults to %p", (name, expected) => {
-    expect(resolveJobFeatureFlag(name, { variables: [] }, {})).toBe(expected);
-  });
-
-  test("resolveJobFeatureFlag: job variable over default, runner config over both", () => {
-    const job = { variables: [jv("FF_TIMESTAMPS", "false"), jv("FF_SCRIPT_SECTIONS", "true")] };
-    expect(resolveJobFeatureFlag("FF_TIMESTAMPS", job, {})).toBe(false);
-    expect(resolveJobFeatureFlag("FF_SCRIPT_SECTIONS", job, {})).toBe(true);
-    expect(resolveJobFeatureFlag("FF_TIMESTAMPS", job, { feature_flags: { FF_TIMESTAMPS: true } })).toBe(
-      true,
-    );
-  });
 });
 
-describe("maskedValues and debugTraceEnabled", () => {
+describe("maskedValues", () => {
   test("masked values are expanded against job and runner variables; raw and empty ones handled", () => {
     const job = {
       variables: [
@@ -208,16 +186,6 @@ describe("maskedValues and debugTraceEnabled", () => {
       "https://u:hunter2@host/from-runner",
       "$PASSWORD",
     ]);
-  });
-
-  test("CI_DEBUG_TRACE (or CI_DEBUG_SERVICES) turns debug trace on unless the runner disables it", () => {
-    expect(debugTraceEnabled({ variables: [jv("CI_DEBUG_TRACE", "true")] }, {})).toBe(true);
-    expect(debugTraceEnabled({ variables: [jv("CI_DEBUG_SERVICES", "1")] }, {})).toBe(true);
-    expect(debugTraceEnabled({ variables: [jv("CI_DEBUG_TRACE", "nope")] }, {})).toBe(false);
-    expect(debugTraceEnabled({ variables: [] }, { environment: ["CI_DEBUG_TRACE=true"] })).toBe(true);
-    expect(
-      debugTraceEnabled({ variables: [jv("CI_DEBUG_TRACE", "true")] }, { debug_trace_disabled: true }),
-    ).toBe(false);
   });
 
   test("TLS client certificate and key are file variables only as a pair; the key is not public", () => {

@@ -149,20 +149,6 @@ export function resolveFeatureFlags(
   return { flags, warnings };
 }
 
-/** One flag for a job: runner config `feature_flags` > job variable > GitLab's default. */
-export function resolveJobFeatureFlag(
-  name: string,
-  job: Pick<JobPayload, "variables">,
-  runnerSettings: Pick<RunnerSettings, "feature_flags" | "environment">,
-): boolean {
-  const { flags } = resolveFeatureFlags(
-    runnerSettings.feature_flags,
-    job.variables,
-    runnerSettings.environment,
-  );
-  return flags[name] ?? featureFlagDefault(name);
-}
-
 /** `flag:value` for every flag whose resolved value differs from its default: the header line. */
 export function nonDefaultFeatureFlags(flags: Readonly<Record<string, boolean>>): string {
   return Object.entries(flags)
@@ -192,23 +178,6 @@ export function maskedValues(
     if (value !== "") out.add(value);
   }
   return [...out];
-}
-
-/**
- * Whether CI_DEBUG_TRACE is on for this job (and not turned off by `debug_trace_disabled`): the
- * worker adds `debug_trace=true` to its trace PATCHes then. CI_DEBUG_SERVICES counts too.
- */
-export function debugTraceEnabled(
-  job: Pick<JobPayload, "variables">,
-  runnerSettings: Pick<RunnerSettings, "environment" | "debug_trace_disabled">,
-): boolean {
-  if (runnerSettings.debug_trace_disabled) return false;
-  const vars = expandVariables(
-    [...parseEnvironmentEntries(runnerSettings.environment ?? []), ...job.variables],
-    "",
-  );
-  const on = (k: string) => parseGoBool(findVariable(vars, k)?.value ?? "") === true;
-  return on("CI_DEBUG_TRACE") || on("CI_DEBUG_SERVICES");
 }
 
 /** The last entry named `key` (later wins), or undefined. */
