@@ -1,11 +1,15 @@
 // The shell executor: each stage's script runs in `bash -l` (or `sh -l`) on this host, fed on
-// stdin, as GitLab Runner's executors/shell does. The shell leads its own process group so a
-// cancel reaches every process the script started: SIGTERM to the group, a grace period,
-// SIGKILL, a last wait (GitLab's graceful_kill_timeout / force_kill_timeout). With `--user`,
-// `su -c` would start the shell in a session (and process group) of its own, out of reach of
-// that signal: util-linux su's `--session-command` keeps it in su's group instead.
+// stdin (from a file: see scriptOnStdin), as GitLab Runner's executors/shell does. The shell
+// leads its own process group so a cancel reaches every process the script started: SIGTERM to
+// the group, a grace period, SIGKILL, a last wait (GitLab's graceful_kill_timeout /
+// force_kill_timeout). With `--user`, `su -c` would start the shell in a session (and process
+// group) of its own, out of reach of that signal: util-linux su's `--session-command` keeps it in
+// su's group instead.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdir } from "node:fs/promises";
+import { closeSync, openSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   type Executor,
   ExecutorError,
@@ -77,7 +81,7 @@ let sessionCommand: boolean | undefined;
 
 /**
  * Whether this host's su has util-linux's `--session-command` (-c without a new session). Safe
- * here: the job has no controlling terminal (spawned detached, stdin a pipe), so the TIOCSTI
+ * here: the job has no controlling terminal (spawned detached, stdin a file), so the TIOCSTI
  * injection that made `-c` start a new session cannot happen.
  */
 export function suKeepsSession(): boolean {
@@ -120,18 +124,21 @@ export class ShellExecutor implements Executor {
     return ["su", ["-s", `/bin/${shell}`, this.o.user, flag, [shell, ...shellArgs].join(" ")]];
   }
 
-  run(stage: StageRun, io: StageIO, signal: AbortSignal): Promise<StageResult> {
+  async run(stage: StageRun, io: StageIO, signal: AbortSignal): Promise<StageResult> {
     const [command, args] = this.commandFor(stage.shell);
     const env = { ...(this.o.baseEnv ?? minimalJobEnv()), ...stage.env };
+    const script = await scriptOnStdin(stage.script);
     return new Promise<StageResult>((resolve, reject) => {
       let child: ChildProcess;
       try {
-        child = spawn(command, args, { detached: true, env, stdio: ["pipe", "pipe", "pipe"] });
+        child = spawn(command, args, { detached: true, env, stdio: [script.fd, "pipe", "pipe"] });
       } catch (error) {
         reject(
           new ExecutorError(`starting ${command} for stage ${stage.stage}: ${(error as Error).message}`),
         );
         return;
+      } finally {
+        script.close();
       }
       this.running.add(child);
       let aborted = false;
@@ -184,17 +191,30 @@ export class ShellExecutor implements Executor {
 
       if (signal.aborted) onAbort();
       else signal.addEventListener("abort", onAbort, { once: true });
-
-      child.stdin?.on("error", () => {
-        // The shell may exit (or be killed) before reading the whole script: not our error.
-      });
-      child.stdin?.end(stage.script);
     });
   }
 
   async cleanup(): Promise<void> {
     for (const child of this.running) killGroup(child, "SIGKILL");
     this.running.clear();
+  }
+}
+
+/**
+ * The script as the shell's stdin: an unlinked private file rather than a pipe. bash reads a pipe
+ * one byte at a time (a stage carrying a 20 MiB variable took 12 s to read) while the writer held
+ * the worker's event loop, heartbeats included; a file it reads in blocks. The open descriptor is
+ * all that is left of the file once the shell has it.
+ */
+async function scriptOnStdin(script: string): Promise<{ fd: number; close(): void }> {
+  const dir = await mkdtemp(join(tmpdir(), "runmesh-stage-"));
+  const path = join(dir, "script");
+  try {
+    await writeFile(path, script, { mode: 0o600 });
+    const fd = openSync(path, "r");
+    return { fd, close: () => closeSync(fd) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
