@@ -19,7 +19,7 @@ const demo = readFileSync(join(import.meta.dir, "..", "libs", "config", "fixture
 writeFileSync(configPath, demo);
 
 console.log(`coordinator (fake GitLab) on ${coordinator.url}; config ${configPath}`);
-const runmesh = spawnRunmesh(["run", "--config", configPath, "--log-format", "text"], {
+const runmesh = spawnRunmesh(["--log-format", "text", "run", "--config", configPath], {
   env: { RUNMESH_LOG_LEVEL: "info" },
 });
 await runmesh.waitFor("runmesh ready", 30_000);

@@ -1,7 +1,6 @@
 // The runmesh command: every tier in one process (`runmesh run`, a drop-in for
 // `gitlab-runner run`), or one tier per process over NATS (`runmesh poller|scheduler|worker`).
 import { hostname } from "node:os";
-import { parseArgs } from "node:util";
 import type { Bus } from "../../libs/bus/bus.ts";
 import { type Config, ConfigError, loadConfig, type MeshConfig } from "../../libs/config/index.ts";
 import { loadOrCreateSystemId } from "../../libs/config/system-id.ts";
@@ -18,20 +17,16 @@ import { pollTargets, startPollerService } from "../poller/main.ts";
 import type { Poller } from "../poller/poller.ts";
 import { runnerCapacities, startSchedulerService } from "../scheduler/main.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
-
-const USAGE = `runmesh ${RUNMESH_VERSION}: a GitLab-compatible CI runner as a mesh of services
-
-Usage:
-  runmesh run       --config config.toml [--user USER] [--nats URL]   every tier in this process
-  runmesh poller    --config config.toml --nats URL                  asks GitLab for jobs (holds runner tokens)
-  runmesh scheduler --config config.toml --nats URL                  slots, leases, dispatch, lost workers
-  runmesh worker    [--config mesh.toml] --nats URL [--id ID] [--slots N] [--builds-dir DIR] [--user USER]
-  runmesh version
-
-Without --nats (and without [mesh] nats_url) \`run\` uses the in-process bus.
-Options: --log-level panic|fatal|error|warning|info|debug|trace, --log-format json|text.
-Signals: SIGQUIT stops asking for jobs and lets running jobs finish; SIGTERM/SIGINT abort running
-jobs (runner_interrupted) and exit within shutdown_timeout; a second signal exits at once.`;
+import {
+  completeListenAddress,
+  configFileFor,
+  effectiveLogLevel,
+  type GlobalOptions,
+  parseCommandLine,
+} from "./cli/command-line.ts";
+import { appHelp, currentVersionInfo, verbHelp, versionText } from "./cli/help-text.ts";
+import { verbNamed } from "./cli/verbs.ts";
+import { runManagementVerb } from "./commands/run-verb.ts";
 
 type Mode = "run" | "poller" | "scheduler" | "worker";
 
@@ -42,9 +37,10 @@ interface Args {
   id?: string;
   slots?: string;
   "builds-dir"?: string;
-  "log-level"?: string;
-  "log-format"?: string;
-  help?: boolean;
+  "working-directory"?: string;
+  service?: string;
+  syslog?: boolean;
+  "listen-address"?: string;
 }
 
 /** Subject-safe id: NATS subjects take no dots or spaces inside one token. */
@@ -52,59 +48,58 @@ function safeId(s: string): string {
   return s.replace(/[^A-Za-z0-9_-]/g, "-");
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === "help" || command === "--help" || command === "-h") {
-    console.log(USAGE);
-    return command ? 0 : 2;
-  }
-  if (command === "version" || command === "--version") {
-    console.log(`runmesh ${RUNMESH_VERSION} (${RUNMESH_REVISION})`);
-    return 0;
-  }
-  if (!["run", "poller", "scheduler", "worker"].includes(command)) {
-    console.error(`runmesh: unknown command "${command}"\n\n${USAGE}`);
+/**
+ * `runmesh [global options] VERB [options]`, as `gitlab-runner`: parsing in cli/, each management
+ * verb in commands/, the tiers below. Exit codes: 0 done, 1 failed, 2 usage error (help text).
+ */
+export async function main(
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
+  const parsed = parseCommandLine(argv, env);
+  if (!parsed.ok) {
+    const verb = parsed.verb ? verbNamed(parsed.verb) : undefined;
+    console.error(`runmesh${parsed.verb ? ` ${parsed.verb}` : ""}: ${parsed.message}`);
+    console.error(verb ? `\n${verbHelp(verb)}` : "\nSee runmesh --help.");
     return 2;
   }
-  const mode = command as Mode;
-  let args: Args;
-  try {
-    args = parseArgs({
-      args: rest,
-      options: {
-        config: { type: "string", short: "c" },
-        nats: { type: "string" },
-        user: { type: "string", short: "u" },
-        id: { type: "string" },
-        slots: { type: "string" },
-        "builds-dir": { type: "string" },
-        "log-level": { type: "string" },
-        "log-format": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    }).values as Args;
-  } catch (e) {
-    console.error(`runmesh ${mode}: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(USAGE);
+  const cl = parsed.value;
+  if (cl.kind === "help") {
+    console.log(cl.verb ? verbHelp(cl.verb) : appHelp(`${RUNMESH_VERSION} (${RUNMESH_REVISION})`));
     return 0;
   }
+  if (cl.kind === "version" || cl.verb.name === "version") {
+    process.stdout.write(versionText(currentVersionInfo(RUNMESH_VERSION, RUNMESH_REVISION)));
+    return 0;
+  }
+  const { verb, globals, options } = cl;
   try {
-    return await start(mode, args);
+    if (
+      verb.name === "run" ||
+      verb.name === "poller" ||
+      verb.name === "scheduler" ||
+      verb.name === "worker"
+    ) {
+      const args = options as Args;
+      // GitLab Runner's default config file for the verbs that read runner entries.
+      if (verb.name !== "worker") args.config = configFileFor(options);
+      return await start(verb.name, args, globals);
+    }
+    return await runManagementVerb(verb.name, options, globals);
   } catch (e) {
     if (e instanceof ConfigError) {
-      console.error(`runmesh ${mode}: configuration error:\n${e.message}`);
+      console.error(`runmesh ${verb.name}: configuration error:\n${e.message}`);
       return 1;
     }
-    console.error(`runmesh ${mode}: ${(e as Error).message}`);
+    console.error(`runmesh ${verb.name}: ${(e as Error).message}`);
     return 1;
   }
 }
 
-async function start(mode: Mode, args: Args): Promise<number> {
+async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<number> {
+  // As multi.go: the working directory is entered first; builds and cache live under it.
+  const workingDirectory = args["working-directory"];
+  if (workingDirectory) process.chdir(workingDirectory);
   const nats = args.nats ?? process.env.RUNMESH_NATS_URL;
   let config: Config | undefined;
   let mesh: MeshConfig;
@@ -121,6 +116,7 @@ async function start(mode: Mode, args: Args): Promise<number> {
     if (!args.config) throw new Error(`--config is required for "${mode}" (a GitLab Runner config.toml)`);
     ({ config, warnings } = await loadConfig(args.config));
     mesh = nats ? { ...config.mesh, nats_url: nats } : config.mesh;
+    if (workingDirectory && mode === "run") mesh = { ...mesh, data_dir: mesh.data_dir ?? process.cwd() };
     if (mode === "poller" || mode === "scheduler") {
       if (!mesh.nats_url)
         throw new Error(
@@ -130,9 +126,20 @@ async function start(mode: Mode, args: Args): Promise<number> {
   }
   const logger = createLogger({
     service: mode === "run" ? "runmesh" : mode,
-    level: args["log-level"] ?? config?.log_level ?? process.env.RUNMESH_LOG_LEVEL ?? "info",
-    format: args["log-format"] ?? config?.log_format,
+    level: effectiveLogLevel(globals) ?? config?.log_level ?? process.env.RUNMESH_LOG_LEVEL ?? "info",
+    format: globals.logFormat ?? config?.log_format,
   });
+  if (mode === "run") {
+    logger.info(
+      { service: args.service ?? "gitlab-runner", workingDirectory: process.cwd(), config: args.config },
+      "Starting multi-runner",
+    );
+    // Under systemd (the unit GitLab Runner's install writes) stderr already goes to the journal.
+    if (args.syslog)
+      logger.debug("--syslog: logging to stderr, which the service manager's journal collects");
+    const listen = completeListenAddress(args["listen-address"]);
+    if (listen) logger.info({ listenAddress: listen }, "listen address");
+  }
   for (const w of warnings) logger.warn(w);
   if (config && mode !== "worker") {
     const lp = config.runners.filter((r) => r.request_concurrency < 2).length;
@@ -189,7 +196,7 @@ async function start(mode: Mode, args: Args): Promise<number> {
     await watchConfig(
       path,
       async (next) => {
-        if (!args["log-level"] && next.log_level) logger.level = pinoLevel(next.log_level);
+        if (!effectiveLogLevel(globals) && next.log_level) logger.level = pinoLevel(next.log_level);
         scheduler?.reconfigure(next.concurrent, runnerCapacities(next));
         await poller?.reload(pollTargets(next, logger), next.check_interval_ms);
       },
