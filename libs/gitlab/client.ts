@@ -105,6 +105,23 @@ export type VerifyResult =
   /** Anything else: logged, but not a reason to drop the runner. */
   | { result: "unknown"; status?: number };
 
+/** unregister (`DELETE runners`, `DELETE runners/managers`): 204 ok, 403 forbidden, else failed. */
+export type UnregisterResult =
+  | { result: "ok"; status: 204 }
+  | { result: "forbidden"; status: 403 }
+  | { result: "failed"; status?: number; message?: string };
+
+export type ResetTokenResult =
+  | { result: "ok"; status: 201; token: string; tokenExpiresAt?: string; tokenObtainedAt: Date }
+  /** 403: "failed (check used token)". */
+  | { result: "forbidden"; status: 403 }
+  | { result: "failed"; status?: number; message?: string };
+
+const resetTokenBody = z.object({
+  token: z.string().min(1),
+  token_expires_at: z.string().nullish(),
+});
+
 const jobHead = z.object({
   id: z.number().int().positive(),
   token: z.string().min(1),
@@ -370,6 +387,58 @@ export class GitLabClient {
           tokenExpiresAt: parsed.data.token_expires_at ?? undefined,
         }
       : { result: "valid", status: 200 };
+  }
+
+  /**
+   * `DELETE runners` (a whole runner, legacy tokens) or, with `systemId`, `DELETE
+   * runners/managers` (this manager only, as GitLab Runner does for `glrt-` tokens).
+   */
+  async unregister(opts: { token: string; systemId?: string }): Promise<UnregisterResult> {
+    secrets.add(opts.token);
+    const manager = opts.systemId !== undefined;
+    const body = manager ? { token: opts.token, system_id: opts.systemId } : { token: opts.token };
+    let res: GitLabResponse;
+    try {
+      res = await this.http.send({
+        method: "DELETE",
+        path: manager ? "runners/managers" : "runners",
+        headers: { "RUNNER-TOKEN": opts.token, "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    } catch (err) {
+      return { result: "failed", message: describe(err) };
+    }
+    if (res.status === 204) return { result: "ok", status: 204 };
+    if (res.status === 403) return { result: "forbidden", status: 403 };
+    return { result: "failed", status: res.status, message: res.text.slice(0, 200) };
+  }
+
+  /** `POST runners/reset_authentication_token`: a new token for this one (no RUNNER-TOKEN header). */
+  async resetToken(opts: { token: string; now?: () => Date }): Promise<ResetTokenResult> {
+    secrets.add(opts.token);
+    let res: GitLabResponse;
+    try {
+      res = await this.http.send({
+        method: "POST",
+        path: "runners/reset_authentication_token",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ token: opts.token }),
+      });
+    } catch (err) {
+      return { result: "failed", message: describe(err) };
+    }
+    if (res.status === 403) return { result: "forbidden", status: 403 };
+    if (res.status !== 201) return { result: "failed", status: res.status, message: res.text.slice(0, 200) };
+    const parsed = resetTokenBody.safeParse(safeJson(res.text));
+    if (!parsed.success) return { result: "failed", status: 201, message: "the 201 body lacks a token" };
+    secrets.add(parsed.data.token);
+    return {
+      result: "ok",
+      status: 201,
+      token: parsed.data.token,
+      tokenExpiresAt: parsed.data.token_expires_at ?? undefined,
+      tokenObtainedAt: (opts.now ?? (() => new Date()))(),
+    };
   }
 }
 

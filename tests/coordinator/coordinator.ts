@@ -836,6 +836,25 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
     return noContent();
   }
 
+  // lib/api/ci/runner.rb `post '/reset_authentication_token'`: authenticate_runner! (403 when the
+  // token is unknown), then reset_token!: the old token stops working at once; 201 (Grape's POST)
+  // with ResetTokenResult {token, token_expires_at}. Jobs already handed out keep their own tokens.
+  function resetRunnerToken(req: Request, url: URL, raw: Uint8Array, rec: RequestRecord): Response {
+    const parsed = parseParams(req, url, raw);
+    if (!parsed.ok) return parsed.response;
+    rec.body = parsed.params;
+    const token = parsed.params.token;
+    if (token === undefined) return json(400, { error: "token is missing" });
+    const runner = typeof token === "string" ? runners.get(token) : undefined;
+    if (!runner || runner.forbidden) return forbidden();
+    const fresh = `glrt-${randomHex(12)}`;
+    runners.delete(runner.token);
+    bumpQueue(runner);
+    runner.token = fresh;
+    runners.set(fresh, runner);
+    return json(201, { token: fresh, token_expires_at: null });
+  }
+
   function routeKey(method: string, path: string): string {
     return `${method} ${path.replace(/^\/api\/v4\//, "")}`;
   }
@@ -867,6 +886,8 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
     if (method === "POST" && path === "/api/v4/runners/verify") return verifyRunner(req, url, raw, rec);
     if (method === "DELETE" && path === "/api/v4/runners/managers") return deleteManager(req, url, raw, rec);
     if (method === "DELETE" && path === "/api/v4/runners") return deleteRunner(req, url, raw, rec);
+    if (method === "POST" && path === "/api/v4/runners/reset_authentication_token")
+      return resetRunnerToken(req, url, raw, rec);
     return json(404, { error: "404 Not Found" });
   }
 
