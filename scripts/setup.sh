@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything runmesh and its tests need on a fresh Debian 12 machine with Node and npm:
-# Debian packages (nats-server, git, git-lfs) and the npm dependencies (Bun and just come from npm).
+# Debian packages (nats-server, git, git-lfs, docker.io and what its tests use) and the npm dependencies (Bun and just come from npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,14 @@ command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
 command -v git-lfs >/dev/null 2>&1 || need_apt+=(git-lfs)
 command -v bash >/dev/null 2>&1 || need_apt+=(bash)
+# The docker executor's tests: a private dockerd, images without a registry, a local registry.
+[ -x /usr/sbin/dockerd ] || need_apt+=(docker.io)
+command -v containerd >/dev/null 2>&1 || need_apt+=(containerd)
+command -v runc >/dev/null 2>&1 || need_apt+=(runc)
+command -v tini >/dev/null 2>&1 || need_apt+=(tini)
+[ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
+[ -x /bin/busybox ] || need_apt+=(busybox-static)
+[ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   SUDO=""

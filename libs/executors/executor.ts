@@ -98,7 +98,10 @@ export interface Executor {
 export class ExecutorError extends Error {
   constructor(
     message: string,
-    readonly failureReason: "runner_system_failure" | "runner_configuration_error" = "runner_system_failure",
+    readonly failureReason:
+      | "runner_system_failure"
+      | "runner_configuration_error"
+      | "image_pull_failure" = "runner_system_failure",
   ) {
     super(message);
     this.name = "ExecutorError";

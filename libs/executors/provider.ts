@@ -4,6 +4,8 @@
 // builds and caches live, and whether a builds dir is shared between jobs). A worker holds a
 // registry of providers (registry.ts); adding an executor is a folder with its provider in it,
 // plus one line in the registry's built-in list.
+import type { z } from "zod";
+import type { dockerSchema } from "../config/executor-sections.ts";
 import type { FeatureKey } from "../gitlab/runner-info.ts";
 import type { Executor, JobShell } from "./executor.ts";
 
@@ -45,12 +47,25 @@ export interface ExecutorInstance {
 export interface WorkerExecutorOptions {
   /** `run --user`: the OS user that runs job scripts (the shell executor's option). */
   user?: string;
+  /** Names this worker's objects on shared engines (the docker executor labels them with it). */
+  workerId?: string;
+  /** The worker's data dir: executors keep what must survive a restart under it. */
+  dataDir?: string;
 }
 
 export interface CreateContext {
   worker: WorkerExecutorOptions;
   /** What `acquire` returned for this job, for executors that need an instance. */
   instance?: ExecutorInstance;
+  /** The job's runner entry (never its token): container executors read their table from it. */
+  runner?: RunnerEntrySettings;
+}
+
+/** What an executor may read of its runner entry: its name, short token and executor tables. */
+export interface RunnerEntrySettings {
+  name?: string;
+  short_token?: string;
+  docker?: z.output<typeof dockerSchema>;
 }
 
 export interface AcquireContext {
@@ -78,4 +93,9 @@ export interface ExecutorProvider {
    */
   acquire?(ctx: AcquireContext): Promise<ExecutorInstance>;
   release?(instance: ExecutorInstance): Promise<void>;
+  /**
+   * Once when the worker starts: removes what a previous run of this worker left behind (a
+   * crash), e.g. containers labelled with its id. Absent for executors that leave nothing.
+   */
+  recover?(worker: WorkerExecutorOptions): Promise<string[]>;
 }

@@ -14,7 +14,19 @@ describe("executor registry", () => {
     const shell = builtinExecutors().get("shell");
     expect(shell?.defaultShell).toBe("bash");
     expect(shell?.features).toEqual({ shared: true });
-    expect(builtinExecutors().names()).toEqual(["shell"]);
+    expect(builtinExecutors().names()).toEqual(["shell", "docker"]);
+  });
+
+  test("the docker executor turns on image and services, builds in a /builds of its own", () => {
+    const docker = builtinExecutors().get("docker");
+    expect(docker?.features).toMatchObject({ image: true, services: true, service_variables: true });
+    expect(docker?.features.shared).toBeUndefined();
+    expect(docker?.layout({ workerBuildsDir: "/w/builds", workerCacheDir: "/w/cache" })).toEqual({
+      buildsDir: "/builds",
+      cacheDir: "/cache",
+      sharedBuildsDir: false,
+      locksDir: "/w/builds/docker-slots",
+    });
   });
 
   test("select keeps the configured executors, in config order", () => {
@@ -26,21 +38,21 @@ describe("executor registry", () => {
     const r = builtinExecutors();
     let error: unknown;
     try {
-      r.select(["shell", "docker"]);
+      r.select(["shell", "kubernetes"]);
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(UnknownExecutorError);
     const message = (error as Error).message;
     expect(message).toContain("[mesh] worker_executors");
-    expect(message).toContain('"docker"');
-    expect(message).toContain('available: "shell"');
+    expect(message).toContain('"kubernetes"');
+    expect(message).toContain('available: "shell", "docker"');
   });
 
   test("with() adds a provider without touching the original; a name registered twice is refused", () => {
     const base = builtinExecutors();
     const more = base.with(fake("custom"));
-    expect(more.names()).toEqual(["shell", "custom"]);
+    expect(more.names()).toEqual(["shell", "docker", "custom"]);
     expect(base.get("custom")).toBeUndefined();
     expect(() => base.with(fake("shell"))).toThrow('executor "shell" is registered twice');
   });

@@ -12,7 +12,8 @@ export type FailureReason =
   | "runner_system_failure"
   | "job_execution_timeout"
   | "job_canceled"
-  | "runner_configuration_error";
+  | "runner_configuration_error"
+  | "image_pull_failure";
 
 /** The error that decides the job's end (the first one, by GitLab's priority). */
 export interface JobError {

@@ -11,8 +11,9 @@ export interface FeatureRow {
 
 export const FEATURES = {
   variables: { supported: true, issue: 2, why: "job variables exported to the shell" },
-  image: { supported: false, issue: 0, why: "docker executor not built yet" },
-  services: { supported: false, issue: 0, why: "docker executor not built yet" },
+  // Per executor: the docker provider turns these on for docker runner entries (issue 9).
+  image: { supported: false, issue: 9, why: "set by the docker executor's provider" },
+  services: { supported: false, issue: 9, why: "set by the docker executor's provider" },
   artifacts: {
     supported: false,
     issue: 0,
@@ -38,10 +39,10 @@ export const FEATURES = {
   vault_secrets: { supported: false, issue: 0, why: "no secret providers yet" },
   cancelable: { supported: true, issue: 2, why: "Job-Status canceled/failed aborts the job" },
   return_exit_code: { supported: true, issue: 2, why: "exit_code sent with script_failure" },
-  service_variables: { supported: false, issue: 0, why: "docker executor not built yet" },
-  service_multiple_aliases: { supported: false, issue: 0, why: "docker executor not built yet" },
-  image_executor_opts: { supported: false, issue: 0, why: "docker executor not built yet" },
-  service_executor_opts: { supported: false, issue: 0, why: "docker executor not built yet" },
+  service_variables: { supported: false, issue: 9, why: "set by the docker executor's provider" },
+  service_multiple_aliases: { supported: false, issue: 9, why: "set by the docker executor's provider" },
+  image_executor_opts: { supported: false, issue: 9, why: "set by the docker executor's provider" },
+  service_executor_opts: { supported: false, issue: 9, why: "set by the docker executor's provider" },
   cancel_gracefully: {
     supported: true,
     issue: 2,

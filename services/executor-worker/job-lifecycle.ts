@@ -3,7 +3,11 @@
 // is committed in the job record by compare-and-set first, so the scheduler can tell how far a
 // lost worker got, and no job is acknowledged twice.
 import type { AcceptedJob, JobRecord, jobEvent } from "../../libs/bus/subjects.ts";
-import type { ExecutorInstance, WorkerExecutorOptions } from "../../libs/executors/provider.ts";
+import type {
+  ExecutorInstance,
+  RunnerEntrySettings,
+  WorkerExecutorOptions,
+} from "../../libs/executors/provider.ts";
 import type { ExecutorRegistry } from "../../libs/executors/registry.ts";
 import type { RunnerInfo } from "../../libs/gitlab/runner-info.ts";
 import { type JobPlan, outputLimitBytes, planJob } from "../../libs/job/job-plan.ts";
@@ -157,6 +161,7 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
       abortSignal: abort.signal,
       systemId: job.systemId,
       runnerName: job.runnerName,
+      runner: job.runner,
     });
     const state = interruptReason ? "failed" : result.state;
     const rawReason = interruptReason ?? result.failureReason;
@@ -185,6 +190,7 @@ async function runOnExecutor(
     abortSignal: AbortSignal;
     systemId: string;
     runnerName: string;
+    runner: RunnerEntrySettings;
   },
 ): Promise<JobResult> {
   const name = settings.executor ?? "shell";
@@ -208,7 +214,7 @@ async function runOnExecutor(
   try {
     return await runJob({
       plan,
-      executor: provider.create({ worker: deps.executorOptions, instance }),
+      executor: provider.create({ worker: deps.executorOptions, instance, runner: o.runner }),
       log: o.log,
       cancelSignal: o.cancelSignal,
       abortSignal: o.abortSignal,

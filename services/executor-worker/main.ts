@@ -52,13 +52,26 @@ export function workerExecutors(
 export async function startWorkerService(o: WorkerServiceOptions): Promise<ExecutorWorker> {
   const executors = workerExecutors(o.mesh, o.executors);
   const dataDir = workerDataDir(o.mesh);
+  const executorOptions = { user: o.user, workerId: o.workerId, dataDir };
+  // What a previous run of this worker left on its engines (a crash) goes before any job runs.
+  for (const name of executors.names()) {
+    const removed = await executors
+      .get(name)
+      ?.recover?.(executorOptions)
+      .catch((e: Error) => {
+        o.logger.warn({ executor: name, err: e.message }, "sweeping leftovers failed");
+        return [];
+      });
+    if (removed && removed.length > 0)
+      o.logger.info({ executor: name, removed }, "removed leftovers of a previous run");
+  }
   const worker = new ExecutorWorker({
     bus: o.bus,
     logger: o.logger,
     workerId: o.workerId,
     slots: o.mesh.worker_slots,
     executors,
-    executorOptions: { user: o.user },
+    executorOptions,
     heartbeatIntervalMs: o.mesh.heartbeat_interval_ms,
     clientFor: gitlabClients(o.logger),
     infoFor: (job) => runnerInfoFor(job.runner, executors),
