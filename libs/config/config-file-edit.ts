@@ -162,6 +162,7 @@ export function setRunnerKeys(
     return -1;
   };
   const indent = /^(\s*)/.exec(out[span.start + 1] ?? "")?.[1] ?? "";
+  let lastInserted = -1;
   for (const [k, v] of Object.entries(keys)) {
     const at = keyLine(k);
     if (v === undefined) {
@@ -175,8 +176,9 @@ export function setRunnerKeys(
     if (at >= 0) out[at] = line;
     else {
       const tokenAt = keyLine("token");
-      const after = tokenAt >= 0 ? tokenAt : span.start;
+      const after = Math.max(tokenAt >= 0 ? tokenAt : span.start, lastInserted);
       out.splice(after + 1, 0, line);
+      lastInserted = after + 1;
       ownEnd++;
     }
   }

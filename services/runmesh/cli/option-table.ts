@@ -68,6 +68,8 @@ export function parseVerbOptions(
   }
   // Bring GitLab Runner's spellings to parseArgs's: aliases to the main name, `--flag=true|false`.
   const args: string[] = [];
+  // `--locked=false` is an explicit false (register refuses it), not an absent flag.
+  const explicitFalse: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const name = flagName(arg);
@@ -102,6 +104,7 @@ export function parseVerbOptions(
         if (b === undefined)
           return { ok: false, message: `--${name}: expected true or false, got "${inline}"` };
         if (b) args.push(`--${spec.name}`);
+        else explicitFalse.push(spec.name);
       }
       continue;
     }
@@ -123,6 +126,7 @@ export function parseVerbOptions(
   } catch (e) {
     return { ok: false, message: (e as Error).message };
   }
+  for (const name of explicitFalse) if (values[name] === undefined) values[name] = false;
   for (const o of verb.options) {
     if (values[o.name] !== undefined || !o.env) continue;
     const fromEnv = env[o.env];
