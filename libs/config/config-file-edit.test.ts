@@ -111,7 +111,7 @@ describe("setRunnerKeys", () => {
     );
     expect(text).toContain('token = "glrt-second"');
     expect(text).toContain("# --- first runner ---");
-    const doc = parse(text) as { runners: { token: string; token_obtained_at: Date }[] };
+    const doc = parse(text) as unknown as { runners: { token: string; token_obtained_at: Date }[] };
     expect(doc.runners[0]!.token_obtained_at.toISOString()).toBe("2026-11-30T00:10:20.000Z");
   });
 
