@@ -9,6 +9,8 @@ command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
 command -v git-lfs >/dev/null 2>&1 || need_apt+=(git-lfs)
 command -v bash >/dev/null 2>&1 || need_apt+=(bash)
+# `runmesh install`'s test checks the unit it writes with systemd-analyze verify.
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 # The docker executor's tests: a private dockerd, images without a registry, a local registry.
 [ -x /usr/sbin/dockerd ] || need_apt+=(docker.io)
 command -v containerd >/dev/null 2>&1 || need_apt+=(containerd)

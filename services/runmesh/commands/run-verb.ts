@@ -1,6 +1,6 @@
 // Runs one management verb (everything but the tiers) from its parsed options: GitLab Runner's
 // register, unregister, verify, list, reset-token and the service verbs.
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { createLogger } from "../../../libs/log/logger.ts";
 import { configFileFor, effectiveLogLevel, type GlobalOptions } from "../cli/command-line.ts";
 import type { OptionValues } from "../cli/option-table.ts";
@@ -22,9 +22,9 @@ import { verifyCommand } from "./verify.ts";
 const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
 
 /** The executable a service unit starts: the compiled binary, or bin/runmesh when run from source. */
-export function runmeshExecutable(): string {
-  const exe = process.execPath;
-  if (!/(^|\/)bun(-[a-z0-9]+)?$/.test(exe)) return exe;
+export function runmeshExecutable(execPath = process.execPath): string {
+  // From source the process is Bun itself (node_modules/bun/bin/bun.exe on Linux too).
+  if (!/^bun(\.exe)?$/.test(basename(execPath))) return execPath;
   return resolve(join(import.meta.dir, "..", "..", "..", "bin", "runmesh"));
 }
 
