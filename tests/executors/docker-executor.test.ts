@@ -5,12 +5,21 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { dockerSchema } from "../../libs/config/executor-sections.ts";
+import { dockerProvider } from "../../libs/executors/docker/provider.ts";
 import { BUSYBOX_IMAGE, DEBIAN_IMAGE, importBusybox, importDebian } from "../infra/docker-images.ts";
 import { type DockerRunOptions, dockerPayload, runDockerJob, script } from "../infra/docker-job.ts";
+import { type LocalRegistry, startRegistry } from "../infra/docker-registry.ts";
 import { type Dockerd, engineAvailable, startDockerd } from "../infra/dockerd.ts";
+import { createFixtureRepos, type FixtureRepos } from "../infra/git-fixtures.ts";
+import { type GitHttpServer, startGitHttpServer } from "../infra/git-http-server.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "runmesh-docker-exec-"));
 let d: Dockerd;
+let registry: LocalRegistry;
+let fx: FixtureRepos;
+let git: GitHttpServer;
+const TOKEN = "job-token-123";
 const WORKER = "w-docker-test";
 
 beforeAll(async () => {
@@ -18,12 +27,26 @@ beforeAll(async () => {
   d = await startDockerd();
   await importBusybox(d);
   await importDebian(d);
+  registry = await startRegistry();
+  fx = await createFixtureRepos(join(dir, "fixtures"));
+  git = await startGitHttpServer({ root: fx.root, token: TOKEN });
 }, 180_000);
 
 afterAll(async () => {
+  await git?.stop();
+  await registry?.stop();
   await d?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
+
+function dockerSettings(o: Record<string, unknown>) {
+  return dockerSchema.parse({
+    host: d.host,
+    helper_image: DEBIAN_IMAGE,
+    pull_policy: "if-not-present",
+    ...o,
+  });
+}
 
 function opts(docker: Record<string, unknown>, more: Partial<DockerRunOptions> = {}): DockerRunOptions {
   return {
@@ -72,6 +95,347 @@ describe("docker executor on a real engine", () => {
       expect(log).toContain("shell=none ");
       expect(result).toEqual({ state: "success", message: "Job succeeded" });
       expect(leftovers()).toEqual([]);
+    },
+  );
+
+  test.skipIf(!engineAvailable)(
+    "the job's image overrides the runner's; bash is used where the image has it",
+    async () => {
+      const { result, log } = await runDockerJob(
+        dockerPayload({
+          image: { name: DEBIAN_IMAGE },
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion
+          steps: script(['echo "bash=${BASH_VERSION:+yes}"', "git --version"]),
+        }),
+        opts({ image: BUSYBOX_IMAGE }),
+      );
+      expect(log).toContain(`Using Docker executor with image ${DEBIAN_IMAGE} ...`);
+      expect(log).toContain("bash=yes");
+      expect(log).toMatch(/git version 2\.\d+/);
+      expect(result.state).toBe("success");
+    },
+  );
+
+  test.skipIf(!engineAvailable)(
+    "sources fetched by the helper reach a busybox job through the builds volume",
+    async () => {
+      const { result, log } = await runDockerJob(
+        dockerPayload({
+          git_info: {
+            repo_url: `http://gitlab-ci-token:${TOKEN}@127.0.0.1:${git.port}/group/project.git`,
+            ref: "main",
+            sha: fx.head,
+            ref_type: "branch",
+            refspecs: ["+refs/heads/main:refs/remotes/origin/main"],
+            depth: 1,
+          },
+          variables: [{ key: "GIT_SUBMODULE_STRATEGY", value: "none" }],
+          steps: script(["pwd", "cat build.sh", "test ! -e /usr/bin/git && echo no-git-in-job-image"]),
+        }),
+        opts({ image: BUSYBOX_IMAGE }),
+      );
+      expect(result.state).toBe("success");
+      expect(log).toContain("/builds/group/project\n");
+      expect(log).toContain("echo hello");
+      expect(log).toContain("no-git-in-job-image");
+    },
+  );
+
+  test.skipIf(!engineAvailable)(
+    "a service answers on localhost and by its aliases, after the health wait",
+    async () => {
+      const { result, log } = await runDockerJob(
+        dockerPayload({
+          services: [
+            {
+              name: BUSYBOX_IMAGE,
+              alias: "web,www",
+              entrypoint: ["sh", "-c"],
+              command: [
+                'mkdir -p /srv && echo "hello from $GREETING" > /srv/index.html && exec httpd -f -p 8080 -h /srv',
+              ],
+              variables: [{ key: "GREETING", value: "the service" }],
+              ports: [{ number: 8080, protocol: "tcp", name: "http" }],
+            },
+          ],
+          steps: script([
+            "wget -qO- http://web:8080/",
+            "wget -qO- http://www:8080/",
+            "wget -qO- http://127.0.0.1:8080/",
+            "hostname",
+          ]),
+        }),
+        opts({ image: BUSYBOX_IMAGE, hostname: "job-host" }),
+      );
+      expect(log).toContain(`Starting service ${BUSYBOX_IMAGE} ...`);
+      expect(log.match(/hello from the service/g)?.length).toBe(3);
+      expect(log).toContain("job-host");
+      expect(log).not.toContain("probably didn't start properly");
+      expect(result.state).toBe("success");
+      expect(leftovers()).toEqual([]);
+    },
+  );
+
+  test.skipIf(!engineAvailable)(
+    "a service that never listens is a warning after wait_for_services_timeout",
+    async () => {
+      const { result, log } = await runDockerJob(
+        dockerPayload({
+          services: [
+            { name: BUSYBOX_IMAGE, alias: "dead", command: ["sleep", "60"], ports: [{ number: 9999 }] },
+          ],
+          steps: script(["echo still-ran"]),
+        }),
+        opts({ image: BUSYBOX_IMAGE, wait_for_services_timeout: 1 }),
+      );
+      expect(log).toContain(`*** WARNING: Service ${BUSYBOX_IMAGE} probably didn't start properly.`);
+      expect(log).toContain("still-ran");
+      expect(result.state).toBe("success");
+      expect(leftovers()).toEqual([]);
+    },
+  );
+
+  test.skipIf(!engineAvailable)(
+    "an image outside allowed_images is refused with GitLab Runner's message",
+    async () => {
+      const { result, log } = await runDockerJob(
+        dockerPayload({ image: { name: "evil/miner:1" }, steps: script(["echo never"]) }),
+        opts({ image: BUSYBOX_IMAGE, allowed_images: ["local/*", "debian:*"] }),
+      );
+      expect(log).toContain("ERROR: The evil/miner:1 is not present on list of allowed images");
+      expect(log).toContain("- local/*\x1b[0;m\n\x1b[0K- debian:*");
+      expect(log).toContain("Please check runner's configuration");
+      expect(log).not.toContain("never\n");
+      expect(result.state).toBe("failed");
+      expect(result.failureReason).toBe("runner_configuration_error");
+      expect(leftovers()).toEqual([]);
+    },
+  );
+
+  test.skipIf(!engineAvailable)("exit codes: the script's own, as a script failure", async () => {
+    const { result } = await runDockerJob(
+      dockerPayload({ steps: script(["echo before", "exit 42"]) }),
+      opts({ image: BUSYBOX_IMAGE }),
+    );
+    expect(result).toMatchObject({ state: "failed", failureReason: "script_failure", exitCode: 42 });
+    expect(leftovers()).toEqual([]);
+  });
+
+  test.skipIf(!engineAvailable)(
+    "memory limits the container: the cgroup says so, and a script over it is OOM-killed (137)",
+    async () => {
+      const { result, log } = await runDockerJob(
+        dockerPayload({
+          steps: script([
+            "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max",
+            // tail keeps a line without newline in memory: 200 MiB of it.
+            "head -c 209715200 /dev/zero | tail -n 1 > /dev/null",
+            "echo survived",
+          ]),
+        }),
+        opts({ image: DEBIAN_IMAGE, memory: "32m", memory_swap: "32m" }),
+      );
+      expect(log).toContain("33554432");
+      expect(log).not.toContain("survived");
+      expect(result).toMatchObject({ state: "failed", failureReason: "script_failure", exitCode: 137 });
+      expect(leftovers()).toEqual([]);
+    },
+  );
+});
+
+describe("pull policies against a local registry", () => {
+  let n = 0;
+  /** A fresh name in the registry, absent from the engine. */
+  function pushed(): string {
+    const name = `${registry.address}/runmesh/bb${++n}:1`;
+    d.cli(["tag", BUSYBOX_IMAGE, name]);
+    d.cli(["push", name]);
+    d.cli(["rmi", name]);
+    return name;
+  }
+  const present = (name: string) => d.cli(["images", "-q", name]).trim() !== "";
+
+  test.skipIf(!engineAvailable)("if-not-present pulls a missing image, then uses the local one", async () => {
+    const name = pushed();
+    const first = await runDockerJob(
+      dockerPayload({ image: { name }, steps: script(["echo ran"]) }),
+      opts({ pull_policy: "if-not-present" }),
+    );
+    expect(first.log).toContain(`Pulling docker image ${name} ...`);
+    expect(first.result.state).toBe("success");
+    expect(present(name)).toBe(true);
+    const second = await runDockerJob(
+      dockerPayload({ image: { name }, steps: script(["echo ran"]) }),
+      opts({ pull_policy: "if-not-present" }),
+    );
+    expect(second.log).toContain('Using locally found image version due to "if-not-present" pull policy');
+    expect(second.log).not.toContain("Pulling docker image");
+  });
+
+  test.skipIf(!engineAvailable)("always pulls even when the image is present", async () => {
+    const name = pushed();
+    d.cli(["pull", name]);
+    const { log, result } = await runDockerJob(
+      dockerPayload({ image: { name }, steps: script(["echo ran"]) }),
+      opts({ pull_policy: "always" }),
+    );
+    expect(log).toContain(`Pulling docker image ${name} ...`);
+    expect(result.state).toBe("success");
+  });
+
+  test.skipIf(!engineAvailable)(
+    "never fails a missing image as image_pull_failure; uses a present one",
+    async () => {
+      const name = pushed();
+      const missing = await runDockerJob(
+        dockerPayload({ image: { name }, steps: script(["echo ran"]) }),
+        opts({ pull_policy: "never" }),
+      );
+      expect(missing.result.failureReason).toBe("image_pull_failure");
+      expect(missing.log).toContain(`not found locally and pull_policy is "never"`);
+      expect(missing.log).not.toContain("Pulling docker image");
+      expect(leftovers()).toEqual([]);
+      d.cli(["pull", name]);
+      const local = await runDockerJob(
+        dockerPayload({ image: { name }, steps: script(["echo ran"]) }),
+        opts({ pull_policy: "never" }),
+      );
+      expect(local.result.state).toBe("success");
+    },
+  );
+
+  test.skipIf(!engineAvailable)("a list falls through: never then always pulls what is missing", async () => {
+    const name = pushed();
+    const { log, result } = await runDockerJob(
+      dockerPayload({ image: { name, pull_policy: ["never", "always"] }, steps: script(["echo ran"]) }),
+      opts({ pull_policy: ["always"], allowed_pull_policies: ["never", "always"] }),
+    );
+    expect(log).toContain(`Pulling docker image ${name} ...`);
+    expect(result.state).toBe("success");
+  });
+
+  test.skipIf(!engineAvailable)("an image the registry does not have is image_pull_failure", async () => {
+    const { log, result } = await runDockerJob(
+      dockerPayload({ image: { name: `${registry.address}/runmesh/absent:1` }, steps: script(["echo ran"]) }),
+      opts({ pull_policy: "always" }),
+    );
+    expect(log).toContain("Pulling docker image");
+    expect(result.failureReason).toBe("image_pull_failure");
+    expect(leftovers()).toEqual([]);
+  });
+
+  test.skipIf(!engineAvailable)(
+    "a job pull_policy outside allowed_pull_policies is a configuration error",
+    async () => {
+      const { log, result } = await runDockerJob(
+        dockerPayload({
+          image: { name: BUSYBOX_IMAGE, pull_policy: ["always"] },
+          steps: script(["echo ran"]),
+        }),
+        opts({ pull_policy: ["if-not-present"], allowed_pull_policies: ["if-not-present", "never"] }),
+      );
+      expect(log).toContain(
+        `invalid pull policy for image "${BUSYBOX_IMAGE}": pull_policy ([always]) defined in GitLab pipeline config is not one of the allowed_pull_policies ([if-not-present never])`,
+      );
+      expect(result.failureReason).toBe("runner_configuration_error");
+    },
+  );
+});
+
+describe("nothing left behind", () => {
+  test.skipIf(!engineAvailable)("a job timeout stops the container and removes everything", async () => {
+    const job = dockerPayload({ runner_info: { timeout: 2 }, steps: script(["sleep 60"]) });
+    const { result } = await runDockerJob(job, opts({ image: BUSYBOX_IMAGE }));
+    expect(result.failureReason).toBe("job_execution_timeout");
+    expect(leftovers()).toEqual([]);
+  });
+
+  test.skipIf(!engineAvailable)(
+    "cancel stops the script, after_script still runs, then everything goes",
+    async () => {
+      const { result, log } = await runDockerJob(
+        dockerPayload({ steps: script(["echo started-sleeping", "sleep 60"], ["echo after-ran"]) }),
+        opts(
+          { image: BUSYBOX_IMAGE },
+          {
+            onLog: (text, c) => {
+              if (text.includes("started-sleeping")) c.cancel();
+            },
+          },
+        ),
+      );
+      expect(result.failureReason).toBe("job_canceled");
+      expect(log).toContain("after-ran");
+      expect(leftovers()).toEqual([]);
+    },
+  );
+
+  test.skipIf(!engineAvailable)(
+    "abort stops everything at once and removes everything, services included",
+    async () => {
+      const { result, log } = await runDockerJob(
+        dockerPayload({
+          services: [{ name: BUSYBOX_IMAGE, alias: "svc", command: ["sleep", "600"] }],
+          steps: script(["echo started-sleeping", "sleep 60"], ["echo after-ran"]),
+        }),
+        opts(
+          { image: BUSYBOX_IMAGE },
+          {
+            onLog: (text, c) => {
+              if (text.includes("started-sleeping")) c.abort();
+            },
+          },
+        ),
+      );
+      expect(result.state).toBe("failed");
+      expect(log).not.toContain("after-ran");
+      expect(leftovers()).toEqual([]);
+    },
+  );
+
+  test.skipIf(!engineAvailable)(
+    "the worker's start-up sweep removes what a crashed run left, and only its own",
+    async () => {
+      const dataDir = join(dir, "worker-data");
+      const provider = dockerProvider();
+      // A job prepared and never cleaned up: a worker that died mid-job.
+      const executor = provider.create({
+        worker: { workerId: WORKER, dataDir },
+        runner: {
+          name: "docker-1",
+          short_token: "abcdefghi",
+          docker: dockerSettings({ image: BUSYBOX_IMAGE }),
+        },
+      });
+      await executor.prepare({
+        buildsDir: "/builds",
+        projectDir: "/builds/group/project",
+        shell: "bash",
+        log: () => {},
+        signal: new AbortController().signal,
+        jobId: 77,
+        services: [],
+      });
+      // Another worker's container on the same engine must survive the sweep.
+      d.cli([
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--label",
+        "runmesh.managed=true",
+        "--label",
+        "runmesh.worker=other",
+        BUSYBOX_IMAGE,
+        "sleep",
+        "600",
+      ]);
+      expect(leftovers().length).toBeGreaterThanOrEqual(2);
+      const removed = await dockerProvider().recover!({ workerId: WORKER, dataDir });
+      expect(removed.some((r) => r.startsWith("container "))).toBe(true);
+      expect(removed.some((r) => r.startsWith("volume "))).toBe(true);
+      expect(leftovers()).toEqual([]);
+      expect(d.cli(["ps", "-q", "--filter", "label=runmesh.worker=other"]).trim()).not.toBe("");
     },
   );
 });

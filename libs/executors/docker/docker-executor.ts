@@ -493,7 +493,8 @@ export class DockerExecutor implements Executor {
         stream.once("close", resolve);
         stream.once("error", () => resolve());
       });
-      const exited = container.wait();
+      // `next-exit`: a wait on a container not yet started would return at once with 0.
+      const exited = container.wait({ condition: "next-exit" });
       try {
         await container.start();
       } catch (e) {
