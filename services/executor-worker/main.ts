@@ -14,6 +14,7 @@ import {
 import type { Logger } from "../../libs/log/logger.ts";
 import { gitlabClients, runnerInfoFor } from "../../libs/mesh/gitlab-clients.ts";
 import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
+import { type ProcessMetrics, tierMetrics } from "../../libs/metrics/process-metrics.ts";
 import { ExecutorWorker } from "./worker.ts";
 
 export interface WorkerServiceOptions {
@@ -26,6 +27,13 @@ export interface WorkerServiceOptions {
   /** Executors this build of the worker has; default: the built-in ones. Tests add their own. */
   executors?: ExecutorRegistry;
   traceUpdateIntervalMs?: number;
+  /**
+   * Where /metrics, /healthz, /readyz and /debug/jobs/list are served. A worker reads no
+   * config.toml globals, so its owner passes the file's listen_address (or the flag) here.
+   */
+  listenAddress?: string;
+  /** This process's metrics, shared with the other tiers it runs; one is made when absent. */
+  metrics?: ProcessMetrics;
 }
 
 /** The worker's data dir: [mesh] data_dir, or runmesh's folder under the system temp dir. */
@@ -65,8 +73,13 @@ export async function startWorkerService(o: WorkerServiceOptions): Promise<Execu
     if (removed && removed.length > 0)
       o.logger.info({ executor: name, removed }, "removed leftovers of a previous run");
   }
+  const m = await tierMetrics(
+    { ...o, tier: "worker" },
+    { version: RUNMESH_VERSION, revision: RUNMESH_REVISION },
+  );
   const worker = new ExecutorWorker({
-    bus: o.bus,
+    bus: m.bus,
+    metrics: m.served?.metrics,
     logger: o.logger,
     workerId: o.workerId,
     slots: o.mesh.worker_slots,
@@ -82,5 +95,16 @@ export async function startWorkerService(o: WorkerServiceOptions): Promise<Execu
     traceUpdateIntervalMs: o.traceUpdateIntervalMs,
   });
   await worker.start();
+  m.process.addProbe({
+    tier: "worker",
+    ready: () => {
+      if (o.bus.status() !== "connected") return { ready: false, why: `bus ${o.bus.status()}` };
+      // Heartbeating: the scheduler counts a worker lost after a few missed ones.
+      const age = worker.heartbeatAgeMs();
+      if (age === undefined || age > 3 * worker.heartbeatIntervalMs)
+        return { ready: false, why: `no heartbeat sent for ${age === undefined ? "ever" : `${age} ms`}` };
+      return { ready: true };
+    },
+  });
   return worker;
 }

@@ -11,9 +11,11 @@ export type MeshOverrides = Partial<Pick<MeshConfig, "nats_url" | "name" | "work
 export async function loadMeshSettings(
   path: string | undefined,
   overrides: MeshOverrides,
-): Promise<{ mesh: MeshConfig; warnings: string[] }> {
+): Promise<{ mesh: MeshConfig; warnings: string[]; listenAddress?: string }> {
   let table: Record<string, unknown> = {};
   let concurrent = 1;
+  // The global listen_address (metrics): a worker given a full config.toml serves where it says.
+  let listenAddress: string | undefined;
   if (path) {
     let text: string;
     try {
@@ -29,6 +31,7 @@ export async function loadMeshSettings(
     }
     table = (doc.mesh as Record<string, unknown> | undefined) ?? {};
     if (typeof doc.concurrent === "number" && doc.concurrent > 0) concurrent = doc.concurrent;
+    if (typeof doc.listen_address === "string") listenAddress = doc.listen_address;
   }
   const clean = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
   const parsed = meshSchema.safeParse({ ...table, ...clean });
@@ -41,7 +44,11 @@ export async function loadMeshSettings(
       ),
     );
   }
-  return { mesh: resolveMesh(parsed.data, { concurrent, hostname: hostname() }), warnings: [] };
+  return {
+    mesh: resolveMesh(parsed.data, { concurrent, hostname: hostname() }),
+    warnings: [],
+    listenAddress,
+  };
 }
 
 function valueAt(obj: unknown, path: PropertyKey[]): unknown {

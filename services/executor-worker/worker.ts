@@ -15,6 +15,7 @@ import {
 } from "../../libs/bus/subjects.ts";
 import { type Logger, secrets } from "../../libs/log/logger.ts";
 import { failpoint } from "../../libs/mesh/failpoints.ts";
+import type { MeshMetrics } from "../../libs/metrics/mesh-metrics.ts";
 import { type JobDeps, runJobLifecycle } from "./job-lifecycle.ts";
 
 export interface WorkerOptions extends JobDeps {
@@ -23,6 +24,8 @@ export interface WorkerOptions extends JobDeps {
   workerId: string;
   slots: number;
   heartbeatIntervalMs: number;
+  /** Set when the process serves metrics (listen_address). */
+  metrics?: MeshMetrics;
 }
 
 interface Running {
@@ -43,6 +46,8 @@ export class ExecutorWorker {
   private seq = 0;
   /** Claims in progress count against slots before they show up in `running`. */
   private claiming = 0;
+  /** When the last heartbeat went out (readiness). */
+  private lastBeatAt: number | undefined;
   private readonly log: Logger;
 
   constructor(private readonly o: WorkerOptions) {
@@ -51,6 +56,15 @@ export class ExecutorWorker {
 
   get runningCount(): number {
     return this.running.size;
+  }
+
+  /** Milliseconds since the last heartbeat went out; undefined before the first. */
+  heartbeatAgeMs(now = Date.now()): number | undefined {
+    return this.lastBeatAt === undefined ? undefined : now - this.lastBeatAt;
+  }
+
+  get heartbeatIntervalMs(): number {
+    return this.o.heartbeatIntervalMs;
   }
 
   async start(): Promise<void> {
@@ -77,6 +91,7 @@ export class ExecutorWorker {
       intervalMs: this.o.heartbeatIntervalMs,
       seq: ++this.seq,
     });
+    this.lastBeatAt = Date.now();
   }
 
   private async offer(job: AcceptedJob): Promise<{ accepted: boolean; reason?: string }> {
@@ -123,6 +138,12 @@ export class ExecutorWorker {
     this.running.set(job.jobKey, entry);
     let revision = claimRevision;
     let ended = false;
+    const claimedAt = Date.now();
+    const metrics = this.o.metrics;
+    const watch = metrics?.jobStarted(
+      { runner: job.runner.short_token, runnerName: job.runnerName, systemId: job.systemId },
+      { gitlabUrl: job.gitlabUrl, jobId: job.jobId },
+    );
     const advance = async (state: JobRecord["state"], outcome?: string): Promise<boolean> => {
       try {
         revision = await this.jobsKv.update(
@@ -140,8 +161,16 @@ export class ExecutorWorker {
         throw e;
       }
     };
-    const publish = (event: "acknowledged" | "running" | "finished" | "dropped", extra = {}) =>
-      this.o.bus
+    const publish = (
+      event: "acknowledged" | "running" | "finished" | "dropped",
+      extra: { state?: string; failureReason?: string } = {},
+    ) => {
+      if (event === "acknowledged") metrics?.pickup("start", job.runnerName, (Date.now() - claimedAt) / 1000);
+      else if (event === "running") watch?.running();
+      else if (event === "finished")
+        watch?.finished(extra.state === "success" ? "success" : "failed", extra.failureReason);
+      else watch?.dropped();
+      return this.o.bus
         .publish(jobEvent, {
           jobKey: job.jobKey,
           jobId: job.jobId,
@@ -151,10 +180,12 @@ export class ExecutorWorker {
           ...extra,
         })
         .catch(() => {});
+    };
     // A large payload is read here, once, from the store; the job record keeps only its name.
     entry.done = fetchPayload(this.o.bus, job)
-      .then((p) =>
-        runJobLifecycle(p.ok ? { ...job, payload: p.payload, payloadBlob: undefined } : job, this.o, {
+      .then((p) => {
+        if (p.ok) watch?.payload(p.payload);
+        return runJobLifecycle(p.ok ? { ...job, payload: p.payload, payloadBlob: undefined } : job, this.o, {
           log,
           advance,
           publish,
@@ -165,8 +196,8 @@ export class ExecutorWorker {
             abort = f;
           },
           payloadError: p.ok ? undefined : p.error,
-        }),
-      )
+        });
+      })
       .catch((e: Error) => log.error({ err: e.message }, "job lifecycle failed"))
       .then(async () => {
         // Only once the job is final here: a job given up before its ack goes to another worker.
@@ -176,6 +207,7 @@ export class ExecutorWorker {
           );
       })
       .finally(() => {
+        watch?.dropped();
         token.release();
         this.running.delete(job.jobKey);
         void this.beat().catch(() => {});

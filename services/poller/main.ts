@@ -11,6 +11,7 @@ import { GitLabClient } from "../../libs/gitlab/client.ts";
 import type { Logger } from "../../libs/log/logger.ts";
 import { runnerInfoFor } from "../../libs/mesh/gitlab-clients.ts";
 import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
+import { type ProcessMetrics, tierMetrics } from "../../libs/metrics/process-metrics.ts";
 import { Poller, type PollTarget } from "./poller.ts";
 
 export interface PollerServiceOptions {
@@ -20,6 +21,10 @@ export interface PollerServiceOptions {
   systemId: string;
   pollerId: string;
   certsDir?: string;
+  /** Where /metrics, /healthz, /readyz and /debug/jobs/list are served; default: config.toml's listen_address. */
+  listenAddress?: string;
+  /** This process's metrics, shared with the other tiers it runs; one is made when absent. */
+  metrics?: ProcessMetrics;
 }
 
 export function pollTargets(config: Config, logger: Logger, certsDir?: string): PollTarget[] {
@@ -60,14 +65,29 @@ export function pollTargets(config: Config, logger: Logger, certsDir?: string): 
 }
 
 export async function startPollerService(o: PollerServiceOptions): Promise<Poller> {
+  const m = await tierMetrics(
+    { ...o, listenAddress: o.listenAddress ?? o.config.listen_address, tier: "poller" },
+    { version: RUNMESH_VERSION, revision: RUNMESH_REVISION },
+  );
+  const targets = pollTargets(o.config, o.logger, o.certsDir);
   const poller = new Poller({
-    bus: o.bus,
+    bus: m.bus,
     logger: o.logger,
     pollerId: o.pollerId,
     systemId: o.systemId,
     checkIntervalMs: o.config.check_interval_ms,
-    targets: pollTargets(o.config, o.logger, o.certsDir),
+    targets,
+    metrics: m.served?.metrics,
   });
   await poller.start();
+  // Ready while the bus is connected and there is a runner entry to ask GitLab for.
+  m.process.addProbe({
+    tier: "poller",
+    ready: () => {
+      if (o.bus.status() !== "connected") return { ready: false, why: `bus ${o.bus.status()}` };
+      if (!poller.runnerCount) return { ready: false, why: "no [[runners]] entry with a token to poll" };
+      return { ready: true };
+    },
+  });
   return poller;
 }

@@ -25,6 +25,7 @@ import { secrets } from "../../libs/log/logger.ts";
 import { failpoint } from "../../libs/mesh/failpoints.ts";
 import { GitLabReporter } from "../../libs/mesh/gitlab-reporter.ts";
 import { jobKeyOf } from "../../libs/mesh/job-key.ts";
+import type { MeshMetrics, RunnerIds } from "../../libs/metrics/mesh-metrics.ts";
 import { nextRequestAt, queueMoved, staggerOffsetMs } from "./request-schedule.ts";
 import {
   applyOutcome,
@@ -62,6 +63,8 @@ export interface PollerOptions {
   checkIntervalMs: number;
   targets: PollTarget[];
   now?: () => number;
+  /** Set when the process serves metrics (listen_address). */
+  metrics?: MeshMetrics;
 }
 
 export class Poller {
@@ -87,6 +90,11 @@ export class Poller {
     this.targets = o.targets;
     this.checkIntervalMs = o.checkIntervalMs;
     for (const t of o.targets) secrets.add(t.token);
+  }
+
+  /** Runner entries this poller asks GitLab for (readiness). */
+  get runnerCount(): number {
+    return this.targets.length;
   }
 
   async start(): Promise<void> {
@@ -171,6 +179,8 @@ export class Poller {
 
   private async runLane(t: PollTarget, lane: number, offsetMs: number, generation: number): Promise<void> {
     const log = this.log.child({ runner: t.name, lane });
+    const ids: RunnerIds = { runner: t.settings.short_token, runnerName: t.name, systemId: this.o.systemId };
+    const metrics = this.o.metrics;
     let nextAt = this.now() + offsetMs;
     // This entry's slots in the check_interval rhythm (GitLab Runner's feeder keeps them).
     const slotPhaseMs = nextAt % Math.max(1, this.checkIntervalMs);
@@ -196,11 +206,18 @@ export class Poller {
         }
         if (verdict.forceCheck) await this.writeState(t, (s) => ({ ...s, failures: 0 }));
         const limit = maxInFlight(state, t.health);
+        metrics?.requestLimits(ids, {
+          hard: t.health.requestConcurrency,
+          adaptive: t.health.adaptive === false ? t.health.requestConcurrency : state.adaptiveConcurrency,
+          used: limit,
+        });
         if (lane >= limit) {
+          metrics?.requestConcurrencyExceeded(ids);
           // This lane is beyond the adaptive limit for now.
           nextAt = this.now() + this.checkIntervalMs;
           continue;
         }
+        const leaseAskedAt = this.now();
         const lease = await this.o.bus.request(
           leaseAcquire,
           { runnerKey: t.key, pollerId: this.o.pollerId, maxInFlight: limit },
@@ -232,6 +249,7 @@ export class Poller {
         let handedOff = false;
         let outcome: RequestOutcome;
         let queueChanged = false;
+        const requestEnded = metrics?.requestStarted(ids);
         try {
           const r = await t.client.requestJob({
             token: t.token,
@@ -240,6 +258,15 @@ export class Poller {
             lastUpdate: state.lastUpdate,
             signal: this.abort.signal,
           });
+          requestEnded?.();
+          // A request with no HTTP answer is not counted, as GitLab Runner's clientError.
+          const status = r.kind === "job" ? 201 : r.status;
+          if (metrics && status !== undefined && status > 0)
+            metrics.apiRequest(ids, "request_job", "POST", status, (this.now() - startedAt) / 1000);
+          if (metrics && r.kind === "job") {
+            metrics.pickup("lease", t.name, (startedAt - leaseAskedAt) / 1000);
+            metrics.pickup("request", t.name, (this.now() - startedAt) / 1000);
+          }
           queueChanged =
             r.kind === "none" &&
             r.reason === "no_content" &&
@@ -292,6 +319,7 @@ export class Poller {
               log.warn({ status: r.status, reason: r.reason }, "jobs/request gave no job");
           }
         } finally {
+          requestEnded?.();
           clearInterval(renew);
           // A renewal answered after this point speaks of a lease already returned or turned into the job's slot.
           renewing = false;

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from "../../libs/log/logger.ts";
 import { connectBus } from "../../libs/mesh/bus-connect.ts";
 import { watchConfig } from "../../libs/mesh/config-reload.ts";
 import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
+import { ProcessMetrics } from "../../libs/metrics/process-metrics.ts";
 import { startWorkerService, workerDataDir, workerExecutors } from "../executor-worker/main.ts";
 import { loadMeshSettings } from "../executor-worker/mesh-settings.ts";
 import type { ExecutorWorker } from "../executor-worker/worker.ts";
@@ -104,9 +105,11 @@ async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<nu
   let config: Config | undefined;
   let mesh: MeshConfig;
   let warnings: string[] = [];
+  // /metrics, /healthz, /readyz, /debug/jobs/list: config.toml's listen_address (the worker reads it from its file).
+  let listenAddress: string | undefined;
   if (mode === "worker") {
     // Workers read [mesh] only: runner entries and their tokens stay with the poller.
-    ({ mesh, warnings } = await loadMeshSettings(args.config, {
+    ({ mesh, warnings, listenAddress } = await loadMeshSettings(args.config, {
       nats_url: nats,
       name: args.id,
       worker_slots: args.slots ? Number(args.slots) : undefined,
@@ -115,6 +118,7 @@ async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<nu
   } else {
     if (!args.config) throw new Error(`--config is required for "${mode}" (a GitLab Runner config.toml)`);
     ({ config, warnings } = await loadConfig(args.config));
+    listenAddress = config.listen_address;
     mesh = nats ? { ...config.mesh, nats_url: nats } : config.mesh;
     if (workingDirectory && mode === "run") mesh = { ...mesh, data_dir: mesh.data_dir ?? process.cwd() };
     if (mode === "poller" || mode === "scheduler") {
@@ -165,13 +169,17 @@ async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<nu
   }
   const bus = await connectBus(mesh, `runmesh-${mode}-${name}`);
   logger.info({ transport: bus.transport, mode }, "bus connected");
+  // One registry and one server for every tier of this process.
+  const metrics = new ProcessMetrics({ version: RUNMESH_VERSION, revision: RUNMESH_REVISION });
   let scheduler: Scheduler | undefined;
   let worker: ExecutorWorker | undefined;
   let poller: Poller | undefined;
   if (mode === "run" || mode === "scheduler")
-    scheduler = await startSchedulerService({ config: config!, bus, logger });
+    scheduler = await startSchedulerService({ config: config!, bus, logger, listenAddress, metrics });
   if (identity) {
     worker = await startWorkerService({
+      listenAddress,
+      metrics,
       mesh,
       bus,
       logger,
@@ -182,6 +190,8 @@ async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<nu
   if (mode === "run" || mode === "poller") {
     const systemId = await loadOrCreateSystemId(args.config!);
     poller = await startPollerService({
+      listenAddress,
+      metrics,
       config: config!,
       bus,
       logger,

@@ -11,6 +11,8 @@ export interface RunnerCapacity {
   /** 0 = unlimited. */
   limit: number;
   executor: string;
+  /** The token's short form, GitLab Runner's `runner` label in metrics (never the token). */
+  shortToken?: string;
 }
 
 export interface WorkerEntry {

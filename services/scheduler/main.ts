@@ -6,6 +6,8 @@ import { shortToken } from "../../libs/config/index.ts";
 import type { Logger } from "../../libs/log/logger.ts";
 import { gitlabClients, runnerInfoFor } from "../../libs/mesh/gitlab-clients.ts";
 import { GitLabReporter } from "../../libs/mesh/gitlab-reporter.ts";
+import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
+import { type ProcessMetrics, tierMetrics } from "../../libs/metrics/process-metrics.ts";
 import type { RunnerCapacity } from "./capacity-ledger.ts";
 import { Scheduler } from "./scheduler.ts";
 
@@ -16,6 +18,7 @@ export function runnerCapacities(config: Config): RunnerCapacity[] {
     name: r.name ?? shortToken(r.token),
     limit: r.limit,
     executor: r.executor,
+    shortToken: shortToken(r.token),
   }));
 }
 
@@ -23,11 +26,22 @@ export async function startSchedulerService(o: {
   config: Config;
   bus: Bus;
   logger: Logger;
+  /** Where /metrics, /healthz, /readyz and /debug/jobs/list are served; default: config.toml's listen_address. */
+  listenAddress?: string;
+  /** This process's metrics, shared with the other tiers it runs; one is made when absent. */
+  metrics?: ProcessMetrics;
+  /** The system_id label of gitlab_runner_limit (the poller's, when it runs in this process). */
+  systemId?: string;
 }): Promise<Scheduler> {
   const { config, logger } = o;
+  const m = await tierMetrics(
+    { ...o, listenAddress: o.listenAddress ?? config.listen_address, tier: "scheduler" },
+    { version: RUNMESH_VERSION, revision: RUNMESH_REVISION },
+  );
   const runners = runnerCapacities(config);
   const scheduler = new Scheduler({
-    bus: o.bus,
+    bus: m.bus,
+    metrics: m.served?.metrics,
     logger,
     concurrent: config.concurrent,
     runners,
@@ -38,5 +52,14 @@ export async function startSchedulerService(o: {
     pendingKeepaliveIntervalMs: config.mesh.pending_keepalive_interval_ms,
   });
   await scheduler.start();
+  m.served?.metrics.watchCapacity(() => scheduler.capacityView(o.systemId));
+  m.process.addProbe({
+    tier: "scheduler",
+    ready: () => {
+      if (!scheduler.isActive) return { ready: false, why: "scheduler stopped" };
+      if (o.bus.status() !== "connected") return { ready: false, why: `bus ${o.bus.status()}` };
+      return { ready: true };
+    },
+  });
   return scheduler;
 }

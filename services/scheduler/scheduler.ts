@@ -25,7 +25,9 @@ import {
 import type { Logger } from "../../libs/log/logger.ts";
 import { failpoint } from "../../libs/mesh/failpoints.ts";
 import type { GitLabReporter } from "../../libs/mesh/gitlab-reporter.ts";
+import type { CapacityView, MeshMetrics } from "../../libs/metrics/mesh-metrics.ts";
 import { CapacityLedger, type RunnerCapacity } from "./capacity-ledger.ts";
+import { leaseRefusal } from "./lease-refusal.ts";
 
 /** How often job records are read even when no worker was lost. */
 const RECORD_SCAN_INTERVAL_MS = 30_000;
@@ -48,6 +50,8 @@ export interface SchedulerOptions {
   /** Tick of the housekeeping loop (lease expiry, lost workers, dispatch retries). */
   tickMs?: number;
   now?: () => number;
+  /** Set when the process serves metrics (listen_address). */
+  metrics?: MeshMetrics;
 }
 
 interface Pending {
@@ -74,11 +78,37 @@ export class Scheduler {
   private tickRunning = false;
   /** Runner entries no live worker can serve (by key), with when they were last logged. */
   private unserved = new Map<string, number>();
+  /** The caps as last configured, for /metrics. */
+  private caps: { concurrent: number; runners: RunnerCapacity[] };
+  private active = false;
 
   constructor(private readonly o: SchedulerOptions) {
     this.now = o.now ?? Date.now;
     this.ledger = new CapacityLedger(o.concurrent, new Map(o.runners.map((r) => [r.key, r])));
     this.log = o.logger.child({ component: "scheduler" });
+    this.caps = { concurrent: o.concurrent, runners: o.runners };
+  }
+
+  /** Started and not stopped (readiness). */
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  /** Caps and slot usage as /metrics shows them (gitlab_runner_concurrent, _limit, runmesh_worker_slots). */
+  capacityView(systemId = ""): CapacityView {
+    const used = this.ledger.usage().byWorker;
+    return {
+      concurrent: this.caps.concurrent,
+      runners: this.caps.runners.map((r) => ({
+        ids: { runner: r.shortToken ?? "", runnerName: r.name, systemId },
+        limit: r.limit,
+      })),
+      workers: [...this.ledger.workers.values()].map((w) => ({
+        id: w.id,
+        slots: w.slots,
+        used: used.get(w.id) ?? 0,
+      })),
+    };
   }
 
   async start(): Promise<void> {
@@ -121,12 +151,14 @@ export class Scheduler {
     const queue = await bus.workQueue(ACCEPTED_JOBS_QUEUE, acceptedJobs, { ackWaitMs: ACCEPTED_ACK_WAIT_MS });
     this.subs.push(await queue.consume(SCHEDULER_CONSUMER, (item) => this.onAccepted(item)));
     this.timer = setInterval(() => void this.tick(), this.o.tickMs ?? 250);
+    this.active = true;
     this.log.info({ concurrent: this.o.concurrent, runners: this.o.runners.length }, "scheduler started");
   }
 
   /** A reloaded config.toml: new `concurrent` and runner entries (limit, executor). */
   reconfigure(concurrent: number, runners: RunnerCapacity[]): void {
     this.ledger.configure(concurrent, new Map(runners.map((r) => [r.key, r])));
+    this.caps = { concurrent, runners };
     // A reload warns afresh about every entry no worker can serve.
     this.unserved.clear();
     this.capacityFreed("config reloaded");
@@ -134,12 +166,15 @@ export class Scheduler {
   }
 
   async stop(): Promise<void> {
+    this.active = false;
     if (this.timer) clearInterval(this.timer);
     for (const s of this.subs.splice(0)) await s.unsubscribe();
   }
 
   private acquire(req: { runnerKey: string; pollerId: string; maxInFlight: number }) {
     const d = this.ledger.decideLease(req.runnerKey, req.maxInFlight);
+    const runnerName = this.ledger.runner(req.runnerKey)?.name ?? req.runnerKey;
+    this.o.metrics?.lease(runnerName, d.granted, d.granted ? "" : leaseRefusal(d.reason));
     if (!d.granted) return { granted: false as const, reason: d.reason, retryAfterMs: 1000 };
     const id = randomUUID();
     this.ledger.leases.set(id, {
@@ -229,10 +264,13 @@ export class Scheduler {
           : this.ledger.pickWorker(executor, usage);
       if (!target) return;
       failpoint("scheduler.before_dispatch");
+      const offeredAt = performance.now();
       const res = await this.o.bus
         .request(dispatchRpc(target.id), job, { timeoutMs: 5000 })
         .catch((e: Error) => ({ accepted: false, reason: e.message }));
+      this.o.metrics?.dispatched(res.accepted, (performance.now() - offeredAt) / 1000);
       if (res.accepted) {
+        this.o.metrics?.pickup("dispatch", job.runnerName, Math.max(0, this.now() - job.acceptedAt) / 1000);
         failpoint("scheduler.after_dispatch");
         this.track(job, target.id, true);
         this.pending.delete(job.jobKey);
