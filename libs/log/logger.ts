@@ -2,6 +2,7 @@
 // every value registered in `secrets` (secret-registry.ts) is replaced in the serialised line,
 // whatever field or message it hides in, so a careless `log.info({ job })` cannot leak a token.
 import pino, { type Logger } from "pino";
+import { formatLine, parseLogFormat } from "./log-format.ts";
 import { pinoLevel } from "./log-level.ts";
 import { secrets } from "./secret-registry.ts";
 
@@ -13,19 +14,22 @@ export interface LoggerOptions {
   service: string;
   /** A GitLab Runner level name (`warning`, `panic`, …) or pino's; see `pinoLevel`. */
   level?: string;
-  /** "json" (default) or "text" (GitLab Runner's log_format values; "runner" is treated as text). */
+  /** GitLab Runner's `log_format`: "runner", "text" or "json" (default "json"); see log-format.ts. */
   format?: string;
+  /** Colours in the runner format; default: when the destination is a terminal. */
+  colours?: boolean;
   /** Where lines go; defaults to stderr so stdout stays free for command output. */
-  destination?: { write(line: string): unknown };
+  destination?: { write(line: string): unknown; isTTY?: boolean };
 }
 
 export function createLogger(opts: LoggerOptions): Logger {
   const out = opts.destination ?? process.stderr;
-  const text = opts.format === "text" || opts.format === "runner";
+  const format = parseLogFormat(opts.format ?? "json", "log format");
+  const colours = opts.colours ?? out.isTTY === true;
   const stream = {
     write(line: string) {
       const clean = secrets.redact(line);
-      out.write(text ? toText(clean) : clean);
+      out.write(formatLine(clean, format, colours));
     },
   };
   return pino(
@@ -37,17 +41,4 @@ export function createLogger(opts: LoggerOptions): Logger {
     },
     stream,
   );
-}
-
-function toText(jsonLine: string): string {
-  try {
-    const { time, level, msg, service, ...rest } = JSON.parse(jsonLine) as Record<string, unknown>;
-    const fields = Object.entries(rest)
-      .filter(([k]) => k !== "pid" && k !== "hostname")
-      .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
-      .join(" ");
-    return `${time} ${String(level).toUpperCase().padEnd(5)} ${service}: ${msg ?? ""}${fields ? ` ${fields}` : ""}\n`;
-  } catch {
-    return jsonLine;
-  }
 }
