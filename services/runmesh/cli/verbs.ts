@@ -48,6 +48,25 @@ const name = (what: string): OptionSpec => ({
   arg: "NAME",
   help: `Name of the runner you wish to ${what}`,
 });
+/** common.RunnerCredentials: `-u/--url`, `-t/--token`, from CI_SERVER_URL / CI_SERVER_TOKEN. */
+const credentials = {
+  url: {
+    name: "url",
+    short: "u",
+    type: "string",
+    env: "CI_SERVER_URL",
+    arg: "URL",
+    help: "GitLab instance URL",
+  },
+  token: {
+    name: "token",
+    short: "t",
+    type: "string",
+    env: "CI_SERVER_TOKEN",
+    arg: "TOKEN",
+    help: "Runner token",
+  },
+} satisfies Record<string, OptionSpec>;
 const allRunners = (what: string): OptionSpec => ({
   name: "all-runners",
   type: "boolean",
@@ -116,22 +135,8 @@ export const VERBS: readonly VerbSpec[] = [
         env: "REGISTER_NON_INTERACTIVE",
         help: "Run registration unattended",
       },
-      {
-        name: "url",
-        short: "u",
-        type: "string",
-        env: "CI_SERVER_URL",
-        arg: "URL",
-        help: "GitLab instance URL",
-      },
-      {
-        name: "token",
-        short: "t",
-        type: "string",
-        env: "CI_SERVER_TOKEN",
-        arg: "TOKEN",
-        help: "Runner authentication token (glrt-…)",
-      },
+      credentials.url,
+      { ...credentials.token, help: "Runner authentication token (glrt-…)" },
       {
         name: "registration-token",
         short: "r",
@@ -334,22 +339,8 @@ export const VERBS: readonly VerbSpec[] = [
     options: [
       config,
       name("unregister"),
-      {
-        name: "url",
-        short: "u",
-        type: "string",
-        env: "CI_SERVER_URL",
-        arg: "URL",
-        help: "GitLab instance URL",
-      },
-      {
-        name: "token",
-        short: "t",
-        type: "string",
-        env: "CI_SERVER_TOKEN",
-        arg: "TOKEN",
-        help: "Runner token",
-      },
+      credentials.url,
+      credentials.token,
       allRunners("Unregister all runners"),
       help,
     ],
@@ -361,8 +352,8 @@ export const VERBS: readonly VerbSpec[] = [
       config,
       name("verify"),
       // No env: like GitLab Runner, a stray CI_SERVER_URL must not narrow verify's selection.
-      { name: "url", short: "u", type: "string", arg: "URL", help: "GitLab instance URL" },
-      { name: "token", short: "t", type: "string", arg: "TOKEN", help: "Runner token" },
+      { ...credentials.url, env: undefined },
+      { ...credentials.token, env: undefined },
       { name: "delete", type: "boolean", help: "Delete no longer existing runners?" },
       help,
     ],
