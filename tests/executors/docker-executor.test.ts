@@ -2,7 +2,7 @@
 // locally (busybox from busybox-static, Debian with bash and git from debootstrap), whole jobs run
 // through the stage machine. After each job the engine is listed: nothing of the job may remain.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dockerSchema } from "../../libs/config/executor-sections.ts";
@@ -238,6 +238,107 @@ describe("docker executor on a real engine", () => {
       expect(log).toContain("33554432");
       expect(log).not.toContain("survived");
       expect(result).toMatchObject({ state: "failed", failureReason: "script_failure", exitCode: 137 });
+      expect(leftovers()).toEqual([]);
+    },
+  );
+});
+
+describe("[runners.docker] keys on the engine", () => {
+  test.skipIf(!engineAvailable)(
+    "user, extra_hosts, dns, hostname, volumes and container_labels reach the job",
+    async () => {
+      const hostDir = join(dir, "host-volume");
+      mkdirSync(hostDir, { recursive: true });
+      writeFileSync(join(hostDir, "marker"), "from-the-host\n");
+      let labels = "";
+      const { result, log } = await runDockerJob(
+        dockerPayload({
+          steps: script([
+            "id -u",
+            "grep gitlab.test /etc/hosts",
+            "grep nameserver /etc/resolv.conf",
+            "hostname",
+            "cat /mnt/host/marker",
+            "test -d /scratch && test -d /cache && echo volumes-mounted",
+            "echo labels-check",
+          ]),
+        }),
+        opts(
+          {
+            image: BUSYBOX_IMAGE,
+            user: "65534",
+            extra_hosts: ["gitlab.test:127.0.0.9"],
+            dns: ["127.0.0.53"],
+            hostname: "pod-host",
+            volumes: [`${hostDir}:/mnt/host:ro`, "/scratch"],
+            container_labels: { team: "ci", "runmesh.worker": "spoofed" },
+          },
+          {
+            onLog: (text) => {
+              if (!labels && text.includes("\nlabels-check"))
+                labels = d.cli([
+                  "ps",
+                  "--filter",
+                  "label=team=ci",
+                  "--format",
+                  '{{.Label "runmesh.worker"}} {{.Label "runmesh.type"}}',
+                ]);
+            },
+          },
+        ),
+      );
+      expect(log).toContain("\n65534\n");
+      expect(log).toMatch(/127\.0\.0\.9\s+gitlab\.test/);
+      expect(log).toContain("nameserver 127.0.0.53");
+      expect(log).toContain("\npod-host\n");
+      expect(log).toContain("from-the-host");
+      expect(log).toContain("volumes-mounted");
+      // Every container of the job has the user's label; the runner's own labels win.
+      expect(result.state).toBe("success");
+      expect(labels).toContain(`${WORKER} build`);
+      expect(labels).toContain(`${WORKER} sandbox`);
+      expect(labels).not.toContain("spoofed");
+      expect(leftovers()).toEqual([]);
+    },
+  );
+
+  test.skipIf(!engineAvailable)(
+    'network: no route out of the pod by default; network_mode = "host" reaches the host',
+    async () => {
+      const probe = script([
+        `wget -q -T 2 -O /dev/null http://127.0.0.1:${git.port}/ && echo reached || echo unreachable`,
+      ]);
+      const isolated = await runDockerJob(dockerPayload({ steps: probe }), opts({ image: BUSYBOX_IMAGE }));
+      expect(isolated.log).toContain("\nunreachable");
+      const host = await runDockerJob(
+        dockerPayload({ steps: probe }),
+        opts({ image: BUSYBOX_IMAGE, network_mode: "host" }),
+      );
+      // 401 from the git server still proves the connection: wget fails, but not on connect.
+      expect(host.log).not.toContain("Connection refused");
+      expect(host.log).toMatch(/\n(reached|unreachable)/);
+      expect(host.log).toMatch(/401|reached/);
+    },
+  );
+
+  test.skipIf(!engineAvailable)(
+    "privileged: refused by allowed_privileged_images runs unprivileged; allowed asks the engine for it",
+    async () => {
+      const caps = script(["grep CapEff /proc/self/status"]);
+      const refused = await runDockerJob(
+        dockerPayload({ steps: caps }),
+        opts({ image: BUSYBOX_IMAGE, privileged: true, allowed_privileged_images: ["trusted/*"] }),
+      );
+      expect(refused.result.state).toBe("success");
+      expect(refused.log).toContain("CapEff:\t00000000a80425fb");
+      const allowed = await runDockerJob(
+        dockerPayload({ steps: caps }),
+        opts({ image: BUSYBOX_IMAGE, privileged: true, allowed_privileged_images: ["local/*"] }),
+      );
+      // Where root lacks a capability (CAP_SYS_RESOURCE here, test-infra.md §1) runc refuses a
+      // privileged container; elsewhere the job sees every capability.
+      if (allowed.result.state === "success") expect(allowed.log).not.toContain("CapEff:\t00000000a80425fb");
+      else expect(allowed.log).toContain("apply caps");
       expect(leftovers()).toEqual([]);
     },
   );

@@ -461,7 +461,10 @@ export class DockerExecutor implements Executor {
             networkMode: p.podNetwork,
           }),
         };
-    return this.runContainer(p.engine, body, stage, io, signal);
+    // The helper runs as root while the job may run as `user`: GitLab Runner gives predefined
+    // stages umask 0000, so what they create in the builds volume stays writable for the job.
+    const script = predefined ? `umask 0000\n${stage.script}` : stage.script;
+    return this.runContainer(p.engine, body, { ...stage, script }, io, signal);
   }
 
   private async runContainer(
