@@ -117,6 +117,31 @@ export type ResetTokenResult =
   | { result: "forbidden"; status: 403 }
   | { result: "failed"; status?: number; message?: string };
 
+/** `POST runners` with a registration token: GitLab Runner's RegisterRunnerParameters. */
+export interface RegisterParameters {
+  description?: string;
+  maintenanceNote?: string;
+  /** Comma-separated, as GitLab Runner sends it. */
+  tagList?: string;
+  runUntagged: boolean;
+  locked: boolean;
+  accessLevel?: string;
+  maximumTimeout?: number;
+  paused: boolean;
+}
+
+export type RegisterResult =
+  | { result: "ok"; status: 201; id: number; token: string; tokenExpiresAt?: string }
+  /** 403: "forbidden (check registration token)". */
+  | { result: "forbidden"; status: 403 }
+  | { result: "failed"; status?: number; message?: string };
+
+const registerBody = z.object({
+  id: z.number().int(),
+  token: z.string().min(1),
+  token_expires_at: z.string().nullish(),
+});
+
 const resetTokenBody = z.object({
   token: z.string().min(1),
   token_expires_at: z.string().nullish(),
@@ -411,6 +436,57 @@ export class GitLabClient {
     if (res.status === 204) return { result: "ok", status: 204 };
     if (res.status === 403) return { result: "forbidden", status: 403 };
     return { result: "failed", status: res.status, message: res.text.slice(0, 200) };
+  }
+
+  /** `POST runners` (legacy registration token, deprecated in GitLab 15.6): a new runner. */
+  async registerRunner(opts: {
+    registrationToken: string;
+    parameters: RegisterParameters;
+    info: RunnerInfo;
+  }): Promise<RegisterResult> {
+    secrets.add(opts.registrationToken);
+    const p = opts.parameters;
+    // GitLab Runner's JSON: omitempty strings and timeout left out, the booleans always sent.
+    const body = {
+      description: p.description || undefined,
+      maintenance_note: p.maintenanceNote || undefined,
+      tag_list: p.tagList || undefined,
+      run_untagged: p.runUntagged,
+      locked: p.locked,
+      access_level: p.accessLevel || undefined,
+      maximum_timeout: p.maximumTimeout || undefined,
+      paused: p.paused,
+      info: opts.info,
+      token: opts.registrationToken,
+    };
+    let res: GitLabResponse;
+    try {
+      res = await this.http.send({
+        method: "POST",
+        path: "runners",
+        headers: {
+          "RUNNER-TOKEN": opts.registrationToken,
+          "Content-Type": "application/json",
+          Accept: "application/json",
+        },
+        body: JSON.stringify(body),
+      });
+    } catch (err) {
+      return { result: "failed", message: describe(err) };
+    }
+    if (res.status === 403) return { result: "forbidden", status: 403 };
+    if (res.status !== 201) return { result: "failed", status: res.status, message: res.text.slice(0, 200) };
+    const parsed = registerBody.safeParse(safeJson(res.text));
+    if (!parsed.success)
+      return { result: "failed", status: 201, message: "the 201 body lacks an id or token" };
+    secrets.add(parsed.data.token);
+    return {
+      result: "ok",
+      status: 201,
+      id: parsed.data.id,
+      token: parsed.data.token,
+      tokenExpiresAt: parsed.data.token_expires_at ?? undefined,
+    };
   }
 
   /** `POST runners/reset_authentication_token`: a new token for this one (no RUNNER-TOKEN header). */

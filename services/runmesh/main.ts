@@ -174,8 +174,17 @@ async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<nu
   let scheduler: Scheduler | undefined;
   let worker: ExecutorWorker | undefined;
   let poller: Poller | undefined;
+  // GitLab's name for this manager; in `run` the scheduler's gitlab_runner_limit carries it too.
+  const systemId = mode === "run" || mode === "poller" ? await loadOrCreateSystemId(args.config!) : undefined;
   if (mode === "run" || mode === "scheduler")
-    scheduler = await startSchedulerService({ config: config!, bus, logger, listenAddress, metrics });
+    scheduler = await startSchedulerService({
+      config: config!,
+      bus,
+      logger,
+      listenAddress,
+      metrics,
+      systemId,
+    });
   if (identity) {
     worker = await startWorkerService({
       listenAddress,
@@ -187,8 +196,7 @@ async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<nu
       user: args.user ?? config?.user,
     });
   }
-  if (mode === "run" || mode === "poller") {
-    const systemId = await loadOrCreateSystemId(args.config!);
+  if (systemId !== undefined) {
     poller = await startPollerService({
       listenAddress,
       metrics,

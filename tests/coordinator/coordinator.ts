@@ -251,6 +251,8 @@ export interface Coordinator {
   readonly events: EventEmitter;
   stop(): Promise<void>;
   registerRunner(token: string, opts?: { paused?: boolean }): void;
+  /** A (legacy) registration token `POST runners` accepts; `gone`: registration disallowed (410). */
+  acceptRegistrationToken(token: string, opts?: { gone?: boolean }): void;
   setRunnerPaused(token: string, paused: boolean): void;
   setRunnerForbidden(token: string, forbidden?: boolean): void;
   /** The runner's current queue value (what X-GitLab-Last-Update carries). */
@@ -379,6 +381,8 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
   const ackTimeoutMs = opts.ackTimeoutMs ?? 120_000;
 
   const runners = new Map<string, RunnerRecord>();
+  /** Registration token → whether registration with it is disallowed (410). */
+  const registrationTokens = new Map<string, boolean>();
   const jobs = new Map<number, CoordinatorJob>();
   const requests: RequestRecord[] = [];
   const violations: string[] = [];
@@ -836,6 +840,36 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
     return noContent();
   }
 
+  // lib/api/ci/runner.rb `post '/'` (RegisterRunnerService): a registration token creates a
+  // runner (token prefixed glrtr-, as GitLab 17+ marks registration-token runners) → 201
+  // RunnerRegistrationDetails {id, token, token_expires_at}; an unknown token (a glrt- one too) →
+  // 403; registration tokens disallowed → 410; Grape's validation of access_level,
+  // maximum_timeout and the mutually exclusive pairs → 400.
+  function registerWithRegistrationToken(
+    req: Request,
+    url: URL,
+    raw: Uint8Array,
+    rec: RequestRecord,
+  ): Response {
+    const parsed = parseParams(req, url, raw);
+    if (!parsed.ok) return parsed.response;
+    rec.body = parsed.params;
+    const p = parsed.params;
+    if (p.token === undefined) return json(400, { error: "token is missing" });
+    if (p.access_level !== undefined && !["not_protected", "ref_protected"].includes(String(p.access_level)))
+      return json(400, { error: "access_level does not have a valid value" });
+    if (p.maximum_timeout !== undefined && !isInteger(p.maximum_timeout))
+      return json(400, { error: "maximum_timeout is invalid" });
+    if (p.active !== undefined && p.paused !== undefined)
+      return json(400, { error: "active, paused are mutually exclusive" });
+    const gone = typeof p.token === "string" ? registrationTokens.get(p.token) : undefined;
+    if (gone === undefined) return forbidden();
+    if (gone) return json(410, { message: "410 Gone - runner registration disallowed" });
+    const token = `glrtr-${randomHex(12)}`;
+    coordinator.registerRunner(token, { paused: p.paused === true });
+    return json(201, { id: runners.get(token)!.id, token, token_expires_at: null });
+  }
+
   // lib/api/ci/runner.rb `post '/reset_authentication_token'`: authenticate_runner! (403 when the
   // token is unknown), then reset_token!: the old token stops working at once; 201 (Grape's POST)
   // with ResetTokenResult {token, token_expires_at}. Jobs already handed out keep their own tokens.
@@ -886,6 +920,8 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
     if (method === "POST" && path === "/api/v4/runners/verify") return verifyRunner(req, url, raw, rec);
     if (method === "DELETE" && path === "/api/v4/runners/managers") return deleteManager(req, url, raw, rec);
     if (method === "DELETE" && path === "/api/v4/runners") return deleteRunner(req, url, raw, rec);
+    if (method === "POST" && path === "/api/v4/runners")
+      return registerWithRegistrationToken(req, url, raw, rec);
     if (method === "POST" && path === "/api/v4/runners/reset_authentication_token")
       return resetRunnerToken(req, url, raw, rec);
     return json(404, { error: "404 Not Found" });
@@ -959,6 +995,10 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
         queue: [],
         managers: new Map(),
       });
+    },
+
+    acceptRegistrationToken(token, tokenOpts = {}) {
+      registrationTokens.set(token, tokenOpts.gone ?? false);
     },
 
     setRunnerPaused(token, paused) {

@@ -1,16 +1,20 @@
 // `runmesh register --non-interactive --url U --token glrt-… --executor E [--name N] …`, as
-// commands/register.go does it with a runner authentication token: the runner already exists in
-// GitLab, so register checks the token with `POST runners/verify` (GitLab answers with the
-// runner's id and the token's expiry) and writes a new [[runners]] entry; GitLab keeps tags,
-// locked, paused & co. for itself, so those options are refused. Registration tokens (the
-// legacy `POST runners` flow, deprecated since GitLab 15.6) are not supported. runmesh never
-// prompts: what is missing is named. If the config cannot be written after GitLab accepted,
-// this manager is unregistered again unless --leave-runner.
+// commands/register.go, in its three flows:
+// - a runner authentication token (`glrt-`, via --token or --registration-token): the runner
+//   already exists in GitLab, so register checks it with `POST runners/verify` (GitLab answers
+//   with its id and the token's expiry); GitLab keeps tags, locked, paused & co. for itself, so
+//   those options are refused (only warned about when the token came as --registration-token);
+// - a registration token (`-r`, legacy, deprecated since GitLab 15.6): `POST runners` with those
+//   options creates the runner and answers with its own token, which is what config.toml gets;
+// - a legacy runner token in --token: verified, then written as it is.
+// runmesh never prompts: what is missing is named. If the config cannot be written after GitLab
+// accepted, the runner (or this manager) is unregistered again unless --leave-runner.
 import { mkdir, readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { appendRunner, writeFileAtomic } from "../../../libs/config/config-file-edit.ts";
 import { EXECUTORS } from "../../../libs/config/runner-schema.ts";
+import type { RegisterParameters } from "../../../libs/gitlab/client.ts";
 import { runnerInfoFor } from "../../../libs/mesh/gitlab-clients.ts";
 import type { OptionValues } from "../cli/option-table.ts";
 import { SERVER_SIDE_REGISTER_OPTIONS } from "../cli/verbs.ts";
@@ -21,8 +25,14 @@ import { isCreatedRunnerToken, readConfigRunners } from "./config-runners.ts";
 const NEW_CONFIG =
   "concurrent = 1\ncheck_interval = 0\nshutdown_timeout = 0\n\n[session_server]\n  session_timeout = 1800\n";
 
+export type RegisterFlow =
+  /** The token goes to `runners/verify` and into config.toml. */
+  | { kind: "verify"; token: string }
+  /** `POST runners` with the registration token; GitLab's answer holds the runner's token. */
+  | { kind: "register"; registrationToken: string; parameters: RegisterParameters };
+
 export type RegisterPlan =
-  | { ok: true; url: string; token: string; entry: Record<string, unknown>; warnings: string[] }
+  | { ok: true; url: string; flow: RegisterFlow; entry: Record<string, unknown>; warnings: string[] }
   | { ok: false; message: string };
 
 const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
@@ -38,36 +48,76 @@ function positiveInt(name: string, v: unknown): number | undefined | Error {
 /** The new entry from the options: pure, so every option's mapping is table-tested. */
 export function planRegistration(o: OptionValues, defaults: { hostname: string }): RegisterPlan {
   const url = str(o.url);
-  const token = str(o.token) ?? str(o["registration-token"]);
+  const runnerToken = str(o.token);
+  const registrationToken = str(o["registration-token"]);
+  const token = runnerToken ?? registrationToken;
   if (!url) return { ok: false, message: "The url needs to be entered (--url or $CI_SERVER_URL)" };
   if (!token)
-    return { ok: false, message: "The token needs to be entered (--token glrt-… or $CI_SERVER_TOKEN)" };
-  if (!isCreatedRunnerToken(token))
     return {
       ok: false,
       message:
-        "runmesh registers with a runner authentication token (glrt-…) only: create the runner in GitLab " +
-        "(Settings > CI/CD > Runners > New runner) and pass its token with --token. Registration tokens " +
-        "are deprecated since GitLab 15.6.",
+        "The token needs to be entered (--token glrt-… or $CI_SERVER_TOKEN; legacy: --registration-token)",
     };
   const warnings: string[] = [];
   // GitLab Runner's ensureServerConfigArgsEmpty: --locked (true) is the default, so only false counts.
   const serverSide = SERVER_SIDE_REGISTER_OPTIONS.filter((k) =>
     k === "locked" ? o.locked === false : o[k] !== undefined && o[k] !== false,
   );
-  if (serverSide.length > 0) {
-    if (str(o["registration-token"]) === token && !str(o.token))
-      warnings.push(
-        `You have specified an authentication token in the legacy parameter --registration-token: ignoring ${serverSide.map((k) => `--${k}`).join(", ")}`,
-      );
-    else
+  const named = serverSide.map((k) => `--${k}`).join(", ");
+  let flow: RegisterFlow;
+  if (isCreatedRunnerToken(token)) {
+    if (serverSide.length > 0 && !(registrationToken === token && !runnerToken))
       return {
         ok: false,
         message:
-          `Runner configuration other than name and executor configuration is reserved (${serverSide.map((k) => `--${k}`).join(", ")}) ` +
+          `Runner configuration other than name and executor configuration is reserved (${named}) ` +
           "and cannot be specified when registering with a runner authentication token. This configuration is " +
           "specified on the GitLab server. Please try again without specifying any of those arguments.",
       };
+    if (serverSide.length > 0)
+      warnings.push(
+        `You have specified an authentication token in the legacy parameter --registration-token: ignoring ${named}`,
+      );
+    flow = { kind: "verify", token };
+  } else if (runnerToken) {
+    // register.go: "Token specified trying to verify runner... use '-r' to register".
+    if (serverSide.length > 0)
+      return {
+        ok: false,
+        message: `${named}: these apply only when registering with a registration token (-r), not to an existing runner's --token`,
+      };
+    warnings.push(
+      "Token specified trying to verify runner... If you want to register use the '-r' instead of '-t'.",
+    );
+    flow = { kind: "verify", token: runnerToken };
+  } else {
+    const accessLevel = str(o["access-level"]);
+    if (accessLevel !== undefined && !["not_protected", "ref_protected"].includes(accessLevel))
+      return {
+        ok: false,
+        message: `Given access-level is not valid: "${accessLevel}" (not_protected or ref_protected)`,
+      };
+    const maximumTimeout = positiveInt("maximum-timeout", o["maximum-timeout"]);
+    if (maximumTimeout instanceof Error) return { ok: false, message: maximumTimeout.message };
+    const tagList = str(o["tag-list"]);
+    warnings.push(
+      "Support for registration tokens and runner parameters in the 'register' command has been deprecated in GitLab Runner 15.6: create the runner in GitLab and register with its authentication token (glrt-…)",
+    );
+    flow = {
+      kind: "register",
+      registrationToken: token,
+      parameters: {
+        description: str(o.description) ?? defaults.hostname,
+        maintenanceNote: str(o["maintenance-note"]),
+        tagList,
+        // register.go: no tags means untagged jobs are run.
+        runUntagged: o["run-untagged"] === true || !tagList,
+        locked: o.locked !== false,
+        accessLevel,
+        maximumTimeout,
+        paused: o.paused === true,
+      },
+    };
   }
   const executor = str(o.executor);
   if (!executor)
@@ -78,7 +128,7 @@ export function planRegistration(o: OptionValues, defaults: { hostname: string }
       message: `Invalid executor specified: "${executor}" (expected one of ${EXECUTORS.join(", ")})`,
     };
 
-  const entry: Record<string, unknown> = { name: str(o.description) ?? defaults.hostname, url, token };
+  const entry: Record<string, unknown> = { name: str(o.description) ?? defaults.hostname, url };
   const numbers: [string, string][] = [
     ["limit", "limit"],
     ["request-concurrency", "request_concurrency"],
@@ -141,7 +191,7 @@ export function planRegistration(o: OptionValues, defaults: { hostname: string }
     if (str(o["ssh-identity-file"])) ssh.identity_file = str(o["ssh-identity-file"]);
     entry.ssh = ssh;
   }
-  return { ok: true, url, token, entry, warnings };
+  return { ok: true, url, flow, entry, warnings };
 }
 
 export async function registerCommand(
@@ -155,11 +205,11 @@ export async function registerCommand(
   }
   for (const w of plan.warnings) ctx.logger.warn(w);
   const { text, runners } = await readConfigRunners(o.configPath);
-  if (runners.some((r) => r.token === plan.token))
+  const { flow, entry } = plan;
+  if (flow.kind === "verify" && runners.some((r) => r.token === flow.token))
     ctx.logger.warn("A runner with this system ID and token has already been registered.");
   const systemId = await ctx.systemId(o.configPath);
-  const entry = plan.entry;
-  const ref = {
+  const client = ctx.client({
     name: String(entry.name),
     url: plan.url,
     tls: {
@@ -167,31 +217,50 @@ export async function registerCommand(
       certFile: entry["tls-cert-file"] as string | undefined,
       keyFile: entry["tls-key-file"] as string | undefined,
     },
-  };
-  const client = ctx.client(ref);
-  const verified = await client.verifyRunner({
-    token: plan.token,
-    systemId,
-    info: runnerInfoFor({ executor: entry.executor, shell: entry.shell }),
   });
-  if (verified.result !== "valid" || !verified.id) {
-    ctx.logger.fatal(
-      { status: verified.status },
-      verified.result === "invalid"
-        ? "Failed to verify the runner: GitLab does not know this token (403)"
-        : "Failed to verify the runner. You may be having network problems.",
-    );
-    return 1;
+  const info = runnerInfoFor({ executor: entry.executor, shell: entry.shell });
+  let granted: { id: number; token: string; tokenExpiresAt?: string };
+  if (flow.kind === "verify") {
+    const verified = await client.verifyRunner({ token: flow.token, systemId, info });
+    if (verified.result !== "valid" || !verified.id) {
+      ctx.logger.fatal(
+        { status: verified.status },
+        verified.result === "invalid"
+          ? "Failed to verify the runner: GitLab does not know this token (403)"
+          : "Failed to verify the runner. You may be having network problems.",
+      );
+      return 1;
+    }
+    granted = { id: verified.id, token: flow.token, tokenExpiresAt: verified.tokenExpiresAt };
+  } else {
+    const registered = await client.registerRunner({
+      registrationToken: flow.registrationToken,
+      parameters: flow.parameters,
+      info,
+    });
+    if (registered.result !== "ok") {
+      ctx.logger.fatal(
+        {
+          status: registered.status,
+          reason: registered.result === "failed" ? registered.message : undefined,
+        },
+        registered.result === "forbidden"
+          ? "Failed to register the runner: forbidden (check registration token)"
+          : "Failed to register the runner.",
+      );
+      return 1;
+    }
+    granted = registered;
   }
   const now = ctx.now();
   const written: Record<string, unknown> = {
     name: entry.name,
     url: entry.url,
-    id: verified.id,
-    token: plan.token,
+    id: granted.id,
+    token: granted.token,
     token_obtained_at: new Date(Math.floor(now.getTime() / 1000) * 1000),
-    ...(verified.tokenExpiresAt ? { token_expires_at: new Date(verified.tokenExpiresAt) } : {}),
-    ...Object.fromEntries(Object.entries(entry).filter(([k]) => !["name", "url", "token"].includes(k))),
+    ...(granted.tokenExpiresAt ? { token_expires_at: new Date(granted.tokenExpiresAt) } : {}),
+    ...Object.fromEntries(Object.entries(entry).filter(([k]) => !["name", "url"].includes(k))),
   };
   try {
     const base = text === "" ? await readOrNew(o.configPath) : text;
@@ -202,8 +271,11 @@ export async function registerCommand(
   } catch (e) {
     ctx.logger.fatal({ err: (e as Error).message }, `cannot save ${o.configPath}`);
     if (o.options["leave-runner"] !== true) {
-      // As register.go's deferred unregisterRunner: GitLab should not list a manager that never runs.
-      await client.unregister({ token: plan.token, systemId });
+      // As register.go's deferred unregisterRunner: GitLab should not keep what never runs.
+      await client.unregister({
+        token: granted.token,
+        systemId: isCreatedRunnerToken(granted.token) ? systemId : undefined,
+      });
     }
     return 1;
   }

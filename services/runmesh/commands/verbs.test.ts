@@ -291,12 +291,129 @@ describe("register", () => {
     expect(s.c.requests).toHaveLength(0);
   });
 
-  test("a registration token (legacy flow) is refused with what to do instead", async () => {
+  test("a registration token (legacy, -r): POST runners with GitLab Runner's parameters; config.toml gets the runner's own token", async () => {
     const s = await setup(() => "");
-    expect(await s.run("register", "-n", "--url", s.c.url, "-r", "GR1348941abc", "--executor", "shell")).toBe(
-      1,
+    s.c.acceptRegistrationToken("GR1348941legacy");
+    const code = await s.run(
+      "register",
+      "-n",
+      "--url",
+      s.c.url,
+      "-r",
+      "GR1348941legacy",
+      "--executor",
+      "shell",
+      "--name",
+      "old-style",
+      "--tag-list",
+      "a,b",
+      "--locked=false",
+      "--access-level",
+      "ref_protected",
+      "--maximum-timeout",
+      "600",
+      "--maintenance-note",
+      "note",
     );
-    expect(s.logs.join("\n")).toContain("runner authentication token (glrt-…) only");
+    expect(code).toBe(0);
+    const call = s.c.calls("POST runners");
+    expect(call).toHaveLength(1);
+    expect(call[0]!.status).toBe(201);
+    expect(call[0]!.body).toMatchObject({
+      token: "GR1348941legacy",
+      description: "old-style",
+      tag_list: "a,b",
+      run_untagged: false,
+      locked: false,
+      access_level: "ref_protected",
+      maximum_timeout: 600,
+      paused: false,
+      maintenance_note: "note",
+    });
+    expect((call[0]!.body as { info: { features: object } }).info.features).toBeDefined();
+    const r = s.config().runners![0]!;
+    expect(String(r.token)).toStartWith("glrtr-");
+    expect(r.token).not.toBe("GR1348941legacy");
+    expect(r.name).toBe("old-style");
+    expect(typeof r.id).toBe("number");
+    expect(s.logs.join("\n")).toContain("deprecated");
+  });
+
+  test("without tags a registration-token runner runs untagged jobs, as register.go sets it", async () => {
+    const s = await setup(() => "");
+    s.c.acceptRegistrationToken("GR1348941x");
+    expect(await s.run("register", "-n", "--url", s.c.url, "-r", "GR1348941x", "--executor", "shell")).toBe(
+      0,
+    );
+    expect(s.c.calls("POST runners")[0]!.body).toMatchObject({
+      run_untagged: true,
+      locked: true,
+      paused: false,
+    });
+  });
+
+  test.each([
+    [{}, 403, "forbidden (check registration token)"],
+    [{ gone: true }, 410, "Failed to register the runner."],
+  ])(
+    "a registration token GitLab refuses (%p): %d, exit 1, nothing written",
+    async (opts, status, message) => {
+      const s = await setup(() => "concurrent = 1\n");
+      if ("gone" in opts) s.c.acceptRegistrationToken("GR1348941r", opts);
+      expect(await s.run("register", "-n", "--url", s.c.url, "-r", "GR1348941r", "--executor", "shell")).toBe(
+        1,
+      );
+      expect(s.c.calls("POST runners")[0]!.status).toBe(status);
+      expect(readFileSync(s.path, "utf8")).toBe("concurrent = 1\n");
+      expect(s.logs.join("\n")).toContain(message);
+    },
+  );
+
+  test("an existing legacy runner's token in --token is verified and written as it is", async () => {
+    const s = await setup(() => "");
+    s.c.registerRunner("legacy-runner-token");
+    expect(
+      await s.run("register", "-n", "--url", s.c.url, "-t", "legacy-runner-token", "--executor", "shell"),
+    ).toBe(0);
+    expect(s.c.calls("POST runners/verify")).toHaveLength(1);
+    expect(s.c.calls("POST runners")).toHaveLength(0);
+    expect(s.config().runners![0]!.token).toBe("legacy-runner-token");
+  });
+
+  test.each([
+    [["-r", "GR1348941x", "--access-level", "everyone"], "Given access-level is not valid"],
+    [["-r", "GR1348941x", "--maximum-timeout", "soon"], "--maximum-timeout: expected a whole number"],
+    [
+      ["-t", "legacy-runner-token", "--tag-list", "a"],
+      "apply only when registering with a registration token (-r)",
+    ],
+  ])("legacy options checked before GitLab is asked: %p", async (extra, message) => {
+    const s = await setup(() => "");
+    expect(await s.run("register", "-n", "--url", s.c.url, "--executor", "shell", ...extra)).toBe(1);
+    expect(s.logs.join("\n")).toContain(message);
+    expect(s.c.requests).toHaveLength(0);
+  });
+
+  test("a glrt- token given as --registration-token: server-side options are warned about and ignored", async () => {
+    const s = await setup(() => "");
+    s.c.registerRunner("glrt-in-r");
+    expect(
+      await s.run(
+        "register",
+        "-n",
+        "--url",
+        s.c.url,
+        "-r",
+        "glrt-in-r",
+        "--tag-list",
+        "x",
+        "--executor",
+        "shell",
+      ),
+    ).toBe(0);
+    expect(s.c.calls("POST runners")).toHaveLength(0);
+    expect(s.c.calls("POST runners/verify")).toHaveLength(1);
+    expect(s.logs.join("\n")).toContain("legacy parameter --registration-token: ignoring --tag-list");
   });
 
   test("bin/runmesh register with GitLab Runner's environment variables into a new config file", async () => {
