@@ -19,7 +19,6 @@ import type { Poller } from "../poller/poller.ts";
 import { runnerCapacities, startSchedulerService } from "../scheduler/main.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
 import {
-  completeListenAddress,
   configFileFor,
   effectiveLogLevel,
   type GlobalOptions,
@@ -118,7 +117,8 @@ async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<nu
   } else {
     if (!args.config) throw new Error(`--config is required for "${mode}" (a GitLab Runner config.toml)`);
     ({ config, warnings } = await loadConfig(args.config));
-    listenAddress = config.listen_address;
+    // multi.go listenAddress(): --listen-address ($LISTEN_ADDRESS) wins over config.toml's.
+    listenAddress = args["listen-address"] || config.listen_address;
     mesh = nats ? { ...config.mesh, nats_url: nats } : config.mesh;
     if (workingDirectory && mode === "run") mesh = { ...mesh, data_dir: mesh.data_dir ?? process.cwd() };
     if (mode === "poller" || mode === "scheduler") {
@@ -141,8 +141,6 @@ async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<nu
     // Under systemd (the unit GitLab Runner's install writes) stderr already goes to the journal.
     if (args.syslog)
       logger.debug("--syslog: logging to stderr, which the service manager's journal collects");
-    const listen = completeListenAddress(args["listen-address"]);
-    if (listen) logger.info({ listenAddress: listen }, "listen address");
   }
   for (const w of warnings) logger.warn(w);
   if (config && mode !== "worker") {

@@ -101,3 +101,18 @@ test("builds default under --working-directory, not under the temp dir", async (
   expect(done.traceText).toContain(`${home}/builds/`);
   expect(existsSync(join(home, "builds"))).toBe(true);
 });
+
+test("--listen-address (flag over config.toml) serves the metrics address", async () => {
+  const { config, home, cwd } = await prepare();
+  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+  const port = probe.port;
+  probe.stop(true);
+  proc = spawnRunmesh(
+    ["run", "--working-directory", home, "--config", config, "--listen-address", `127.0.0.1:${port}`],
+    { binary: BIN, cwd },
+  );
+  await proc.waitFor("runmesh ready");
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  expect(res.status).toBe(200);
+  expect(await res.text()).toContain("gitlab_runner_version_info");
+});

@@ -2,12 +2,7 @@
 // each verb's own options (others refused, naming who has them), GitLab Runner's environment
 // variables, the stock systemd unit's and the official image's command lines, --version.
 import { describe, expect, test } from "bun:test";
-import {
-  completeListenAddress,
-  defaultConfigFile,
-  effectiveLogLevel,
-  parseCommandLine,
-} from "./command-line.ts";
+import { defaultConfigFile, effectiveLogLevel, parseCommandLine } from "./command-line.ts";
 import { appHelp, verbHelp, versionText } from "./help-text.ts";
 import { VERBS } from "./verbs.ts";
 
@@ -274,16 +269,5 @@ describe("help, version, defaults", () => {
     [{ uid: 1000, cwd: "/x" }, "/x/config.toml"],
   ])("default config file for %p is %s", (who, path) => {
     expect(defaultConfigFile(who)).toBe(path);
-  });
-
-  test.each([
-    [undefined, undefined],
-    [":9252", ":9252"],
-    ["0.0.0.0", "0.0.0.0:9252"],
-    ["localhost:8080", "localhost:8080"],
-    ["[::1]", "[::1]:9252"],
-    ["[::1]:9000", "[::1]:9000"],
-  ])("--listen-address %p → %p", (given, address) => {
-    expect(completeListenAddress(given)).toBe(address);
   });
 });

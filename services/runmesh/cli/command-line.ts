@@ -120,14 +120,3 @@ export function configFileFor(options: OptionValues): string {
 export function effectiveLogLevel(globals: GlobalOptions): string | undefined {
   return globals.debug ? "debug" : globals.logLevel;
 }
-
-/**
- * `--listen-address` as GitLab Runner completes it (multi.go listenAddress): a host without a
- * port gets the metrics port 9252.
- */
-export function completeListenAddress(address: string | undefined): string | undefined {
-  if (!address) return undefined;
-  if (/^\[.*\]:\d+$/.test(address) || /^[^:]*:\d+$/.test(address)) return address;
-  if (/^\[.*\]$/.test(address) || !address.includes(":")) return `${address}:9252`;
-  return `[${address}]:9252`;
-}
