@@ -132,22 +132,6 @@ export class MeshMetrics {
       1,
     );
     for (const level of LOG_LEVELS) this.errors.inc({ level }, 0);
-    gauge(this.registry, G.concurrent, (g) => {
-      g.reset();
-      for (const view of this.views()) g.set(view.concurrent);
-    });
-    gauge(this.registry, G.limit, (g) => {
-      g.reset();
-      for (const view of this.views()) for (const r of view.runners) g.set(this.runnerLabels(r.ids), r.limit);
-    });
-    gauge(this.registry, R.workerSlots, (g) => {
-      g.reset();
-      for (const view of this.views())
-        for (const w of view.workers) {
-          g.set({ worker: w.id, state: "used" }, w.used);
-          g.set({ worker: w.id, state: "free" }, Math.max(0, w.slots - w.used));
-        }
-    });
     gauge(this.registry, G.jobs, (g) => {
       g.reset();
       for (const ids of this.seenRunners.values())
@@ -245,8 +229,29 @@ export class MeshMetrics {
 
   /** The scheduler's capacity, read at each scrape; the returned function stops reading it. */
   watchCapacity(view: () => CapacityView): () => void {
+    // Registered with the first source: a process without a scheduler shows no concurrent = 0.
+    if (!this.registry.getSingleMetric(G.concurrent.name)) this.capacityGauges();
     this.capacitySources.add(view);
     return () => this.capacitySources.delete(view);
+  }
+
+  private capacityGauges(): void {
+    gauge(this.registry, G.concurrent, (g) => {
+      g.reset();
+      for (const view of this.views()) g.set(view.concurrent);
+    });
+    gauge(this.registry, G.limit, (g) => {
+      g.reset();
+      for (const view of this.views()) for (const r of view.runners) g.set(this.runnerLabels(r.ids), r.limit);
+    });
+    gauge(this.registry, R.workerSlots, (g) => {
+      g.reset();
+      for (const view of this.views())
+        for (const w of view.workers) {
+          g.set({ worker: w.id, state: "used" }, w.used);
+          g.set({ worker: w.id, state: "free" }, Math.max(0, w.slots - w.used));
+        }
+    });
   }
 
   lease(runnerName: string, granted: boolean, reason = ""): void {

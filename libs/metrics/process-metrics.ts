@@ -67,6 +67,11 @@ export class ProcessMetrics {
     return { metrics, server, address };
   }
 
+  /** The registry and server, once a tier has started them (undefined without a listen address). */
+  get served(): Promise<ServedMetrics> | undefined {
+    return this.started;
+  }
+
   /** A tier's readiness joins /readyz. */
   addProbe(probe: TierProbe): void {
     this.probes.push(probe);
