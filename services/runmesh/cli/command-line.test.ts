@@ -2,7 +2,7 @@
 // each verb's own options (others refused, naming who has them), GitLab Runner's environment
 // variables, the stock systemd unit's and the official image's command lines, --version.
 import { describe, expect, test } from "bun:test";
-import { defaultConfigFile, effectiveLogLevel, parseCommandLine } from "./command-line.ts";
+import { defaultConfigFile, effectiveLogLevel, parseCommandLine, tierArgv } from "./command-line.ts";
 import { appHelp, verbHelp, versionText } from "./help-text.ts";
 import { VERBS } from "./verbs.ts";
 
@@ -270,4 +270,26 @@ describe("help, version, defaults", () => {
   ])("default config file for %p is %s", (who, path) => {
     expect(defaultConfigFile(who)).toBe(path);
   });
+});
+
+test.each([
+  [
+    ["--config", "c.toml"],
+    ["poller", "--config", "c.toml"],
+  ],
+  [
+    ["--log-level", "debug", "--config", "c.toml"],
+    ["--log-level", "debug", "poller", "--config", "c.toml"],
+  ],
+  [
+    ["--config", "c.toml", "--debug", "--log-format=json"],
+    ["--debug", "--log-format=json", "poller", "--config", "c.toml"],
+  ],
+  [
+    ["-l", "warn", "--nats", "nats://x"],
+    ["-l", "warn", "poller", "--nats", "nats://x"],
+  ],
+])("a per-tier binary (runmesh-poller %p) takes global options anywhere", (argv, expected) => {
+  expect(tierArgv("poller", argv)).toEqual(expected);
+  expect(parseCommandLine(expected, {}).ok).toBe(true);
 });

@@ -120,3 +120,22 @@ export function configFileFor(options: OptionValues): string {
 export function effectiveLogLevel(globals: GlobalOptions): string | undefined {
   return globals.debug ? "debug" : globals.logLevel;
 }
+
+/**
+ * The command line of a per-tier binary (`runmesh-poller --log-level debug --config …`): there
+ * is no verb to put global options before, so they are taken from anywhere and moved in front.
+ */
+export function tierArgv(tier: string, argv: readonly string[]): string[] {
+  const globals: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const flag = arg.split("=")[0] as string;
+    if (flag === "--debug") globals.push(arg);
+    else if (["--log-level", "-l", "--log-format"].includes(flag)) {
+      globals.push(arg);
+      if (!arg.includes("=") && argv[i + 1] !== undefined) globals.push(argv[++i] as string);
+    } else rest.push(arg);
+  }
+  return [...globals, tier, ...rest];
+}
