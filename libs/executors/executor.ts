@@ -21,6 +21,12 @@ export interface PrepareContext {
   /** Image and services for container executors, as GitLab sends them; the shell executor ignores them. */
   image?: ImageSpec;
   services?: readonly ImageSpec[];
+  /** The job's variables (predefined, project, runner `environment`): services and auth read them. */
+  variables?: readonly { key: string; value: string; public?: boolean; file?: boolean; masked?: boolean }[];
+  /** Registry credentials GitLab sends with the job (`credentials`, type "registry"). */
+  credentials?: readonly { type: string; url: string; username: string; password: string }[];
+  /** Expands `$VAR` in a value against the job's variables (image names, GitLab's ExpandValue). */
+  expand?(value: string): string;
 }
 
 /**

@@ -273,6 +273,10 @@ async function prepareExecutor(run: JobRun): Promise<JobError | undefined> {
         jobId: job.id,
         image: job.image.name ? job.image : undefined,
         services: job.services,
+        variables: placed.variables,
+        credentials: job.credentials,
+        expand: (value) =>
+          expandValue(value, (k) => lookupForExpansion(placed.variables, placed.projectDir, k)),
       });
       break;
     } catch (error) {

@@ -443,6 +443,62 @@ describe("pull policies against a local registry", () => {
   );
 });
 
+describe("a registry with auth", () => {
+  let secured: LocalRegistry;
+  let image: string;
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+  beforeAll(async () => {
+    if (!engineAvailable) return;
+    secured = await startRegistry({ auth: { username: "ci", password: "s3cret" } });
+    image = `${secured.address}/private/bb:1`;
+    d.cli(["login", "-u", "ci", "--password-stdin", secured.address], "s3cret");
+    d.cli(["tag", BUSYBOX_IMAGE, image]);
+    d.cli(["push", image]);
+    d.cli(["rmi", image]);
+    d.cli(["logout", secured.address]);
+  });
+  afterAll(async () => {
+    await secured?.stop();
+  });
+  const pullJob = (extra: Record<string, unknown>) =>
+    runDockerJob(
+      dockerPayload({ image: { name: image }, steps: script(["echo pulled-and-ran"]), ...extra }),
+      opts({ pull_policy: "always" }),
+    );
+
+  test.skipIf(!engineAvailable)("without credentials the pull is refused: image_pull_failure", async () => {
+    const { result, log } = await pullJob({});
+    expect(log).not.toContain("Authenticating with credentials");
+    expect(result.failureReason).toBe("image_pull_failure");
+  });
+
+  test.skipIf(!engineAvailable)("the job's registry credentials pull the image", async () => {
+    const { result, log } = await pullJob({
+      credentials: [{ type: "registry", url: secured.address, username: "ci", password: "s3cret" }],
+    });
+    expect(log).toContain("Authenticating with credentials from job payload (GitLab Registry)");
+    expect(log).toContain("pulled-and-ran");
+    expect(result.state).toBe("success");
+    d.cli(["rmi", image]);
+  });
+
+  test.skipIf(!engineAvailable)("DOCKER_AUTH_CONFIG wins over the job's credentials", async () => {
+    const { result, log } = await pullJob({
+      variables: [
+        { key: "GIT_STRATEGY", value: "none" },
+        {
+          key: "DOCKER_AUTH_CONFIG",
+          value: JSON.stringify({ auths: { [secured.address]: { auth: b64("ci:s3cret") } } }),
+        },
+      ],
+      credentials: [{ type: "registry", url: secured.address, username: "ci", password: "wrong" }],
+    });
+    expect(log).toContain("Authenticating with credentials from $DOCKER_AUTH_CONFIG");
+    expect(result.state).toBe("success");
+    d.cli(["rmi", image]);
+  });
+});
+
 describe("nothing left behind", () => {
   test.skipIf(!engineAvailable)("a job timeout stops the container and removes everything", async () => {
     const job = dockerPayload({ runner_info: { timeout: 2 }, steps: script(["sleep 60"]) });

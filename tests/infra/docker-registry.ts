@@ -15,7 +15,10 @@ export interface LocalRegistry {
   stop(): Promise<void>;
 }
 
-export async function startRegistry(): Promise<LocalRegistry> {
+/** `auth`: basic auth from an htpasswd file (bcrypt), as a private registry asks for it. */
+export async function startRegistry(
+  o: { auth?: { username: string; password: string } } = {},
+): Promise<LocalRegistry> {
   const dir = await mkdtemp(join(tmpdir(), "runmesh-registry-"));
   const port = await freePort();
   const config = join(dir, "config.yml");
@@ -26,9 +29,14 @@ export async function startRegistry(): Promise<LocalRegistry> {
       "log: { level: warn, accesslog: { disabled: true } }",
       `storage: { filesystem: { rootdirectory: ${join(dir, "data")} }, delete: { enabled: true } }`,
       `http: { addr: 127.0.0.1:${port} }`,
+      ...(o.auth ? [`auth: { htpasswd: { realm: runmesh-test, path: ${join(dir, "htpasswd")} } }`] : []),
       "",
     ].join("\n"),
   );
+  if (o.auth) {
+    const hash = Bun.password.hashSync(o.auth.password, { algorithm: "bcrypt", cost: 4 });
+    await writeFile(join(dir, "htpasswd"), `${o.auth.username}:${hash}\n`);
+  }
   const child: ChildProcess = spawn(DOCKER_REGISTRY, ["serve", config], {
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -48,7 +56,7 @@ export async function startRegistry(): Promise<LocalRegistry> {
   };
   for (let i = 0; i < 200 && child.exitCode === null; i++) {
     const ok = await fetch(`http://${address}/v2/`).then(
-      (r) => r.ok,
+      (r) => r.ok || r.status === 401,
       () => false,
     );
     if (ok) return { address, pid: child.pid!, stop };

@@ -5,6 +5,9 @@
 // container owns the namespace (`none` unless network_mode says otherwise, never a bridge here),
 // services and build containers join it and reach each other on 127.0.0.1 and by alias. Every
 // object carries the worker's and job's labels; cleanup removes them all whatever the end.
+import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { PassThrough } from "node:stream";
 import {
@@ -35,6 +38,7 @@ import {
   serviceAliases,
   verifyAllowedImage,
 } from "./image-policy.ts";
+import { type RegistryAuth, resolveRegistryAuth } from "./registry-auth.ts";
 
 /** The helper image when `[runners.docker] helper_image` is unset: Debian with bash and git. */
 export const DEFAULT_HELPER_IMAGE = "runmesh/helper:bookworm";
@@ -142,7 +146,7 @@ export class DockerExecutor implements Executor {
 
   /** The job's image (`image:`), else the runner's `image`; refused ones fail the job. */
   private jobImage(ctx: PrepareContext): ImageSpec & { name: string } {
-    const fromJob = ctx.image?.name;
+    const fromJob = ctx.image?.name ? (ctx.expand?.(ctx.image.name) ?? ctx.image.name) : "";
     if (fromJob) {
       const verdict = verifyAllowedImage(fromJob, "images", this.s.allowed_images ?? [], [
         this.s.image ?? "",
@@ -185,7 +189,7 @@ export class DockerExecutor implements Executor {
       ports: [],
       executor_opts: {},
     }));
-    const fromJob = [...(ctx.services ?? [])];
+    const fromJob = (ctx.services ?? []).map((svc) => ({ ...svc, name: ctx.expand?.(svc.name) ?? svc.name }));
     for (const svc of fromJob) {
       const verdict = verifyAllowedImage(svc.name, "services", this.s.allowed_services ?? [], []);
       if (verdict !== true) {
@@ -254,7 +258,9 @@ export class DockerExecutor implements Executor {
       }
       ctx.log(`Pulling docker image ${name} ...`);
       try {
-        await this.pull(engine, name, ctx.signal);
+        const auth = await this.authFor(name, ctx);
+        if (auth) ctx.log(`Authenticating with credentials from ${auth.source}`);
+        await this.pull(engine, name, ctx.signal, auth);
         const pulled = await engine.getImage(name).inspect();
         ctx.log(
           `Using docker image ${pulled.Id} for ${name} with digest ${pulled.RepoDigests?.[0] ?? pulled.Id} ...`,
@@ -271,9 +277,31 @@ export class DockerExecutor implements Executor {
     );
   }
 
-  private async pull(engine: Engine, name: string, signal: AbortSignal): Promise<void> {
+  /** Credentials for `image`'s registry in GitLab Runner's precedence (registry-auth.ts). */
+  private async authFor(image: string, ctx: PrepareContext): Promise<RegistryAuth | undefined> {
+    const path = join(process.env.HOME || homedir(), ".docker", "config.json");
+    const text = await readFile(path, "utf8").catch(() => undefined);
+    return resolveRegistryAuth(image, {
+      dockerAuthConfig: ctx.variables?.find((v) => v.key === "DOCKER_AUTH_CONFIG")?.value,
+      homeConfig: text === undefined ? undefined : { path, text },
+      credentials: ctx.credentials,
+    });
+  }
+
+  private async pull(engine: Engine, name: string, signal: AbortSignal, auth?: RegistryAuth): Promise<void> {
     const ref = /:[^/]+$|@/.test(name) ? name : `${name}:latest`;
-    const stream = (await engine.pull(ref)) as Readable;
+    const stream = (await engine.pull(
+      ref,
+      auth
+        ? {
+            authconfig: {
+              username: auth.username,
+              password: auth.password,
+              serveraddress: auth.serveraddress,
+            },
+          }
+        : {},
+    )) as Readable;
     await new Promise<void>((resolve, reject) => {
       const onAbort = () => stream.destroy(new Error("pull aborted"));
       signal.addEventListener("abort", onAbort, { once: true });
@@ -354,7 +382,10 @@ export class DockerExecutor implements Executor {
       Image: svc.name,
       Cmd: svc.command.length > 0 ? [...svc.command] : undefined,
       Entrypoint: svc.entrypoint.length > 0 ? [...svc.entrypoint] : undefined,
-      Env: svc.variables.map((v) => `${v.key}=${v.value}`),
+      // GitLab gives services the job's public variables, then their own.
+      Env: [...(ctx.variables ?? []).filter((v) => v.public === true && !v.file), ...svc.variables].map(
+        (v) => `${v.key}=${v.value}`,
+      ),
       User: dockerUser(svc) ?? undefined,
       Labels: labels,
       HostConfig: serviceHostConfig(this.s, { privileged, networkMode: p.podNetwork }),
