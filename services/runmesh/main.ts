@@ -99,7 +99,13 @@ export async function main(
 async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<number> {
   // As multi.go: the working directory is entered first; builds and cache live under it.
   const workingDirectory = args["working-directory"];
-  if (workingDirectory) process.chdir(workingDirectory);
+  if (workingDirectory) {
+    try {
+      process.chdir(workingDirectory);
+    } catch (e) {
+      throw new Error(`--working-directory ${workingDirectory}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    }
+  }
   const nats = args.nats ?? process.env.RUNMESH_NATS_URL;
   let config: Config | undefined;
   let mesh: MeshConfig;
