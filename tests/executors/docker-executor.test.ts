@@ -2,7 +2,7 @@
 // locally (busybox from busybox-static, Debian with bash and git from debootstrap), whole jobs run
 // through the stage machine. After each job the engine is listed: nothing of the job may remain.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dockerSchema } from "../../libs/config/executor-sections.ts";
@@ -298,6 +298,36 @@ describe("[runners.docker] keys on the engine", () => {
       expect(labels).toContain(`${WORKER} build`);
       expect(labels).toContain(`${WORKER} sandbox`);
       expect(labels).not.toContain("spoofed");
+      expect(leftovers()).toEqual([]);
+    },
+  );
+
+  test.skipIf(!engineAvailable)(
+    "/cache outlives the job in a volume; cache_dir makes it a host dir; disable_cache drops it",
+    async () => {
+      const write = script(["echo kept > /cache/marker"]);
+      const read = script([
+        "cat /cache/marker 2>/dev/null || echo no-cache-file",
+        "test -d /cache || echo no-cache-dir",
+      ]);
+      await runDockerJob(dockerPayload({ steps: write }), opts({ image: BUSYBOX_IMAGE }));
+      const again = await runDockerJob(dockerPayload({ steps: read }), opts({ image: BUSYBOX_IMAGE }));
+      expect(again.log).toContain("\nkept\n");
+      expect(d.cli(["volume", "ls", "-q", "--filter", "label=runmesh.type=cache"])).toContain(
+        "runmesh-cache-abcdefghi-",
+      );
+      const off = await runDockerJob(
+        dockerPayload({ steps: read }),
+        opts({ image: BUSYBOX_IMAGE, disable_cache: true }),
+      );
+      expect(off.log).toContain("no-cache-dir");
+      const cacheDir = join(dir, "host-cache");
+      const onHost = await runDockerJob(
+        dockerPayload({ steps: write }),
+        opts({ image: BUSYBOX_IMAGE, cache_dir: cacheDir }),
+      );
+      expect(onHost.result.state).toBe("success");
+      expect(readFileSync(join(cacheDir, "abcdefghi", "marker"), "utf8")).toBe("kept\n");
       expect(leftovers()).toEqual([]);
     },
   );
