@@ -303,6 +303,25 @@ describe("[runners.docker] keys on the engine", () => {
   );
 
   test.skipIf(!engineAvailable)(
+    "the job's entrypoint wraps the shell; disable_entrypoint_overwrite ignores it",
+    async () => {
+      const job = dockerPayload({
+        image: {
+          name: BUSYBOX_IMAGE,
+          entrypoint: ["/bin/sh", "-c", 'echo from-entrypoint; exec "$@"', "--"],
+        },
+        steps: script(["echo script-ran"]),
+      });
+      const wrapped = await runDockerJob(job, opts({}));
+      expect(wrapped.log).toContain("from-entrypoint");
+      expect(wrapped.log).toContain("script-ran");
+      const plain = await runDockerJob(job, opts({ disable_entrypoint_overwrite: true }));
+      expect(plain.log).not.toContain("from-entrypoint");
+      expect(plain.log).toContain("script-ran");
+    },
+  );
+
+  test.skipIf(!engineAvailable)(
     "/cache outlives the job in a volume; cache_dir makes it a host dir; disable_cache drops it",
     async () => {
       const write = script(["echo kept > /cache/marker"]);

@@ -105,10 +105,11 @@ export class DockerExecutor implements Executor {
     const helperImage = this.s.helper_image || DEFAULT_HELPER_IMAGE;
     const services = this.serviceSpecs(ctx, ctx.log);
 
-    await this.ensureImage(engine, image.name, image.pull_policy, ctx);
+    await this.ensureImage(engine, image.name, image.pull_policy, ctx, false, this.platformOf(image, ctx));
     ctx.log(`Using helper image: ${helperImage}`);
     await this.ensureImage(engine, helperImage, ["if-not-present"], ctx, true);
-    for (const svc of services) await this.ensureImage(engine, svc.name, svc.pull_policy, ctx);
+    for (const svc of services)
+      await this.ensureImage(engine, svc.name, svc.pull_policy, ctx, false, this.platformOf(svc, ctx));
 
     const privileged =
       this.s.privileged && privilegedAllowed(image.name, this.s.allowed_privileged_images ?? []);
@@ -229,6 +230,7 @@ export class DockerExecutor implements Executor {
     jobPolicies: readonly string[],
     ctx: PrepareContext,
     internal = false,
+    platform?: string,
   ): Promise<void> {
     const resolved = internal
       ? { policies: jobPolicies as PullPolicy[] }
@@ -260,7 +262,7 @@ export class DockerExecutor implements Executor {
       try {
         const auth = await this.authFor(name, ctx);
         if (auth) ctx.log(`Authenticating with credentials from ${auth.source}`);
-        await this.pull(engine, name, ctx.signal, auth);
+        await this.pull(engine, name, ctx.signal, auth, platform);
         const pulled = await engine.getImage(name).inspect();
         ctx.log(
           `Using docker image ${pulled.Id} for ${name} with digest ${pulled.RepoDigests?.[0] ?? pulled.Id} ...`,
@@ -288,20 +290,29 @@ export class DockerExecutor implements Executor {
     });
   }
 
-  private async pull(engine: Engine, name: string, signal: AbortSignal, auth?: RegistryAuth): Promise<void> {
+  /** `executor_opts.docker.platform`, expanded: the platform a pull asks for. */
+  private platformOf(spec: ImageSpec, ctx: PrepareContext): string | undefined {
+    const platform = spec.executor_opts.docker?.platform;
+    return platform ? (ctx.expand?.(platform) ?? platform) : undefined;
+  }
+
+  private async pull(
+    engine: Engine,
+    name: string,
+    signal: AbortSignal,
+    auth?: RegistryAuth,
+    platform?: string,
+  ): Promise<void> {
     const ref = /:[^/]+$|@/.test(name) ? name : `${name}:latest`;
-    const stream = (await engine.pull(
-      ref,
-      auth
-        ? {
-            authconfig: {
-              username: auth.username,
-              password: auth.password,
-              serveraddress: auth.serveraddress,
-            },
-          }
-        : {},
-    )) as Readable;
+    const options: Record<string, unknown> = {};
+    if (platform) options.platform = platform;
+    if (auth)
+      options.authconfig = {
+        username: auth.username,
+        password: auth.password,
+        serveraddress: auth.serveraddress,
+      };
+    const stream = (await engine.pull(ref, options)) as Readable;
     await new Promise<void>((resolve, reject) => {
       const onAbort = () => stream.destroy(new Error("pull aborted"));
       signal.addEventListener("abort", onAbort, { once: true });
@@ -381,7 +392,8 @@ export class DockerExecutor implements Executor {
     const id = await this.startContainer(p.engine, {
       Image: svc.name,
       Cmd: svc.command.length > 0 ? [...svc.command] : undefined,
-      Entrypoint: svc.entrypoint.length > 0 ? [...svc.entrypoint] : undefined,
+      Entrypoint:
+        svc.entrypoint.length > 0 && !this.s.disable_entrypoint_overwrite ? [...svc.entrypoint] : undefined,
       // GitLab gives services the job's public variables, then their own.
       Env: [...(ctx.variables ?? []).filter((v) => v.public === true && !v.file), ...svc.variables].map(
         (v) => `${v.key}=${v.value}`,
@@ -476,7 +488,11 @@ export class DockerExecutor implements Executor {
         }
       : {
           Image: p.image.name,
-          Entrypoint: p.image.entrypoint.length > 0 ? [...p.image.entrypoint] : undefined,
+          // disable_entrypoint_overwrite: the image's own entrypoint, whatever the job says.
+          Entrypoint:
+            p.image.entrypoint.length > 0 && !this.s.disable_entrypoint_overwrite
+              ? [...p.image.entrypoint]
+              : undefined,
           Cmd: shellCommand(stage.shell),
           Env: envList(stage.env),
           User: dockerUser(p.image) ?? (this.s.user || undefined),
