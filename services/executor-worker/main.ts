@@ -5,6 +5,7 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Bus } from "../../libs/bus/bus.ts";
+import type { AcceptedJob } from "../../libs/bus/subjects.ts";
 import { ConfigError, type MeshConfig } from "../../libs/config/index.ts";
 import {
   builtinExecutors,
@@ -14,6 +15,7 @@ import {
 import type { Logger } from "../../libs/log/logger.ts";
 import { gitlabClients, runnerInfoFor } from "../../libs/mesh/gitlab-clients.ts";
 import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
+import { observeJobApi } from "../../libs/metrics/job-api-calls.ts";
 import { type ProcessMetrics, tierMetrics } from "../../libs/metrics/process-metrics.ts";
 import { ExecutorWorker } from "./worker.ts";
 
@@ -77,6 +79,8 @@ export async function startWorkerService(o: WorkerServiceOptions): Promise<Execu
     { ...o, tier: "worker" },
     { version: RUNMESH_VERSION, revision: RUNMESH_REVISION },
   );
+  const metrics = m.served?.metrics;
+  const clients = gitlabClients(o.logger);
   const worker = new ExecutorWorker({
     bus: m.bus,
     metrics: m.served?.metrics,
@@ -86,7 +90,20 @@ export async function startWorkerService(o: WorkerServiceOptions): Promise<Execu
     executors,
     executorOptions,
     heartbeatIntervalMs: o.mesh.heartbeat_interval_ms,
-    clientFor: gitlabClients(o.logger),
+    // With metrics, each job's PUTs and PATCHes count in gitlab_runner_api_request_statuses_total.
+    clientFor: metrics
+      ? (job) => {
+          const { runner, systemId } = job as Partial<AcceptedJob>;
+          const ids = {
+            runner: runner?.short_token ?? "",
+            runnerName: job.runnerName,
+            systemId: systemId ?? "",
+          };
+          return observeJobApi(clients(job), (endpoint, method, status, s) =>
+            metrics.apiRequest(ids, endpoint, method, status, s),
+          );
+        }
+      : clients,
     infoFor: (job) => runnerInfoFor(job.runner, executors),
     buildsDir: o.mesh.builds_dir ?? join(dataDir, "builds"),
     cacheDir: join(dataDir, "cache"),

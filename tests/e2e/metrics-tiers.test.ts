@@ -107,10 +107,18 @@ test("poller, scheduler and worker each serve their own metrics and readiness on
   expect(hasSample(s.samples, "runmesh_worker_slots", { worker: "w-tiers", state: "free" })).toBe(true);
   expect(hasSample(s.samples, "gitlab_runner_api_request_statuses_total")).toBe(false);
   expect(hasSample(s.samples, "gitlab_runner_jobs_total")).toBe(false);
-  // The worker: its jobs; neither capacity nor GitLab request counters.
+  // The worker: its jobs and its job-token calls; neither capacity nor jobs/request.
   expect(w.samples.find((x) => x.name === "gitlab_runner_jobs_total")?.value).toBe(1);
   expect(hasSample(w.samples, "gitlab_runner_concurrent")).toBe(false);
-  expect(hasSample(w.samples, "gitlab_runner_api_request_statuses_total")).toBe(false);
+  expect(hasSample(w.samples, "gitlab_runner_api_request_statuses_total", { endpoint: "request_job" })).toBe(
+    false,
+  );
+  expect(
+    hasSample(w.samples, "gitlab_runner_api_request_statuses_total", {
+      endpoint: "update_job",
+      status: "200",
+    }),
+  ).toBe(true);
 
   for (const base of bases) {
     const r = await fetch(`${base}/readyz`);

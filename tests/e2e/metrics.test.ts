@@ -115,6 +115,23 @@ test("runmesh run serves GitLab Runner's metrics, /readyz and /debug/jobs/list o
   expect(
     sampleSum(after, "gitlab_runner_api_request_statuses_total", { endpoint: "request_job", status: "204" }),
   ).toBeLessThanOrEqual(got204);
+  // The worker's job-token calls, status by status, exactly as GitLab answered them.
+  const answered = new Map<string, number>();
+  for (const id of [held.id, failing.id])
+    for (const [route, endpoint, method] of [
+      [`PUT jobs/${id}`, "update_job", "put"],
+      [`PATCH jobs/${id}/trace`, "patch_trace", "patch"],
+    ] as const)
+      for (const r of coordinator.calls(route)) {
+        const key = JSON.stringify({ endpoint, method, status: String(r.status) });
+        answered.set(key, (answered.get(key) ?? 0) + 1);
+      }
+  expect([...answered.keys()].some((k) => k.includes("update_job"))).toBe(true);
+  for (const [key, n] of answered)
+    expect(
+      delta("gitlab_runner_api_request_statuses_total", { runner: SHORT, ...JSON.parse(key) }),
+      key,
+    ).toBe(n);
   expect(sampleSum(after, "gitlab_runner_jobs", { ...ids, state: "running" })).toBe(0);
   expect(
     hasSample(after, "gitlab_runner_jobs", { ...ids, state: "idle", stage: "idle", executor_stage: "idle" }),
