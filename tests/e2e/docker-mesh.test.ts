@@ -3,7 +3,7 @@
 // coordinator, and each job runs on the worker that has its executor, with the docker job's
 // image, service and sandbox gone from the engine afterwards.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
@@ -143,6 +143,46 @@ describe("a mesh with a shell worker and a docker worker", () => {
       // The job's sandbox, service and volumes are gone.
       expect(d.cli(["ps", "-aq", "--filter", "label=runmesh.worker=docker-worker"]).trim()).toBe("");
       expect(d.cli(["volume", "ls", "-q", "--filter", "label=runmesh.worker=docker-worker"]).trim()).toBe("");
+    },
+  );
+
+  test.skipIf(!engineAvailable)(
+    "a worker restarted after a crash removes its own leftovers on start, before any job",
+    async () => {
+      const id = "crashed-worker";
+      const dataDir = join(root, id);
+      mkdirSync(dataDir, { recursive: true });
+      // What a crashed run leaves: the engine it used, and a container and volume of its job.
+      writeFileSync(join(dataDir, "docker-hosts.json"), JSON.stringify([{ host: d.host }]));
+      const labels = [
+        "--label",
+        "runmesh.managed=true",
+        "--label",
+        `runmesh.worker=${id}`,
+        "--label",
+        "runmesh.job.id=9",
+      ];
+      d.cli(["run", "-d", "--network", "none", ...labels, BUSYBOX_IMAGE, "sleep", "600"]);
+      d.cli(["volume", "create", ...labels]);
+      const lines: string[] = [];
+      const worker = await startWorkerService({
+        mesh: {
+          ...parseConfig("[mesh]\n", { source: "m.toml", hostname: "h" }).config.mesh,
+          data_dir: dataDir,
+          worker_executors: ["docker"],
+        },
+        bus: createInprocBus(),
+        logger: createLogger({
+          service: "worker",
+          level: "info",
+          destination: { write: (l: string) => lines.push(l) },
+        }),
+        workerId: id,
+      });
+      await worker.stop();
+      expect(d.cli(["ps", "-aq", "--filter", `label=runmesh.worker=${id}`]).trim()).toBe("");
+      expect(d.cli(["volume", "ls", "-q", "--filter", `label=runmesh.worker=${id}`]).trim()).toBe("");
+      expect(lines.some((l) => l.includes("removed leftovers of a previous run"))).toBe(true);
     },
   );
 });
