@@ -212,6 +212,26 @@ describe("docker executor on a real engine", () => {
     },
   );
 
+  test.skipIf(!engineAvailable)(
+    "allowed_services and services_limit refuse a job before any container starts",
+    async () => {
+      const svc = (name: string) => ({ name, alias: "", command: ["sleep", "60"] });
+      const refused = await runDockerJob(
+        dockerPayload({ services: [svc("evil/db:1")], steps: script(["echo never"]) }),
+        opts({ image: BUSYBOX_IMAGE, allowed_services: ["local/*"] }),
+      );
+      expect(refused.log).toContain("ERROR: The evil/db:1 is not present on list of allowed services");
+      expect(refused.result.failureReason).toBe("runner_configuration_error");
+      const tooMany = await runDockerJob(
+        dockerPayload({ services: [svc(BUSYBOX_IMAGE), svc(BUSYBOX_IMAGE)], steps: script(["echo never"]) }),
+        opts({ image: BUSYBOX_IMAGE, services_limit: 1 }),
+      );
+      expect(tooMany.log).toContain("the job uses 2 services, more than [runners.docker] services_limit = 1");
+      expect(tooMany.result.failureReason).toBe("runner_configuration_error");
+      expect(leftovers()).toEqual([]);
+    },
+  );
+
   test.skipIf(!engineAvailable)("exit codes: the script's own, as a script failure", async () => {
     const { result } = await runDockerJob(
       dockerPayload({ steps: script(["echo before", "exit 42"]) }),
