@@ -2,6 +2,9 @@
 // poller GitLab's API statuses and request concurrency, the scheduler concurrent, limit and
 // slots, the worker its jobs; /readyz follows each tier's own condition.
 import { afterEach, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
 import { parseConfig } from "../../libs/config/index.ts";
 import { createLogger } from "../../libs/log/logger.ts";
@@ -10,7 +13,9 @@ import { startWorkerService } from "../../services/executor-worker/main.ts";
 import { startPollerService } from "../../services/poller/main.ts";
 import { startSchedulerService } from "../../services/scheduler/main.ts";
 import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
+import { startNatsServer } from "../infra/nats-server.ts";
 import { configToml } from "./mesh-harness.ts";
+import { spawnRunmesh } from "./processes.ts";
 import { hasSample, parsePromText, type Sample } from "./prom-text.ts";
 
 const TOKEN = "glrt-tiers-runner-0123456789";
@@ -140,4 +145,29 @@ test("poller, scheduler and worker each serve their own metrics and readiness on
   expect(wr.status).toBe(503);
   expect(await wr.text()).toMatch(/^not ready\nworker: not ready: no heartbeat sent for \d+ ms\n$/);
   expect((await fetch(`${w.base}/healthz`)).status).toBe(200);
+});
+
+test("runmesh worker as its own process serves on the listen_address of the file it is given", async () => {
+  const nats = await startNatsServer();
+  cleanups.push(() => nats.stop());
+  const dir = mkdtempSync(join(tmpdir(), "runmesh-worker-metrics-"));
+  const config = join(dir, "config.toml");
+  writeFileSync(config, `listen_address = "127.0.0.1:0"\nconcurrent = 2\n[mesh]\ndata_dir = "${dir}"\n`);
+  const proc = spawnRunmesh(["worker", "--config", config, "--nats", nats.url, "--id", "w-alone"]);
+  cleanups.push(async () => {
+    proc.kill("SIGKILL");
+    await proc.exited;
+  });
+  const { url } = JSON.parse(await proc.waitFor("metrics server listening")) as { url: string };
+  expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  let ready = await fetch(`${url}/readyz`);
+  for (let i = 0; i < 50 && ready.status !== 200; i++) {
+    await Bun.sleep(100);
+    ready = await fetch(`${url}/readyz`);
+  }
+  expect(await ready.text()).toBe("ready\nworker: ready\n");
+  const samples = parsePromText(await (await fetch(`${url}/metrics`)).text());
+  expect(hasSample(samples, "gitlab_runner_version_info", { name: "runmesh" })).toBe(true);
+  expect(hasSample(samples, "gitlab_runner_concurrent")).toBe(false);
+  expect(await (await fetch(`${url}/debug/jobs/list`)).text()).toBe("");
 });
