@@ -27,6 +27,22 @@ export interface PollerServiceOptions {
   metrics?: ProcessMetrics;
 }
 
+/** The GitLab client of one runner entry: its URL, its TLS files, logs naming the entry. */
+export function gitlabClientFor(
+  r: Config["runners"][number],
+  logger: Logger,
+  certsDir?: string,
+): GitLabClient {
+  return new GitLabClient({
+    url: r.url,
+    version: RUNMESH_VERSION,
+    revision: RUNMESH_REVISION,
+    tls: resolveRunnerTls(r, certsDir ?? defaultCertsDir()),
+    logger,
+    runner: r.name ?? shortToken(r.token),
+  });
+}
+
 export function pollTargets(config: Config, logger: Logger, certsDir?: string): PollTarget[] {
   const targets: PollTarget[] = [];
   for (const r of config.runners) {
@@ -36,6 +52,7 @@ export function pollTargets(config: Config, logger: Logger, certsDir?: string): 
       continue;
     }
     const tls = resolveRunnerTls(r, certsDir ?? defaultCertsDir());
+    const client = gitlabClientFor(r, logger, certsDir);
     targets.push({
       key: r.runnerKey,
       name,
@@ -51,14 +68,7 @@ export function pollTargets(config: Config, logger: Logger, certsDir?: string): 
       info: runnerInfoFor(r),
       settings: { ...workerRunnerSettings(r), short_token: shortToken(r.token) },
       tls: { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile },
-      client: new GitLabClient({
-        url: r.url,
-        version: RUNMESH_VERSION,
-        revision: RUNMESH_REVISION,
-        tls,
-        logger,
-        runner: name,
-      }),
+      client,
     });
   }
   return targets;

@@ -14,7 +14,7 @@ import { startWorkerService, workerDataDir, workerExecutors } from "../executor-
 import { loadMeshSettings } from "../executor-worker/mesh-settings.ts";
 import type { ExecutorWorker } from "../executor-worker/worker.ts";
 import { resolveWorkerId, type WorkerIdentity } from "../executor-worker/worker-id.ts";
-import { pollTargets, startPollerService } from "../poller/main.ts";
+import { gitlabClientFor, pollTargets, startPollerService } from "../poller/main.ts";
 import type { Poller } from "../poller/poller.ts";
 import { runnerCapacities, startSchedulerService } from "../scheduler/main.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
@@ -27,6 +27,7 @@ import {
 import { appHelp, currentVersionInfo, verbHelp, versionText } from "./cli/help-text.ts";
 import { verbNamed } from "./cli/verbs.ts";
 import { runManagementVerb } from "./commands/run-verb.ts";
+import { TokenRotator, verifyRunnersAtStart } from "./token-rotation.ts";
 
 type Mode = "run" | "poller" | "scheduler" | "worker";
 
@@ -211,19 +212,33 @@ async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<nu
       pollerId: `${name}-${process.pid}`,
     });
   }
+  let rotator: TokenRotator | undefined;
   if (config && args.config) {
     // Only what GitLab Runner reloads: runner entries, concurrent, check_interval, log level,
     // and health (wiped). Workers need nothing: each job brings its runner's settings.
     const path = args.config;
-    await watchConfig(
+    const watch = await watchConfig(
       path,
       async (next) => {
         if (!effectiveLogLevel(globals) && next.log_level) logger.level = pinoLevel(next.log_level);
         scheduler?.reconfigure(next.concurrent, runnerCapacities(next));
         await poller?.reload(pollTargets(next, logger), next.check_interval_ms);
+        rotator?.plan(next);
       },
       logger,
     );
+    if (poller && systemId !== undefined) {
+      // The process that polls holds the runner tokens, so it verifies and rotates them.
+      verifyRunnersAtStart(config, systemId, logger);
+      rotator = new TokenRotator({
+        configPath: path,
+        logger,
+        systemId,
+        resetToken: (r) => gitlabClientFor(r, logger).resetToken({ token: r.token }),
+        reload: () => watch.reload(),
+      });
+      rotator.plan(config);
+    }
   } else
     process.on("SIGHUP", () =>
       logger.info("SIGHUP: nothing to reload (a worker's jobs bring their settings)"),
@@ -237,6 +252,7 @@ async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<nu
     worker,
     shutdownTimeoutMs: config?.shutdown_timeout_ms ?? 30_000,
   });
+  await rotator?.stop();
   await identity?.release();
   return code;
 }

@@ -224,6 +224,10 @@ export class CoordinatorJob {
 
 interface RunnerRecord {
   token: string;
+  /** Tokens this runner had before reset_authentication_token, oldest first. */
+  previousTokens: string[];
+  tokenLifetimeMs: number | undefined;
+  tokenExpiresAt: Date | undefined;
   id: number;
   paused: boolean;
   forbidden: boolean;
@@ -250,7 +254,14 @@ export interface Coordinator {
   readonly stopped: boolean;
   readonly events: EventEmitter;
   stop(): Promise<void>;
-  registerRunner(token: string, opts?: { paused?: boolean }): void;
+  /**
+   * `tokenLifetimeMs`: the runner's tokens expire that long after they are issued (GitLab's
+   * runner_token_expiration_interval): verify and reset_authentication_token then answer a
+   * token_expires_at.
+   */
+  registerRunner(token: string, opts?: { paused?: boolean; tokenLifetimeMs?: number }): void;
+  /** The runner's token now, given any token it ever had (after reset_authentication_token). */
+  currentToken(anyToken: string): string;
   /** A (legacy) registration token `POST runners` accepts; `gone`: registration disallowed (410). */
   acceptRegistrationToken(token: string, opts?: { gone?: boolean }): void;
   setRunnerPaused(token: string, paused: boolean): void;
@@ -413,7 +424,8 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
   }
 
   function runnerFor(token: string, caller: string): RunnerRecord {
-    const runner = runners.get(token);
+    // The admin API follows a runner through token resets; the Runner API never does.
+    const runner = runners.get(token) ?? [...runners.values()].find((r) => r.previousTokens.includes(token));
     if (!runner)
       throw new Error(`${caller}: runner token "${token}" is not registered; call registerRunner first`);
     return runner;
@@ -423,6 +435,10 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
     const job = jobs.get(id);
     if (!job) throw new Error(`${caller}: no job ${id}; enqueue it with enqueueJob first`);
     return job;
+  }
+
+  function expiresFrom(lifetimeMs: number | undefined): Date | undefined {
+    return lifetimeMs === undefined ? undefined : new Date(Date.now() + lifetimeMs);
   }
 
   function bumpQueue(runner: RunnerRecord): void {
@@ -810,7 +826,11 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
     const systemId = typeof parsed.params.system_id === "string" ? parsed.params.system_id : LEGACY_SYSTEM_ID;
     const info = parsed.params.info as { features?: Record<string, unknown> } | undefined;
     runner.managers.set(systemId, info?.features ?? {});
-    return json(200, { id: runner.id, token: runner.token, token_expires_at: null });
+    return json(200, {
+      id: runner.id,
+      token: runner.token,
+      token_expires_at: runner.tokenExpiresAt?.toISOString() ?? null,
+    });
   }
 
   function deleteManager(req: Request, url: URL, raw: Uint8Array, rec: RequestRecord): Response {
@@ -884,9 +904,11 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
     const fresh = `glrt-${randomHex(12)}`;
     runners.delete(runner.token);
     bumpQueue(runner);
+    runner.previousTokens.push(runner.token);
     runner.token = fresh;
+    runner.tokenExpiresAt = expiresFrom(runner.tokenLifetimeMs);
     runners.set(fresh, runner);
-    return json(201, { token: fresh, token_expires_at: null });
+    return json(201, { token: fresh, token_expires_at: runner.tokenExpiresAt?.toISOString() ?? null });
   }
 
   function routeKey(method: string, path: string): string {
@@ -987,6 +1009,9 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
         throw new Error(`registerRunner: runner token "${token}" is already registered`);
       runners.set(token, {
         token,
+        previousTokens: [],
+        tokenLifetimeMs: registerOpts.tokenLifetimeMs,
+        tokenExpiresAt: expiresFrom(registerOpts.tokenLifetimeMs),
         id: nextRunnerId++,
         paused: registerOpts.paused ?? false,
         forbidden: false,
@@ -999,6 +1024,10 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
 
     acceptRegistrationToken(token, tokenOpts = {}) {
       registrationTokens.set(token, tokenOpts.gone ?? false);
+    },
+
+    currentToken(anyToken) {
+      return runnerFor(anyToken, "currentToken").token;
     },
 
     setRunnerPaused(token, paused) {
@@ -1032,7 +1061,7 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
         runnerSessionUrl: null,
         queueSize: runner.queue.length,
       });
-      const job = new CoordinatorJob(id, token, runnerToken, spec, payload);
+      const job = new CoordinatorJob(id, token, runner.token, spec, payload);
       job.requiredFeatures = requiredRunnerFeatures(spec, payload);
       job.history.push({ status: "pending", at: job.enqueuedAt });
       jobs.set(id, job);
