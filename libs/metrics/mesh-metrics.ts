@@ -34,6 +34,8 @@ export interface JobWatch {
   payload(json: string): void;
   /** Acknowledged at GitLab: the job runs. */
   running(): void;
+  /** The build stage and executor stage the job is in now (executor-stages.ts). */
+  stage(stage: string, executorStage: string): void;
   finished(state: "success" | "failed", failureReason?: string): void;
   /** Refused by GitLab at pickup, or given up: gone without a result. */
   dropped(): void;
@@ -270,15 +272,14 @@ export class MeshMetrics {
     this.seenRunners.set(`${ids.runner}\0${ids.runnerName}\0${ids.systemId}`, ids);
     this.jobsTotal.inc(this.runnerLabels(ids));
     const self = this;
-    // The stage machine reports no stage yet: stage and executor_stage say so.
     const w: WatchedJob = {
       ids,
       gitlabUrl: job.gitlabUrl,
       jobId: job.jobId,
       url: "",
       state: "pending",
-      stage: "unknown",
-      executorStage: "unknown",
+      stage: "",
+      executorStage: "",
       startedAt,
     };
     this.runningJobs.add(w);
@@ -295,6 +296,10 @@ export class MeshMetrics {
       },
       running() {
         w.state = "running";
+      },
+      stage(stage, executorStage) {
+        w.stage = stage;
+        w.executorStage = executorStage;
       },
       finished(state, failureReason) {
         if (!end()) return;

@@ -15,6 +15,7 @@ import {
 } from "../../libs/bus/subjects.ts";
 import { type Logger, secrets } from "../../libs/log/logger.ts";
 import { failpoint } from "../../libs/mesh/failpoints.ts";
+import { observeStages } from "../../libs/metrics/executor-stages.ts";
 import type { MeshMetrics } from "../../libs/metrics/mesh-metrics.ts";
 import { type JobDeps, runJobLifecycle } from "./job-lifecycle.ts";
 
@@ -185,7 +186,11 @@ export class ExecutorWorker {
     entry.done = fetchPayload(this.o.bus, job)
       .then((p) => {
         if (p.ok) watch?.payload(p.payload);
-        return runJobLifecycle(p.ok ? { ...job, payload: p.payload, payloadBlob: undefined } : job, this.o, {
+        // With metrics, the executors of this job report its stages (gitlab_runner_jobs, /debug/jobs/list).
+        const deps = watch
+          ? { ...this.o, executors: observeStages(this.o.executors, (st, ex) => watch.stage(st, ex)) }
+          : this.o;
+        return runJobLifecycle(p.ok ? { ...job, payload: p.payload, payloadBlob: undefined } : job, deps, {
           log,
           advance,
           publish,

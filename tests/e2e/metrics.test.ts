@@ -64,16 +64,23 @@ test("runmesh run serves GitLab Runner's metrics, /readyz and /debug/jobs/list o
   await coordinator.waitForJob(held.id, (j) => j.status === "running", 20_000);
   const listed = await until("the running job in /debug/jobs/list", async () => {
     const r = await get(`${base}/debug/jobs/list`);
-    return r.text.includes(`/-/jobs/${held.id} state=running`) ? r : undefined;
+    return r.text.includes(`/-/jobs/${held.id} state=running stage=step_script`) ? r : undefined;
   });
   expect(listed.headers.get("X-List-Version")).toBe("2");
   expect(listed.text).toMatch(
     new RegExp(
-      `^url=\\S+/-/jobs/${held.id} state=running stage=\\S+ executor_stage=\\S+ duration=[0-9.hmsµn]+\\n$`,
+      `^url=\\S+/-/jobs/${held.id} state=running stage=step_script executor_stage=shell_run duration=[0-9.hmsµn]+\\n$`,
     ),
   );
   const during = parsePromText((await get(`${base}/metrics`)).text);
-  expect(sampleSum(during, "gitlab_runner_jobs", { ...ids, state: "running" })).toBe(1);
+  expect(
+    sampleSum(during, "gitlab_runner_jobs", {
+      ...ids,
+      state: "running",
+      stage: "step_script",
+      executor_stage: "shell_run",
+    }),
+  ).toBe(1);
   expect(sampleSum(during, "runmesh_worker_slots", { state: "used" })).toBeGreaterThanOrEqual(1);
   writeFileSync(gate, "");
   expect((await coordinator.waitForFinal(held.id, 30_000)).status).toBe("success");
