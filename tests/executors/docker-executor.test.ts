@@ -281,8 +281,8 @@ describe("[runners.docker] keys on the engine", () => {
             "cat /mnt/host/marker",
             "test -d /scratch && test -d /cache && echo volumes-mounted",
             "echo labels-check",
-          // The build container must still run when the test lists the engine.
-          "sleep 3",
+            // The build container must still run when the test lists the engine.
+            "sleep 3",
           ]),
         }),
         opts(
