@@ -126,6 +126,13 @@ describe("a mesh with a shell worker and a docker worker", () => {
       expect(dockerDone.traceText).toMatch(/ 12\.\d+\n/);
       expect(dockerDone.traceText).toContain("127.0.0.1\tsvc");
       expect(dockerDone.status).toBe("success");
+      // Each entry's jobs/request told GitLab what its executor can do.
+      expect([dockerDone.features.image, dockerDone.features.services]).toEqual([true, true]);
+      expect([shellDone.features.image, shellDone.features.services, shellDone.features.shared]).toEqual([
+        false,
+        false,
+        true,
+      ]);
       for (
         let i = 0;
         i < 50 && !(ranOn("shell-worker", shellJob.id) && ranOn("docker-worker", dockerJob.id));
