@@ -24,8 +24,8 @@ export function protocolFindings(coordinator: Coordinator): string[] {
     mark.jobs.add(job.id);
     // GitLab's API makes output.checksum/bytesize optional (without them it skips trace
     // validation): what the runner claims must match; a claim left out is not a mismatch. Workers
-    // always claim (the mesh tests assert it); only the scheduler's report for a lost worker, which
-    // cannot know the bytes the worker sent, leaves them out.
+    // always claim (the mesh tests assert it); only the scheduler's report for a lost worker leaves
+    // them out, when the worker patched after its last heartbeat and the bytes are unknown.
     if (final.checksum !== undefined && !final.checksumMatches)
       findings.push(
         `job ${job.id}: final checksum ${final.checksum} but GitLab holds ${final.expectedChecksum}`,

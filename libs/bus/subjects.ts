@@ -52,6 +52,8 @@ export const runningJobSchema = z.object({
   jobId: z.number().int(),
   /** Bytes of trace GitLab has acknowledged: where a lost-worker notice is appended. */
   traceOffset: z.number().int().nonnegative(),
+  /** CRC-32 of those traceOffset bytes: lets the scheduler claim the whole log's checksum. */
+  traceCrc32: z.number().int().nonnegative().optional(),
 });
 
 export const heartbeat = topic(

@@ -38,7 +38,8 @@ export class GitLabReporter {
     job: AcceptedJob,
     traceOffset: number,
     message: string,
-    opts: { acknowledgeFirst?: boolean } = {},
+    /** traceCrc32: CRC-32 of the traceOffset bytes GitLab holds (a lost worker's last heartbeat). */
+    opts: { acknowledgeFirst?: boolean; traceCrc32?: number } = {},
   ): Promise<void> {
     using _jobToken = secrets.hold(job.jobToken);
     const client = this.clientFor(job);
@@ -51,18 +52,26 @@ export class GitLabReporter {
       `\n\x1b[31;1mERROR: Job failed (system failure): ${message}\x1b[0;m\n`,
     );
     let offset = traceOffset;
-    // When our line is the whole log (nothing came before it), the final PUT can say exactly
-    // what GitLab holds, as every final update of a worker does.
-    let whole = false;
+    // The final PUT claims the whole log's checksum, as every final update of a worker does, when
+    // we know every byte before our line: none (offset 0), or the CRC-32 of what the worker had
+    // sent. A 416 means the worker got further than its last heartbeat: then we cannot know, and
+    // claim nothing (GitLab then skips its trace validation) rather than a wrong checksum.
+    let known: number | undefined = traceOffset === 0 ? 0 : opts.traceCrc32;
+    let landed = false;
     for (let attempt = 0; attempt < 3; attempt++) {
       const p = await client.patchTrace(job.jobId, job.jobToken, offset, line, { debugTrace: false });
-      whole = p.result === "succeeded" && offset === 0;
+      landed = p.result === "succeeded";
       if (p.result !== "range_mismatch") break;
       offset = p.sentOffset;
+      known = undefined;
     }
-    const output = whole
-      ? { checksum: `crc32:${Bun.hash.crc32(line).toString(16).padStart(8, "0")}`, bytesize: line.byteLength }
-      : undefined;
+    const output =
+      landed && known !== undefined
+        ? {
+            checksum: `crc32:${Bun.hash.crc32(line, known).toString(16).padStart(8, "0")}`,
+            bytesize: offset + line.byteLength,
+          }
+        : undefined;
     for (let attempt = 0; attempt < 5; attempt++) {
       const r = await client.updateJob(job.jobId, job.jobToken, {
         info: this.info(job),

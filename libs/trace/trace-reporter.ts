@@ -82,6 +82,9 @@ export class JobTraceReporter {
   private readonly log: Logger;
   private phase: Phase = "idle";
   private offset = 0;
+  /** crc32 of the first crcOffset bytes of the buffer (sentProgress catches it up lazily). */
+  private crc = 0;
+  private crcOffset = 0;
   private intervalMs: number;
   private lastSentAt = 0;
   /** Stops the incremental loop's sleeps (finish, abort). */
@@ -120,6 +123,25 @@ export class JobTraceReporter {
   /** Where GitLab's copy of the log ends, as far as we know. */
   get sentOffset(): number {
     return this.offset;
+  }
+
+  /**
+   * Where GitLab's copy ends and the CRC-32 of the bytes before that point: what the scheduler needs
+   * to append a notice for a lost worker and still claim the whole log's checksum. Computed when
+   * asked (each heartbeat), from the buffer, so patching pays nothing for it.
+   */
+  sentProgress(): { offset: number; crc32: number } {
+    if (this.offset < this.crcOffset) {
+      this.crc = 0;
+      this.crcOffset = 0;
+    }
+    while (this.crcOffset < this.offset) {
+      const chunk = this.o.buffer.read(this.crcOffset, Math.min(this.offset - this.crcOffset, 1 << 20));
+      if (chunk.length === 0) break;
+      this.crc = Bun.hash.crc32(chunk, this.crc);
+      this.crcOffset += chunk.length;
+    }
+    return { offset: this.crcOffset, crc32: this.crc };
   }
 
   /** Current interval between patches (server-driven). */

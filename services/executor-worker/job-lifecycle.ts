@@ -45,7 +45,8 @@ export interface LifecycleHooks {
     event: "acknowledged" | "running" | "finished" | "dropped",
     extra?: Partial<typeof jobEvent.schema._output>,
   ) => Promise<void>;
-  setOffsetSource: (f: () => number) => void;
+  /** Where GitLab's copy of the log ends and the CRC-32 of the bytes before it (for heartbeats). */
+  setProgressSource: (f: () => { offset: number; crc32: number }) => void;
   setAbort: (f: (reason: string) => void) => void;
   /** The payload could not be fetched from the mesh's store (payload-handover.ts): fail the job with this. */
   payloadError?: string;
@@ -93,7 +94,7 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
     updateIntervalMs: deps.traceUpdateIntervalMs,
     logger: h.log,
   });
-  h.setOffsetSource(() => reporter.sentOffset);
+  h.setProgressSource(() => reporter.sentProgress());
   /** The end of every path that reached GitLab: final update, then the record, then the event. */
   const finish = async (
     state: "success" | "failed",

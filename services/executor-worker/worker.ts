@@ -31,8 +31,8 @@ export interface WorkerOptions extends JobDeps {
 
 interface Running {
   job: AcceptedJob;
-  /** Bytes GitLab has acknowledged, reported in heartbeats for lost-worker notices. */
-  traceOffset: () => number;
+  /** Bytes GitLab has acknowledged and their CRC-32, reported in heartbeats for lost-worker notices. */
+  traceProgress: () => { offset: number; crc32: number };
   /** Hard abort with this failure reason (forced shutdown). */
   abort: (reason: string) => void;
   done: Promise<void>;
@@ -82,12 +82,16 @@ export class ExecutorWorker {
       slots: this.o.slots,
       // Exactly what is registered and configured: the scheduler routes jobs by it.
       executors: this.o.executors.names(),
-      running: [...this.running.values()].map((r) => ({
-        jobKey: r.job.jobKey,
-        runnerKey: r.job.runnerKey,
-        jobId: r.job.jobId,
-        traceOffset: r.traceOffset(),
-      })),
+      running: [...this.running.values()].map((r) => {
+        const progress = r.traceProgress();
+        return {
+          jobKey: r.job.jobKey,
+          runnerKey: r.job.runnerKey,
+          jobId: r.job.jobId,
+          traceOffset: progress.offset,
+          traceCrc32: progress.crc32,
+        };
+      }),
       draining: this.draining,
       intervalMs: this.o.heartbeatIntervalMs,
       seq: ++this.seq,
@@ -128,11 +132,11 @@ export class ExecutorWorker {
     // Released after the job's last log line (the catch below): the logger then forgets it.
     const token = secrets.hold(job.jobToken);
     const log = this.log.child({ job: job.jobId, runner: job.runnerName });
-    let offset = () => 0;
+    let progress = () => ({ offset: 0, crc32: 0 });
     let abort: (reason: string) => void = () => {};
     const entry: Running = {
       job,
-      traceOffset: () => offset(),
+      traceProgress: () => progress(),
       abort: (r) => abort(r),
       done: Promise.resolve(),
     };
@@ -194,8 +198,8 @@ export class ExecutorWorker {
           log,
           advance,
           publish,
-          setOffsetSource: (f) => {
-            offset = f;
+          setProgressSource: (f) => {
+            progress = f;
           },
           setAbort: (f) => {
             abort = f;

@@ -23,7 +23,7 @@ export interface WorkerEntry {
   lastSeen: number;
   intervalMs: number;
   /** Jobs the worker's last heartbeat listed: jobKey → runnerKey. */
-  running: Map<string, { runnerKey: string; traceOffset: number; jobId: number }>;
+  running: Map<string, { runnerKey: string; traceOffset: number; traceCrc32?: number; jobId: number }>;
 }
 
 export interface Lease {
@@ -154,7 +154,7 @@ export class CapacityLedger {
     const running = new Map(
       hb.running.map((r) => [
         r.jobKey,
-        { runnerKey: r.runnerKey, traceOffset: r.traceOffset, jobId: r.jobId },
+        { runnerKey: r.runnerKey, traceOffset: r.traceOffset, traceCrc32: r.traceCrc32, jobId: r.jobId },
       ]),
     );
     this.workers.set(hb.workerId, {

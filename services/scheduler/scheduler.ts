@@ -394,8 +394,9 @@ export class Scheduler {
       const w = rec.value.workerId;
       if (!lostIds.has(w) && this.ledger.workers.has(w)) continue;
       if (!lostIds.has(w) && this.pending.has(key)) continue;
-      const offset = lost.find((l) => l.id === w)?.running.get(key)?.traceOffset ?? 0;
-      await this.handleLostJob(key, rec.value, rec.revision, offset);
+      const seen = lost.find((l) => l.id === w)?.running.get(key);
+      const progress = { offset: seen?.traceOffset ?? 0, crc32: seen?.traceCrc32 };
+      await this.handleLostJob(key, rec.value, rec.revision, progress);
     }
     if (lost.length) this.capacityFreed(`lost worker(s) ${[...lostIds].join(", ")}`);
   }
@@ -404,7 +405,8 @@ export class Scheduler {
     key: string,
     rec: JobRecord,
     revision: number,
-    traceOffset: number,
+    /** Where GitLab's copy of the log ends (and its CRC-32) by the worker's last heartbeat. */
+    progress: { offset: number; crc32?: number },
   ): Promise<void> {
     const log = this.log.child({ job: rec.job.jobId, runner: rec.job.runnerName, worker: rec.workerId });
     try {
@@ -435,8 +437,11 @@ export class Scheduler {
     }
     this.ledger.jobs.delete(key);
     const msg = `runmesh executor worker "${rec.workerId}" was lost (no heartbeat for ${Math.round(this.o.workerLostAfterMs / 1000)} s) while running this job`;
-    log.error({ traceOffset }, msg);
-    this.report(this.o.reporter.failJob(rec.job, traceOffset, msg), rec.job);
+    log.error({ traceOffset: progress.offset }, msg);
+    this.report(
+      this.o.reporter.failJob(rec.job, progress.offset, msg, { traceCrc32: progress.crc32 }),
+      rec.job,
+    );
     this.discard(rec.job);
   }
 

@@ -107,9 +107,26 @@ describe("faults over NATS with one process per tier", () => {
     // The notice lands after what the worker had already sent, not over it.
     expect(done.traceText.indexOf("working 3")).toBeLessThan(done.traceText.indexOf("ERROR:"));
     expect(took).toBeLessThan(10_000);
-    // The scheduler cannot know the bytes the dead worker sent, so it claims no checksum (GitLab
-    // then skips trace validation) rather than a wrong one.
-    expect(done.final?.checksum).toBeUndefined();
+    // Whether the scheduler can claim the whole log's checksum depends on whether the worker
+    // patched after its last heartbeat; either way the protocol audit checks any claim it makes.
+  });
+
+  test("a lost worker's job is failed with a final PUT whose checksum covers the worker's bytes and the notice", async () => {
+    await setup();
+    start("scheduler");
+    const worker = start("worker", {}, ["--id", "quiet-then-dead"]);
+    start("poller");
+    await worker.waitFor("worker started");
+    // Prints once, then stays silent: no PATCH after the heartbeats that follow.
+    const j = job(["echo started", "sleep 60"]);
+    await coordinator.waitForJob(j.id, (x) => x.traceText.includes("started"), 20_000);
+    await Bun.sleep(2500); // heartbeats (1 s) report the offset GitLab holds and its CRC-32
+    worker.kill("SIGKILL");
+    const done = await coordinator.waitForFinal(j.id, 15_000);
+    expect(done.failureReason).toBe("runner_system_failure");
+    expect(done.traceText).toContain('"quiet-then-dead" was lost');
+    expect(done.final?.checksum).toBe(done.final?.expectedChecksum);
+    expect(done.final?.bytesize).toBe(done.traceSize);
   });
 
   test("a worker killed after claiming, before acknowledging, has its job re-dispatched and acknowledged once", async () => {
