@@ -111,7 +111,7 @@ async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<nu
   let config: Config | undefined;
   let mesh: MeshConfig;
   let warnings: string[] = [];
-  // /metrics, /healthz, /readyz, /debug/jobs/list: config.toml's listen_address (the worker reads it from its file).
+  // /metrics, /healthz, /readyz, /debug/jobs/list: --listen-address, else config.toml's listen_address.
   let listenAddress: string | undefined;
   if (mode === "worker") {
     // Workers read [mesh] only: runner entries and their tokens stay with the poller.
@@ -121,6 +121,7 @@ async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<nu
       worker_slots: args.slots ? Number(args.slots) : undefined,
       builds_dir: args["builds-dir"],
     }));
+    listenAddress = args["listen-address"] || listenAddress;
   } else {
     if (!args.config) throw new Error(`--config is required for "${mode}" (a GitLab Runner config.toml)`);
     ({ config, warnings } = await loadConfig(args.config));

@@ -84,19 +84,22 @@ export const SERVER_SIDE_REGISTER_OPTIONS = [
   "maintenance-note",
 ] as const;
 
+/** run's flag, and every tier's: /metrics, /healthz, /readyz and /debug/jobs/list there. */
+const listenAddress: OptionSpec = {
+  name: "listen-address",
+  type: "string",
+  env: "LISTEN_ADDRESS",
+  arg: "ADDR",
+  help: "Metrics / pprof server listening address",
+};
+
 export const VERBS: readonly VerbSpec[] = [
   {
     name: "run",
     summary: "run multi runner service (every tier in this process)",
     options: [
       config,
-      {
-        name: "listen-address",
-        type: "string",
-        env: "LISTEN_ADDRESS",
-        arg: "ADDR",
-        help: "Metrics / pprof server listening address",
-      },
+      listenAddress,
       {
         name: "service",
         short: "n",
@@ -393,12 +396,12 @@ export const VERBS: readonly VerbSpec[] = [
   {
     name: "poller",
     summary: "runmesh tier: asks GitLab for jobs (holds runner tokens); needs NATS",
-    options: [config, nats, help],
+    options: [config, nats, listenAddress, help],
   },
   {
     name: "scheduler",
     summary: "runmesh tier: slots, leases, dispatch, lost workers; needs NATS",
-    options: [config, nats, help],
+    options: [config, nats, listenAddress, help],
   },
   {
     name: "worker",
@@ -406,6 +409,7 @@ export const VERBS: readonly VerbSpec[] = [
     options: [
       { ...config, help: "Config file ([mesh] is all a worker reads)" },
       nats,
+      listenAddress,
       {
         name: "id",
         type: "string",

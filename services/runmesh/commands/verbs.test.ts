@@ -456,8 +456,14 @@ describe("reset-token", () => {
     expect((a!.token_obtained_at as Date).toISOString()).toBe("2026-11-30T00:00:00.000Z");
     expect(b!.token).toBe("glrt-b");
     expect(readFileSync(s.path, "utf8")).toContain("concurrent = 1 # keep");
-    // GitLab now knows only the new token.
-    expect(() => s.c.managers("glrt-old")).toThrow();
+    // GitLab now knows only the new token: the old one is refused.
+    expect(s.c.currentToken("glrt-old")).not.toBe("glrt-old");
+    const old = await fetch(`${s.c.url}/api/v4/runners/verify`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ token: "glrt-old", system_id: "s_000000000000" }),
+    });
+    expect(old.status).toBe(403);
     expect(await s.run("verify")).toBe(0);
   });
 
