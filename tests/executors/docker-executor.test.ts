@@ -78,161 +78,145 @@ function leftovers(): string[] {
   return [...containers.split("\n"), ...volumes.split("\n")].filter(Boolean);
 }
 
-const NO_ENGINE = "no private dockerd here (needs root and docker.io: scripts/setup.sh)";
+const NO_ENGINE = "needs root and docker.io: scripts/setup.sh";
+
+/** A test on the private engine; skipped, with the reason in its name, only where none can start. */
+function onEngine(name: string, fn: () => Promise<void>) {
+  test.skipIf(!engineAvailable)(`${name} [${NO_ENGINE}]`, fn);
+}
 
 describe("docker executor on a real engine", () => {
-  test.skipIf(!engineAvailable)(
-    `runs the script in the runner's image, with sh where the image has no bash [${NO_ENGINE}]`,
-    async () => {
-      const { result, log } = await runDockerJob(
-        dockerPayload({
-          // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion
-          steps: script(['echo "shell=${BASH_VERSION:-none} $(cat /etc/hostname)"', "ls /bin/busybox"]),
-        }),
-        opts({ image: BUSYBOX_IMAGE }),
-      );
-      expect(log).toContain("Using Docker executor with image local/busybox:latest ...");
-      expect(log).toContain("shell=none ");
-      expect(result).toEqual({ state: "success", message: "Job succeeded" });
-      expect(leftovers()).toEqual([]);
-    },
-  );
+  onEngine("runs the script in the runner's image, with sh where the image has no bash", async () => {
+    const { result, log } = await runDockerJob(
+      dockerPayload({
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion
+        steps: script(['echo "shell=${BASH_VERSION:-none} $(cat /etc/hostname)"', "ls /bin/busybox"]),
+      }),
+      opts({ image: BUSYBOX_IMAGE }),
+    );
+    expect(log).toContain("Using Docker executor with image local/busybox:latest ...");
+    expect(log).toContain("shell=none ");
+    expect(result).toEqual({ state: "success", message: "Job succeeded" });
+    expect(leftovers()).toEqual([]);
+  });
 
-  test.skipIf(!engineAvailable)(
-    "the job's image overrides the runner's; bash is used where the image has it",
-    async () => {
-      const { result, log } = await runDockerJob(
-        dockerPayload({
-          image: { name: DEBIAN_IMAGE },
-          // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion
-          steps: script(['echo "bash=${BASH_VERSION:+yes}"', "git --version"]),
-        }),
-        opts({ image: BUSYBOX_IMAGE }),
-      );
-      expect(log).toContain(`Using Docker executor with image ${DEBIAN_IMAGE} ...`);
-      expect(log).toContain("bash=yes");
-      expect(log).toMatch(/git version 2\.\d+/);
-      expect(result.state).toBe("success");
-    },
-  );
+  onEngine("the job's image overrides the runner's; bash is used where the image has it", async () => {
+    const { result, log } = await runDockerJob(
+      dockerPayload({
+        image: { name: DEBIAN_IMAGE },
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion
+        steps: script(['echo "bash=${BASH_VERSION:+yes}"', "git --version"]),
+      }),
+      opts({ image: BUSYBOX_IMAGE }),
+    );
+    expect(log).toContain(`Using Docker executor with image ${DEBIAN_IMAGE} ...`);
+    expect(log).toContain("bash=yes");
+    expect(log).toMatch(/git version 2\.\d+/);
+    expect(result.state).toBe("success");
+  });
 
-  test.skipIf(!engineAvailable)(
-    "sources fetched by the helper reach a busybox job through the builds volume",
-    async () => {
-      const { result, log } = await runDockerJob(
-        dockerPayload({
-          git_info: {
-            repo_url: `http://gitlab-ci-token:${TOKEN}@127.0.0.1:${git.port}/group/project.git`,
-            ref: "main",
-            sha: fx.head,
-            ref_type: "branch",
-            refspecs: ["+refs/heads/main:refs/remotes/origin/main"],
-            depth: 1,
+  onEngine("sources fetched by the helper reach a busybox job through the builds volume", async () => {
+    const { result, log } = await runDockerJob(
+      dockerPayload({
+        git_info: {
+          repo_url: `http://gitlab-ci-token:${TOKEN}@127.0.0.1:${git.port}/group/project.git`,
+          ref: "main",
+          sha: fx.head,
+          ref_type: "branch",
+          refspecs: ["+refs/heads/main:refs/remotes/origin/main"],
+          depth: 1,
+        },
+        variables: [{ key: "GIT_SUBMODULE_STRATEGY", value: "none" }],
+        steps: script(["pwd", "cat build.sh", "test ! -e /usr/bin/git && echo no-git-in-job-image"]),
+      }),
+      opts({ image: BUSYBOX_IMAGE }),
+    );
+    expect(result.state).toBe("success");
+    expect(log).toContain("/builds/group/project\n");
+    expect(log).toContain("echo hello");
+    expect(log).toContain("no-git-in-job-image");
+  });
+
+  onEngine("a service answers on localhost and by its aliases, after the health wait", async () => {
+    const { result, log } = await runDockerJob(
+      dockerPayload({
+        services: [
+          {
+            name: BUSYBOX_IMAGE,
+            alias: "web,www",
+            entrypoint: ["sh", "-c"],
+            command: [
+              'mkdir -p /srv && echo "hello from $GREETING" > /srv/index.html && exec httpd -f -p 8080 -h /srv',
+            ],
+            variables: [{ key: "GREETING", value: "the service" }],
+            ports: [{ number: 8080, protocol: "tcp", name: "http" }],
           },
-          variables: [{ key: "GIT_SUBMODULE_STRATEGY", value: "none" }],
-          steps: script(["pwd", "cat build.sh", "test ! -e /usr/bin/git && echo no-git-in-job-image"]),
-        }),
-        opts({ image: BUSYBOX_IMAGE }),
-      );
-      expect(result.state).toBe("success");
-      expect(log).toContain("/builds/group/project\n");
-      expect(log).toContain("echo hello");
-      expect(log).toContain("no-git-in-job-image");
-    },
-  );
+        ],
+        steps: script([
+          "wget -qO- http://web:8080/",
+          "wget -qO- http://www:8080/",
+          "wget -qO- http://127.0.0.1:8080/",
+          "hostname",
+        ]),
+      }),
+      opts({ image: BUSYBOX_IMAGE, hostname: "job-host" }),
+    );
+    expect(log).toContain(`Starting service ${BUSYBOX_IMAGE} ...`);
+    expect(log.match(/hello from the service/g)?.length).toBe(3);
+    expect(log).toContain("job-host");
+    expect(log).not.toContain("probably didn't start properly");
+    expect(result.state).toBe("success");
+    expect(leftovers()).toEqual([]);
+  });
 
-  test.skipIf(!engineAvailable)(
-    "a service answers on localhost and by its aliases, after the health wait",
-    async () => {
-      const { result, log } = await runDockerJob(
-        dockerPayload({
-          services: [
-            {
-              name: BUSYBOX_IMAGE,
-              alias: "web,www",
-              entrypoint: ["sh", "-c"],
-              command: [
-                'mkdir -p /srv && echo "hello from $GREETING" > /srv/index.html && exec httpd -f -p 8080 -h /srv',
-              ],
-              variables: [{ key: "GREETING", value: "the service" }],
-              ports: [{ number: 8080, protocol: "tcp", name: "http" }],
-            },
-          ],
-          steps: script([
-            "wget -qO- http://web:8080/",
-            "wget -qO- http://www:8080/",
-            "wget -qO- http://127.0.0.1:8080/",
-            "hostname",
-          ]),
-        }),
-        opts({ image: BUSYBOX_IMAGE, hostname: "job-host" }),
-      );
-      expect(log).toContain(`Starting service ${BUSYBOX_IMAGE} ...`);
-      expect(log.match(/hello from the service/g)?.length).toBe(3);
-      expect(log).toContain("job-host");
-      expect(log).not.toContain("probably didn't start properly");
-      expect(result.state).toBe("success");
-      expect(leftovers()).toEqual([]);
-    },
-  );
+  onEngine("a service that never listens is a warning after wait_for_services_timeout", async () => {
+    const { result, log } = await runDockerJob(
+      dockerPayload({
+        services: [
+          { name: BUSYBOX_IMAGE, alias: "dead", command: ["sleep", "60"], ports: [{ number: 9999 }] },
+        ],
+        steps: script(["echo still-ran"]),
+      }),
+      opts({ image: BUSYBOX_IMAGE, wait_for_services_timeout: 1 }),
+    );
+    expect(log).toContain(`*** WARNING: Service ${BUSYBOX_IMAGE} probably didn't start properly.`);
+    expect(log).toContain("still-ran");
+    expect(result.state).toBe("success");
+    expect(leftovers()).toEqual([]);
+  });
 
-  test.skipIf(!engineAvailable)(
-    "a service that never listens is a warning after wait_for_services_timeout",
-    async () => {
-      const { result, log } = await runDockerJob(
-        dockerPayload({
-          services: [
-            { name: BUSYBOX_IMAGE, alias: "dead", command: ["sleep", "60"], ports: [{ number: 9999 }] },
-          ],
-          steps: script(["echo still-ran"]),
-        }),
-        opts({ image: BUSYBOX_IMAGE, wait_for_services_timeout: 1 }),
-      );
-      expect(log).toContain(`*** WARNING: Service ${BUSYBOX_IMAGE} probably didn't start properly.`);
-      expect(log).toContain("still-ran");
-      expect(result.state).toBe("success");
-      expect(leftovers()).toEqual([]);
-    },
-  );
+  onEngine("an image outside allowed_images is refused with GitLab Runner's message", async () => {
+    const { result, log } = await runDockerJob(
+      dockerPayload({ image: { name: "evil/miner:1" }, steps: script(["echo never"]) }),
+      opts({ image: BUSYBOX_IMAGE, allowed_images: ["local/*", "debian:*"] }),
+    );
+    expect(log).toContain("ERROR: The evil/miner:1 is not present on list of allowed images");
+    expect(log).toContain("- local/*\x1b[0;m\n\x1b[0K- debian:*");
+    expect(log).toContain("Please check runner's configuration");
+    expect(log).not.toContain("never\n");
+    expect(result.state).toBe("failed");
+    expect(result.failureReason).toBe("runner_configuration_error");
+    expect(leftovers()).toEqual([]);
+  });
 
-  test.skipIf(!engineAvailable)(
-    "an image outside allowed_images is refused with GitLab Runner's message",
-    async () => {
-      const { result, log } = await runDockerJob(
-        dockerPayload({ image: { name: "evil/miner:1" }, steps: script(["echo never"]) }),
-        opts({ image: BUSYBOX_IMAGE, allowed_images: ["local/*", "debian:*"] }),
-      );
-      expect(log).toContain("ERROR: The evil/miner:1 is not present on list of allowed images");
-      expect(log).toContain("- local/*\x1b[0;m\n\x1b[0K- debian:*");
-      expect(log).toContain("Please check runner's configuration");
-      expect(log).not.toContain("never\n");
-      expect(result.state).toBe("failed");
-      expect(result.failureReason).toBe("runner_configuration_error");
-      expect(leftovers()).toEqual([]);
-    },
-  );
+  onEngine("allowed_services and services_limit refuse a job before any container starts", async () => {
+    const svc = (name: string) => ({ name, alias: "", command: ["sleep", "60"] });
+    const refused = await runDockerJob(
+      dockerPayload({ services: [svc("evil/db:1")], steps: script(["echo never"]) }),
+      opts({ image: BUSYBOX_IMAGE, allowed_services: ["local/*"] }),
+    );
+    expect(refused.log).toContain("ERROR: The evil/db:1 is not present on list of allowed services");
+    expect(refused.result.failureReason).toBe("runner_configuration_error");
+    const tooMany = await runDockerJob(
+      dockerPayload({ services: [svc(BUSYBOX_IMAGE), svc(BUSYBOX_IMAGE)], steps: script(["echo never"]) }),
+      opts({ image: BUSYBOX_IMAGE, services_limit: 1 }),
+    );
+    expect(tooMany.log).toContain("the job uses 2 services, more than [runners.docker] services_limit = 1");
+    expect(tooMany.result.failureReason).toBe("runner_configuration_error");
+    expect(leftovers()).toEqual([]);
+  });
 
-  test.skipIf(!engineAvailable)(
-    "allowed_services and services_limit refuse a job before any container starts",
-    async () => {
-      const svc = (name: string) => ({ name, alias: "", command: ["sleep", "60"] });
-      const refused = await runDockerJob(
-        dockerPayload({ services: [svc("evil/db:1")], steps: script(["echo never"]) }),
-        opts({ image: BUSYBOX_IMAGE, allowed_services: ["local/*"] }),
-      );
-      expect(refused.log).toContain("ERROR: The evil/db:1 is not present on list of allowed services");
-      expect(refused.result.failureReason).toBe("runner_configuration_error");
-      const tooMany = await runDockerJob(
-        dockerPayload({ services: [svc(BUSYBOX_IMAGE), svc(BUSYBOX_IMAGE)], steps: script(["echo never"]) }),
-        opts({ image: BUSYBOX_IMAGE, services_limit: 1 }),
-      );
-      expect(tooMany.log).toContain("the job uses 2 services, more than [runners.docker] services_limit = 1");
-      expect(tooMany.result.failureReason).toBe("runner_configuration_error");
-      expect(leftovers()).toEqual([]);
-    },
-  );
-
-  test.skipIf(!engineAvailable)("exit codes: the script's own, as a script failure", async () => {
+  onEngine("exit codes: the script's own, as a script failure", async () => {
     const { result } = await runDockerJob(
       dockerPayload({ steps: script(["echo before", "exit 42"]) }),
       opts({ image: BUSYBOX_IMAGE }),
@@ -241,7 +225,7 @@ describe("docker executor on a real engine", () => {
     expect(leftovers()).toEqual([]);
   });
 
-  test.skipIf(!engineAvailable)(
+  onEngine(
     "memory limits the container: the cgroup says so, and a script over it is OOM-killed (137)",
     async () => {
       const { result, log } = await runDockerJob(
@@ -264,86 +248,80 @@ describe("docker executor on a real engine", () => {
 });
 
 describe("[runners.docker] keys on the engine", () => {
-  test.skipIf(!engineAvailable)(
-    "user, extra_hosts, dns, hostname, volumes and container_labels reach the job",
-    async () => {
-      const hostDir = join(dir, "host-volume");
-      mkdirSync(hostDir, { recursive: true });
-      writeFileSync(join(hostDir, "marker"), "from-the-host\n");
-      let labels = "";
-      const { result, log } = await runDockerJob(
-        dockerPayload({
-          steps: script([
-            "id -u",
-            "grep gitlab.test /etc/hosts",
-            "grep nameserver /etc/resolv.conf",
-            "hostname",
-            "cat /mnt/host/marker",
-            "test -d /scratch && test -d /cache && echo volumes-mounted",
-            "echo labels-check",
-            // The build container must still run when the test lists the engine.
-            "sleep 3",
-          ]),
-        }),
-        opts(
-          {
-            image: BUSYBOX_IMAGE,
-            user: "65534",
-            extra_hosts: ["gitlab.test:127.0.0.9"],
-            dns: ["127.0.0.53"],
-            hostname: "pod-host",
-            volumes: [`${hostDir}:/mnt/host:ro`, "/scratch"],
-            container_labels: { team: "ci", "runmesh.worker": "spoofed" },
-          },
-          {
-            onLog: (text) => {
-              if (!labels && text.includes("\nlabels-check"))
-                labels = d.cli([
-                  "ps",
-                  "--filter",
-                  "label=team=ci",
-                  "--format",
-                  '{{.Label "runmesh.worker"}} {{.Label "runmesh.type"}}',
-                ]);
-            },
-          },
-        ),
-      );
-      expect(log).toContain("\n65534\n");
-      expect(log).toMatch(/127\.0\.0\.9\s+gitlab\.test/);
-      expect(log).toContain("nameserver 127.0.0.53");
-      expect(log).toContain("\npod-host\n");
-      expect(log).toContain("from-the-host");
-      expect(log).toContain("volumes-mounted");
-      // Every container of the job has the user's label; the runner's own labels win.
-      expect(result.state).toBe("success");
-      expect(labels).toContain(`${WORKER} build`);
-      expect(labels).toContain(`${WORKER} sandbox`);
-      expect(labels).not.toContain("spoofed");
-      expect(leftovers()).toEqual([]);
-    },
-  );
-
-  test.skipIf(!engineAvailable)(
-    "the job's entrypoint wraps the shell; disable_entrypoint_overwrite ignores it",
-    async () => {
-      const job = dockerPayload({
-        image: {
-          name: BUSYBOX_IMAGE,
-          entrypoint: ["/bin/sh", "-c", 'echo from-entrypoint; exec "$@"', "--"],
+  onEngine("user, extra_hosts, dns, hostname, volumes and container_labels reach the job", async () => {
+    const hostDir = join(dir, "host-volume");
+    mkdirSync(hostDir, { recursive: true });
+    writeFileSync(join(hostDir, "marker"), "from-the-host\n");
+    let labels = "";
+    const { result, log } = await runDockerJob(
+      dockerPayload({
+        steps: script([
+          "id -u",
+          "grep gitlab.test /etc/hosts",
+          "grep nameserver /etc/resolv.conf",
+          "hostname",
+          "cat /mnt/host/marker",
+          "test -d /scratch && test -d /cache && echo volumes-mounted",
+          "echo labels-check",
+          // The build container must still run when the test lists the engine.
+          "sleep 3",
+        ]),
+      }),
+      opts(
+        {
+          image: BUSYBOX_IMAGE,
+          user: "65534",
+          extra_hosts: ["gitlab.test:127.0.0.9"],
+          dns: ["127.0.0.53"],
+          hostname: "pod-host",
+          volumes: [`${hostDir}:/mnt/host:ro`, "/scratch"],
+          container_labels: { team: "ci", "runmesh.worker": "spoofed" },
         },
-        steps: script(["echo script-ran"]),
-      });
-      const wrapped = await runDockerJob(job, opts({}));
-      expect(wrapped.log).toContain("from-entrypoint");
-      expect(wrapped.log).toContain("script-ran");
-      const plain = await runDockerJob(job, opts({ disable_entrypoint_overwrite: true }));
-      expect(plain.log).not.toContain("from-entrypoint");
-      expect(plain.log).toContain("script-ran");
-    },
-  );
+        {
+          onLog: (text) => {
+            if (!labels && text.includes("\nlabels-check"))
+              labels = d.cli([
+                "ps",
+                "--filter",
+                "label=team=ci",
+                "--format",
+                '{{.Label "runmesh.worker"}} {{.Label "runmesh.type"}}',
+              ]);
+          },
+        },
+      ),
+    );
+    expect(log).toContain("\n65534\n");
+    expect(log).toMatch(/127\.0\.0\.9\s+gitlab\.test/);
+    expect(log).toContain("nameserver 127.0.0.53");
+    expect(log).toContain("\npod-host\n");
+    expect(log).toContain("from-the-host");
+    expect(log).toContain("volumes-mounted");
+    // Every container of the job has the user's label; the runner's own labels win.
+    expect(result.state).toBe("success");
+    expect(labels).toContain(`${WORKER} build`);
+    expect(labels).toContain(`${WORKER} sandbox`);
+    expect(labels).not.toContain("spoofed");
+    expect(leftovers()).toEqual([]);
+  });
 
-  test.skipIf(!engineAvailable)(
+  onEngine("the job's entrypoint wraps the shell; disable_entrypoint_overwrite ignores it", async () => {
+    const job = dockerPayload({
+      image: {
+        name: BUSYBOX_IMAGE,
+        entrypoint: ["/bin/sh", "-c", 'echo from-entrypoint; exec "$@"', "--"],
+      },
+      steps: script(["echo script-ran"]),
+    });
+    const wrapped = await runDockerJob(job, opts({}));
+    expect(wrapped.log).toContain("from-entrypoint");
+    expect(wrapped.log).toContain("script-ran");
+    const plain = await runDockerJob(job, opts({ disable_entrypoint_overwrite: true }));
+    expect(plain.log).not.toContain("from-entrypoint");
+    expect(plain.log).toContain("script-ran");
+  });
+
+  onEngine(
     "/cache outlives the job in a volume; cache_dir makes it a host dir; disable_cache drops it",
     async () => {
       const write = script(["echo kept > /cache/marker"]);
@@ -373,7 +351,7 @@ describe("[runners.docker] keys on the engine", () => {
     },
   );
 
-  test.skipIf(!engineAvailable)(
+  onEngine(
     'network: no route out of the pod by default; network_mode = "host" reaches the host',
     async () => {
       const probe = script([
@@ -392,7 +370,7 @@ describe("[runners.docker] keys on the engine", () => {
     },
   );
 
-  test.skipIf(!engineAvailable)(
+  onEngine(
     "privileged: refused by allowed_privileged_images runs unprivileged; allowed asks the engine for it",
     async () => {
       const caps = script(["grep CapEff /proc/self/status"]);
@@ -427,7 +405,7 @@ describe("pull policies against a local registry", () => {
   }
   const present = (name: string) => d.cli(["images", "-q", name]).trim() !== "";
 
-  test.skipIf(!engineAvailable)("if-not-present pulls a missing image, then uses the local one", async () => {
+  onEngine("if-not-present pulls a missing image, then uses the local one", async () => {
     const name = pushed();
     const first = await runDockerJob(
       dockerPayload({ image: { name }, steps: script(["echo ran"]) }),
@@ -444,7 +422,7 @@ describe("pull policies against a local registry", () => {
     expect(second.log).not.toContain("Pulling docker image");
   });
 
-  test.skipIf(!engineAvailable)("always pulls even when the image is present", async () => {
+  onEngine("always pulls even when the image is present", async () => {
     const name = pushed();
     d.cli(["pull", name]);
     const { log, result } = await runDockerJob(
@@ -455,28 +433,25 @@ describe("pull policies against a local registry", () => {
     expect(result.state).toBe("success");
   });
 
-  test.skipIf(!engineAvailable)(
-    "never fails a missing image as image_pull_failure; uses a present one",
-    async () => {
-      const name = pushed();
-      const missing = await runDockerJob(
-        dockerPayload({ image: { name }, steps: script(["echo ran"]) }),
-        opts({ pull_policy: "never" }),
-      );
-      expect(missing.result.failureReason).toBe("image_pull_failure");
-      expect(missing.log).toContain(`not found locally and pull_policy is "never"`);
-      expect(missing.log).not.toContain("Pulling docker image");
-      expect(leftovers()).toEqual([]);
-      d.cli(["pull", name]);
-      const local = await runDockerJob(
-        dockerPayload({ image: { name }, steps: script(["echo ran"]) }),
-        opts({ pull_policy: "never" }),
-      );
-      expect(local.result.state).toBe("success");
-    },
-  );
+  onEngine("never fails a missing image as image_pull_failure; uses a present one", async () => {
+    const name = pushed();
+    const missing = await runDockerJob(
+      dockerPayload({ image: { name }, steps: script(["echo ran"]) }),
+      opts({ pull_policy: "never" }),
+    );
+    expect(missing.result.failureReason).toBe("image_pull_failure");
+    expect(missing.log).toContain(`not found locally and pull_policy is "never"`);
+    expect(missing.log).not.toContain("Pulling docker image");
+    expect(leftovers()).toEqual([]);
+    d.cli(["pull", name]);
+    const local = await runDockerJob(
+      dockerPayload({ image: { name }, steps: script(["echo ran"]) }),
+      opts({ pull_policy: "never" }),
+    );
+    expect(local.result.state).toBe("success");
+  });
 
-  test.skipIf(!engineAvailable)("a list falls through: never then always pulls what is missing", async () => {
+  onEngine("a list falls through: never then always pulls what is missing", async () => {
     const name = pushed();
     const { log, result } = await runDockerJob(
       dockerPayload({ image: { name, pull_policy: ["never", "always"] }, steps: script(["echo ran"]) }),
@@ -486,7 +461,7 @@ describe("pull policies against a local registry", () => {
     expect(result.state).toBe("success");
   });
 
-  test.skipIf(!engineAvailable)("an image the registry does not have is image_pull_failure", async () => {
+  onEngine("an image the registry does not have is image_pull_failure", async () => {
     const { log, result } = await runDockerJob(
       dockerPayload({ image: { name: `${registry.address}/runmesh/absent:1` }, steps: script(["echo ran"]) }),
       opts({ pull_policy: "always" }),
@@ -496,22 +471,19 @@ describe("pull policies against a local registry", () => {
     expect(leftovers()).toEqual([]);
   });
 
-  test.skipIf(!engineAvailable)(
-    "a job pull_policy outside allowed_pull_policies is a configuration error",
-    async () => {
-      const { log, result } = await runDockerJob(
-        dockerPayload({
-          image: { name: BUSYBOX_IMAGE, pull_policy: ["always"] },
-          steps: script(["echo ran"]),
-        }),
-        opts({ pull_policy: ["if-not-present"], allowed_pull_policies: ["if-not-present", "never"] }),
-      );
-      expect(log).toContain(
-        `invalid pull policy for image "${BUSYBOX_IMAGE}": pull_policy ([always]) defined in GitLab pipeline config is not one of the allowed_pull_policies ([if-not-present never])`,
-      );
-      expect(result.failureReason).toBe("runner_configuration_error");
-    },
-  );
+  onEngine("a job pull_policy outside allowed_pull_policies is a configuration error", async () => {
+    const { log, result } = await runDockerJob(
+      dockerPayload({
+        image: { name: BUSYBOX_IMAGE, pull_policy: ["always"] },
+        steps: script(["echo ran"]),
+      }),
+      opts({ pull_policy: ["if-not-present"], allowed_pull_policies: ["if-not-present", "never"] }),
+    );
+    expect(log).toContain(
+      `invalid pull policy for image "${BUSYBOX_IMAGE}": pull_policy ([always]) defined in GitLab pipeline config is not one of the allowed_pull_policies ([if-not-present never])`,
+    );
+    expect(result.failureReason).toBe("runner_configuration_error");
+  });
 });
 
 describe("a registry with auth", () => {
@@ -537,13 +509,13 @@ describe("a registry with auth", () => {
       opts({ pull_policy: "always" }),
     );
 
-  test.skipIf(!engineAvailable)("without credentials the pull is refused: image_pull_failure", async () => {
+  onEngine("without credentials the pull is refused: image_pull_failure", async () => {
     const { result, log } = await pullJob({});
     expect(log).not.toContain("Authenticating with credentials");
     expect(result.failureReason).toBe("image_pull_failure");
   });
 
-  test.skipIf(!engineAvailable)("the job's registry credentials pull the image", async () => {
+  onEngine("the job's registry credentials pull the image", async () => {
     const { result, log } = await pullJob({
       credentials: [{ type: "registry", url: secured.address, username: "ci", password: "s3cret" }],
     });
@@ -553,7 +525,7 @@ describe("a registry with auth", () => {
     d.cli(["rmi", image]);
   });
 
-  test.skipIf(!engineAvailable)("DOCKER_AUTH_CONFIG wins over the job's credentials", async () => {
+  onEngine("DOCKER_AUTH_CONFIG wins over the job's credentials", async () => {
     const { result, log } = await pullJob({
       variables: [
         { key: "GIT_STRATEGY", value: "none" },
@@ -571,99 +543,90 @@ describe("a registry with auth", () => {
 });
 
 describe("nothing left behind", () => {
-  test.skipIf(!engineAvailable)("a job timeout stops the container and removes everything", async () => {
+  onEngine("a job timeout stops the container and removes everything", async () => {
     const job = dockerPayload({ runner_info: { timeout: 2 }, steps: script(["sleep 60"]) });
     const { result } = await runDockerJob(job, opts({ image: BUSYBOX_IMAGE }));
     expect(result.failureReason).toBe("job_execution_timeout");
     expect(leftovers()).toEqual([]);
   });
 
-  test.skipIf(!engineAvailable)(
-    "cancel stops the script, after_script still runs, then everything goes",
-    async () => {
-      const { result, log } = await runDockerJob(
-        dockerPayload({ steps: script(["echo started-sleeping", "sleep 60"], ["echo after-ran"]) }),
-        opts(
-          { image: BUSYBOX_IMAGE },
-          {
-            onLog: (text, c) => {
-              if (text.includes("started-sleeping")) c.cancel();
-            },
+  onEngine("cancel stops the script, after_script still runs, then everything goes", async () => {
+    const { result, log } = await runDockerJob(
+      dockerPayload({ steps: script(["echo started-sleeping", "sleep 60"], ["echo after-ran"]) }),
+      opts(
+        { image: BUSYBOX_IMAGE },
+        {
+          onLog: (text, c) => {
+            if (text.includes("started-sleeping")) c.cancel();
           },
-        ),
-      );
-      expect(result.failureReason).toBe("job_canceled");
-      expect(log).toContain("after-ran");
-      expect(leftovers()).toEqual([]);
-    },
-  );
-
-  test.skipIf(!engineAvailable)(
-    "abort stops everything at once and removes everything, services included",
-    async () => {
-      const { result, log } = await runDockerJob(
-        dockerPayload({
-          services: [{ name: BUSYBOX_IMAGE, alias: "svc", command: ["sleep", "600"] }],
-          steps: script(["echo started-sleeping", "sleep 60"], ["echo after-ran"]),
-        }),
-        opts(
-          { image: BUSYBOX_IMAGE },
-          {
-            onLog: (text, c) => {
-              if (text.includes("started-sleeping")) c.abort();
-            },
-          },
-        ),
-      );
-      expect(result.state).toBe("failed");
-      expect(log).not.toContain("after-ran");
-      expect(leftovers()).toEqual([]);
-    },
-  );
-
-  test.skipIf(!engineAvailable)(
-    "the worker's start-up sweep removes what a crashed run left, and only its own",
-    async () => {
-      const dataDir = join(dir, "worker-data");
-      const provider = dockerProvider();
-      // A job prepared and never cleaned up: a worker that died mid-job.
-      const executor = provider.create({
-        worker: { workerId: WORKER, dataDir },
-        runner: {
-          name: "docker-1",
-          short_token: "abcdefghi",
-          docker: dockerSettings({ image: BUSYBOX_IMAGE }),
         },
-      });
-      await executor.prepare({
-        buildsDir: "/builds",
-        projectDir: "/builds/group/project",
-        shell: "bash",
-        log: () => {},
-        signal: new AbortController().signal,
-        jobId: 77,
-        services: [],
-      });
-      // Another worker's container on the same engine must survive the sweep.
-      d.cli([
-        "run",
-        "-d",
-        "--network",
-        "none",
-        "--label",
-        "runmesh.managed=true",
-        "--label",
-        "runmesh.worker=other",
-        BUSYBOX_IMAGE,
-        "sleep",
-        "600",
-      ]);
-      expect(leftovers().length).toBeGreaterThanOrEqual(2);
-      const removed = await dockerProvider().recover!({ workerId: WORKER, dataDir });
-      expect(removed.some((r) => r.startsWith("container "))).toBe(true);
-      expect(removed.some((r) => r.startsWith("volume "))).toBe(true);
-      expect(leftovers()).toEqual([]);
-      expect(d.cli(["ps", "-q", "--filter", "label=runmesh.worker=other"]).trim()).not.toBe("");
-    },
-  );
+      ),
+    );
+    expect(result.failureReason).toBe("job_canceled");
+    expect(log).toContain("after-ran");
+    expect(leftovers()).toEqual([]);
+  });
+
+  onEngine("abort stops everything at once and removes everything, services included", async () => {
+    const { result, log } = await runDockerJob(
+      dockerPayload({
+        services: [{ name: BUSYBOX_IMAGE, alias: "svc", command: ["sleep", "600"] }],
+        steps: script(["echo started-sleeping", "sleep 60"], ["echo after-ran"]),
+      }),
+      opts(
+        { image: BUSYBOX_IMAGE },
+        {
+          onLog: (text, c) => {
+            if (text.includes("started-sleeping")) c.abort();
+          },
+        },
+      ),
+    );
+    expect(result.state).toBe("failed");
+    expect(log).not.toContain("after-ran");
+    expect(leftovers()).toEqual([]);
+  });
+
+  onEngine("the worker's start-up sweep removes what a crashed run left, and only its own", async () => {
+    const dataDir = join(dir, "worker-data");
+    const provider = dockerProvider();
+    // A job prepared and never cleaned up: a worker that died mid-job.
+    const executor = provider.create({
+      worker: { workerId: WORKER, dataDir },
+      runner: {
+        name: "docker-1",
+        short_token: "abcdefghi",
+        docker: dockerSettings({ image: BUSYBOX_IMAGE }),
+      },
+    });
+    await executor.prepare({
+      buildsDir: "/builds",
+      projectDir: "/builds/group/project",
+      shell: "bash",
+      log: () => {},
+      signal: new AbortController().signal,
+      jobId: 77,
+      services: [],
+    });
+    // Another worker's container on the same engine must survive the sweep.
+    d.cli([
+      "run",
+      "-d",
+      "--network",
+      "none",
+      "--label",
+      "runmesh.managed=true",
+      "--label",
+      "runmesh.worker=other",
+      BUSYBOX_IMAGE,
+      "sleep",
+      "600",
+    ]);
+    expect(leftovers().length).toBeGreaterThanOrEqual(2);
+    const removed = await dockerProvider().recover!({ workerId: WORKER, dataDir });
+    expect(removed.some((r) => r.startsWith("container "))).toBe(true);
+    expect(removed.some((r) => r.startsWith("volume "))).toBe(true);
+    expect(leftovers()).toEqual([]);
+    expect(d.cli(["ps", "-q", "--filter", "label=runmesh.worker=other"]).trim()).not.toBe("");
+  });
 });

@@ -90,14 +90,6 @@ export function parseDevice(spec: string): {
   };
 }
 
-/**
- * Privileged as this engine can run it: Docker's `Privileged` needs every capability in root's
- * bounding set; where one is missing (CAP_SYS_RESOURCE on some hosts) runc refuses to start.
- */
-export interface PrivilegedMode {
-  privileged: boolean;
-}
-
 /** The resource and security part of a build (or helper) container's HostConfig. */
 export function buildHostConfig(
   s: DockerSettings,
