@@ -216,6 +216,16 @@ describe("docker executor on a real engine", () => {
     expect(leftovers()).toEqual([]);
   });
 
+  onEngine("without helper_image, a missing default helper says how to build it", async () => {
+    const { result, log } = await runDockerJob(
+      dockerPayload({ steps: script(["echo never"]) }),
+      opts({ image: BUSYBOX_IMAGE, helper_image: "" }),
+    );
+    expect(log).toContain("build the helper image with scripts/helper-image.sh");
+    expect(result.failureReason).toBe("image_pull_failure");
+    expect(leftovers()).toEqual([]);
+  });
+
   onEngine("exit codes: the script's own, as a script failure", async () => {
     const { result } = await runDockerJob(
       dockerPayload({ steps: script(["echo before", "exit 42"]) }),

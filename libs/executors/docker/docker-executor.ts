@@ -107,7 +107,14 @@ export class DockerExecutor implements Executor {
 
     await this.ensureImage(engine, image.name, image.pull_policy, ctx, false, this.platformOf(image, ctx));
     ctx.log(`Using helper image: ${helperImage}`);
-    await this.ensureImage(engine, helperImage, ["if-not-present"], ctx, true);
+    await this.ensureImage(engine, helperImage, ["if-not-present"], ctx, true).catch((e: ExecutorError) => {
+      // No registry has runmesh's default helper: it is built on the engine's host.
+      if (helperImage !== DEFAULT_HELPER_IMAGE) throw e;
+      this.fail(
+        `${e.message.replace(/^runner "[^"]*": docker executor: /, "")}; build the helper image with scripts/helper-image.sh on the engine's host, or set [runners.docker] helper_image`,
+        e.failureReason,
+      );
+    });
     for (const svc of services)
       await this.ensureImage(engine, svc.name, svc.pull_policy, ctx, false, this.platformOf(svc, ctx));
 
