@@ -10,7 +10,7 @@ const ROOT = resolve(import.meta.dir, "..");
 /** Lowest first. `libs/mesh` is the glue between tiers: only services sit above it. */
 const LAYERS: readonly (readonly string[])[] = [
   ["libs/log", "libs/config"],
-  ["libs/bus", "libs/gitlab", "libs/shell", "libs/executors", "libs/metrics"],
+  ["libs/bus", "libs/gitlab", "libs/shell", "libs/ssh", "libs/executors", "libs/metrics", "libs/fleeting", "libs/telemetry"],
   ["libs/job", "libs/git", "libs/trace"],
   ["libs/mesh"],
   ["services"],

@@ -17,6 +17,7 @@ import { gitlabClients, runnerInfoFor } from "../../libs/mesh/gitlab-clients.ts"
 import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
 import { observeJobApi } from "../../libs/metrics/job-api-calls.ts";
 import { type ProcessMetrics, tierMetrics } from "../../libs/metrics/process-metrics.ts";
+import type { Tracing } from "../../libs/telemetry/tracing.ts";
 import { ExecutorWorker } from "./worker.ts";
 
 export interface WorkerServiceOptions {
@@ -36,6 +37,8 @@ export interface WorkerServiceOptions {
   listenAddress?: string;
   /** This process's metrics, shared with the other tiers it runs; one is made when absent. */
   metrics?: ProcessMetrics;
+  /** Job spans (OpenTelemetry); none by default. */
+  tracing?: Tracing;
 }
 
 /** The worker's data dir: [mesh] data_dir, or runmesh's folder under the system temp dir. */
@@ -82,6 +85,7 @@ export async function startWorkerService(o: WorkerServiceOptions): Promise<Execu
   const metrics = m.served?.metrics;
   const clients = gitlabClients(o.logger);
   const worker = new ExecutorWorker({
+    tracing: o.tracing,
     bus: m.bus,
     metrics: m.served?.metrics,
     logger: o.logger,

@@ -1,7 +1,7 @@
 // The executor-worker tier: takes jobs the scheduler offers, claims each by a KV create, then
 // acknowledges it at GitLab, runs it and reports it. It needs only [mesh] settings to start;
 // each job brings its runner entry's settings (never a runner token) and its own job token.
-import type { Bus, KvBucket, Subscription } from "../../libs/bus/bus.ts";
+import type { Bus, Headers, KvBucket, Subscription } from "../../libs/bus/bus.ts";
 import { KvConflictError } from "../../libs/bus/bus.ts";
 import { discardPayload, fetchPayload } from "../../libs/bus/payload-handover.ts";
 import {
@@ -17,11 +17,14 @@ import { type Logger, secrets } from "../../libs/log/logger.ts";
 import { failpoint } from "../../libs/mesh/failpoints.ts";
 import { observeStages } from "../../libs/metrics/executor-stages.ts";
 import type { MeshMetrics } from "../../libs/metrics/mesh-metrics.ts";
+import { noTracing, type Tracing } from "../../libs/telemetry/tracing.ts";
 import { type JobDeps, runJobLifecycle } from "./job-lifecycle.ts";
 
 export interface WorkerOptions extends JobDeps {
   bus: Bus;
   logger: Logger;
+  /** A span per job, the child of the scheduler's dispatch span (no-op by default). */
+  tracing?: Tracing;
   workerId: string;
   slots: number;
   heartbeatIntervalMs: number;
@@ -70,7 +73,9 @@ export class ExecutorWorker {
 
   async start(): Promise<void> {
     this.jobsKv = await this.o.bus.kv(JOBS_BUCKET, jobRecordSchema);
-    this.subs.push(await this.o.bus.serve(dispatchRpc(this.o.workerId), (m) => this.offer(m.data)));
+    this.subs.push(
+      await this.o.bus.serve(dispatchRpc(this.o.workerId), (m) => this.offer(m.data, m.headers)),
+    );
     await this.beat();
     this.timer = setInterval(() => void this.beat().catch(() => {}), this.o.heartbeatIntervalMs);
     this.log.info({ slots: this.o.slots, executors: this.o.executors.names() }, "worker started");
@@ -99,7 +104,10 @@ export class ExecutorWorker {
     this.lastBeatAt = Date.now();
   }
 
-  private async offer(job: AcceptedJob): Promise<{ accepted: boolean; reason?: string }> {
+  private async offer(
+    job: AcceptedJob,
+    trace: Headers = {},
+  ): Promise<{ accepted: boolean; reason?: string }> {
     if (this.draining) return { accepted: false, reason: "worker is draining" };
     if (this.running.has(job.jobKey)) return { accepted: true };
     if (this.running.size + this.claiming >= this.o.slots) return { accepted: false, reason: "no free slot" };
@@ -124,11 +132,19 @@ export class ExecutorWorker {
       this.claiming--;
     }
     failpoint("worker.after_claim");
-    this.startJob(job, revision);
+    this.startJob(job, revision, trace);
     return { accepted: true };
   }
 
-  private startJob(job: AcceptedJob, claimRevision: number): void {
+  private startJob(job: AcceptedJob, claimRevision: number, trace: Headers): void {
+    const span = (this.o.tracing ?? noTracing).start("runmesh.worker.job", {
+      parent: trace,
+      attributes: {
+        "runmesh.job.id": job.jobId,
+        "runmesh.runner": job.runnerName,
+        "runmesh.worker": this.o.workerId,
+      },
+    });
     // Released after the job's last log line (the catch below): the logger then forgets it.
     const token = secrets.hold(job.jobToken);
     const log = this.log.child({ job: job.jobId, runner: job.runnerName });
@@ -172,9 +188,13 @@ export class ExecutorWorker {
     ) => {
       if (event === "acknowledged") metrics?.pickup("start", job.runnerName, (Date.now() - claimedAt) / 1000);
       else if (event === "running") watch?.running();
-      else if (event === "finished")
+      else if (event === "finished") {
         watch?.finished(extra.state === "success" ? "success" : "failed", extra.failureReason);
-      else watch?.dropped();
+        span.setAttributes({
+          "runmesh.job.state": extra.state ?? "",
+          ...(extra.failureReason ? { "runmesh.job.failure_reason": extra.failureReason } : {}),
+        });
+      } else watch?.dropped();
       return this.o.bus
         .publish(jobEvent, {
           jobKey: job.jobKey,
@@ -217,6 +237,7 @@ export class ExecutorWorker {
       })
       .finally(() => {
         watch?.dropped();
+        span.end();
         token.release();
         this.running.delete(job.jobKey);
         void this.beat().catch(() => {});

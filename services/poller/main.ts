@@ -12,6 +12,7 @@ import type { Logger } from "../../libs/log/logger.ts";
 import { runnerInfoFor } from "../../libs/mesh/gitlab-clients.ts";
 import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
 import { type ProcessMetrics, tierMetrics } from "../../libs/metrics/process-metrics.ts";
+import type { Tracing } from "../../libs/telemetry/tracing.ts";
 import { Poller, type PollTarget } from "./poller.ts";
 
 export interface PollerServiceOptions {
@@ -25,6 +26,8 @@ export interface PollerServiceOptions {
   listenAddress?: string;
   /** This process's metrics, shared with the other tiers it runs; one is made when absent. */
   metrics?: ProcessMetrics;
+  /** Spans of accepted jobs (OpenTelemetry); none by default. */
+  tracing?: Tracing;
 }
 
 /** The GitLab client of one runner entry: its URL, its TLS files, logs naming the entry. */
@@ -81,6 +84,7 @@ export async function startPollerService(o: PollerServiceOptions): Promise<Polle
   );
   const targets = pollTargets(o.config, o.logger, o.certsDir);
   const poller = new Poller({
+    tracing: o.tracing,
     bus: m.bus,
     logger: o.logger,
     pollerId: o.pollerId,

@@ -1,7 +1,7 @@
 // The poller tier: asks GitLab for jobs for each [[runners]] entry, only while the scheduler
 // grants a slot lease, and hands every accepted job over durably. It is the only tier that holds
 // runner tokens; it parses only id, token and timeout of a job and forwards the rest unread.
-import type { Bus, KvBucket } from "../../libs/bus/bus.ts";
+import type { Bus, Headers, KvBucket } from "../../libs/bus/bus.ts";
 import { BlobStoreFullError, KvConflictError } from "../../libs/bus/bus.ts";
 import { discardPayload, formatBytes, stowPayload } from "../../libs/bus/payload-handover.ts";
 import {
@@ -26,6 +26,7 @@ import { failpoint } from "../../libs/mesh/failpoints.ts";
 import { GitLabReporter } from "../../libs/mesh/gitlab-reporter.ts";
 import { jobKeyOf } from "../../libs/mesh/job-key.ts";
 import type { MeshMetrics, RunnerIds } from "../../libs/metrics/mesh-metrics.ts";
+import { noTracing, type Tracing } from "../../libs/telemetry/tracing.ts";
 import { nextRequestAt, queueMoved, staggerOffsetMs } from "./request-schedule.ts";
 import {
   applyOutcome,
@@ -65,6 +66,8 @@ export interface PollerOptions {
   now?: () => number;
   /** Set when the process serves metrics (listen_address). */
   metrics?: MeshMetrics;
+  /** Spans of accepted jobs; their context rides the hand-off's headers (no-op by default). */
+  tracing?: Tracing;
 }
 
 export class Poller {
@@ -74,7 +77,7 @@ export class Poller {
   private targets: PollTarget[];
   private checkIntervalMs: number;
   private generation = 0;
-  private handoff: (job: AcceptedJob) => Promise<{ duplicate: boolean }> = async () => {
+  private handoff: (job: AcceptedJob, headers: Headers) => Promise<{ duplicate: boolean }> = async () => {
     throw new Error("poller not started");
   };
   private sleepers = new Set<() => void>();
@@ -106,7 +109,7 @@ export class Poller {
     });
     // One message per hand-out: GitLab may hand the same job out again after its
     // acknowledgement timed out, and that second hand-out must not be taken for a duplicate.
-    this.handoff = (job) => queue.add(job, { msgId: `${job.jobKey}.${job.acceptedAt}` });
+    this.handoff = (job, headers) => queue.add(job, { msgId: `${job.jobKey}.${job.acceptedAt}`, headers });
     this.startLanes();
     this.log.info({ runners: this.targets.map((t) => t.name) }, "poller started");
   }
@@ -358,6 +361,25 @@ export class Poller {
    * with the reason in its log, never left assigned. Returns whether it was handed over.
    */
   private async deliver(t: PollTarget, job: AcceptedJob, log: Logger): Promise<boolean> {
+    // The first span of the job's trace: GitLab's 201 to the hand-off to the scheduler.
+    const span = (this.o.tracing ?? noTracing).start("runmesh.poller.accept", {
+      attributes: {
+        "runmesh.job.id": job.jobId,
+        "runmesh.runner": job.runnerName,
+        "runmesh.poller": this.o.pollerId,
+      },
+    });
+    const delivered = await this.deliverTraced(t, job, log, span.headers());
+    span.end(delivered ? undefined : "the job could not be handed to the scheduler");
+    return delivered;
+  }
+
+  private async deliverTraced(
+    t: PollTarget,
+    job: AcceptedJob,
+    log: Logger,
+    headers: Headers,
+  ): Promise<boolean> {
     let handed: AcceptedJob;
     try {
       handed = await stowPayload(this.o.bus, job);
@@ -377,7 +399,7 @@ export class Poller {
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.handoff(handed);
+        await this.handoff(handed, headers);
         return true;
       } catch (e) {
         const err = (e as Error).message;

@@ -10,6 +10,7 @@ import { connectBus } from "../../libs/mesh/bus-connect.ts";
 import { watchConfig } from "../../libs/mesh/config-reload.ts";
 import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
 import { ProcessMetrics } from "../../libs/metrics/process-metrics.ts";
+import { createTracing } from "../../libs/telemetry/tracing.ts";
 import { startWorkerService, workerDataDir, workerExecutors } from "../executor-worker/main.ts";
 import { loadMeshSettings } from "../executor-worker/mesh-settings.ts";
 import type { ExecutorWorker } from "../executor-worker/worker.ts";
@@ -177,6 +178,8 @@ async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<nu
   logger.info({ transport: bus.transport, mode }, "bus connected");
   // One registry and one server for every tier of this process.
   const metrics = new ProcessMetrics({ version: RUNMESH_VERSION, revision: RUNMESH_REVISION });
+  // OpenTelemetry spans when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set; nothing is loaded otherwise.
+  const tracing = await createTracing({ service: `runmesh-${mode}` });
   let scheduler: Scheduler | undefined;
   let worker: ExecutorWorker | undefined;
   let poller: Poller | undefined;
@@ -190,6 +193,7 @@ async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<nu
       listenAddress,
       metrics,
       systemId,
+      tracing,
     });
   if (identity) {
     worker = await startWorkerService({
@@ -199,6 +203,7 @@ async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<nu
       bus,
       logger,
       workerId: identity.id,
+      tracing,
       user: args.user ?? config?.user,
     });
   }
@@ -211,6 +216,7 @@ async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<nu
       logger,
       systemId,
       pollerId: `${name}-${process.pid}`,
+      tracing,
     });
   }
   let rotator: TokenRotator | undefined;
@@ -254,6 +260,7 @@ async function start(mode: Mode, args: Args, globals: GlobalOptions): Promise<nu
     shutdownTimeoutMs: config?.shutdown_timeout_ms ?? 30_000,
   });
   await rotator?.stop();
+  await tracing.shutdown().catch(() => {});
   await identity?.release();
   return code;
 }

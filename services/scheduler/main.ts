@@ -8,6 +8,7 @@ import { gitlabClients, runnerInfoFor } from "../../libs/mesh/gitlab-clients.ts"
 import { GitLabReporter } from "../../libs/mesh/gitlab-reporter.ts";
 import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
 import { type ProcessMetrics, tierMetrics } from "../../libs/metrics/process-metrics.ts";
+import type { Tracing } from "../../libs/telemetry/tracing.ts";
 import type { RunnerCapacity } from "./capacity-ledger.ts";
 import { Scheduler } from "./scheduler.ts";
 
@@ -32,6 +33,8 @@ export async function startSchedulerService(o: {
   metrics?: ProcessMetrics;
   /** The system_id label of gitlab_runner_limit (the poller's, when it runs in this process). */
   systemId?: string;
+  /** Dispatch spans (OpenTelemetry); none by default. */
+  tracing?: Tracing;
 }): Promise<Scheduler> {
   const { config, logger } = o;
   const m = await tierMetrics(
@@ -40,6 +43,7 @@ export async function startSchedulerService(o: {
   );
   const runners = runnerCapacities(config);
   const scheduler = new Scheduler({
+    tracing: o.tracing,
     bus: m.bus,
     metrics: m.served?.metrics,
     logger,

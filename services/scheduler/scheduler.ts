@@ -2,7 +2,7 @@
 // keeps undispatched jobs alive at GitLab, and fails the jobs of lost workers quickly.
 // It holds job tokens of running jobs (to report lost jobs), never a runner token.
 import { randomUUID } from "node:crypto";
-import type { Bus, KvBucket, Subscription, WorkItem } from "../../libs/bus/bus.ts";
+import type { Bus, Headers, KvBucket, Subscription, WorkItem } from "../../libs/bus/bus.ts";
 import { KvConflictError } from "../../libs/bus/bus.ts";
 import { discardPayload } from "../../libs/bus/payload-handover.ts";
 import {
@@ -26,6 +26,7 @@ import type { Logger } from "../../libs/log/logger.ts";
 import { failpoint } from "../../libs/mesh/failpoints.ts";
 import type { GitLabReporter } from "../../libs/mesh/gitlab-reporter.ts";
 import type { CapacityView, MeshMetrics } from "../../libs/metrics/mesh-metrics.ts";
+import { noTracing, type TraceSpan, type Tracing } from "../../libs/telemetry/tracing.ts";
 import { CapacityLedger, type RunnerCapacity } from "./capacity-ledger.ts";
 import { leaseRefusal } from "./lease-refusal.ts";
 
@@ -37,6 +38,8 @@ const FINAL_RECORD_RETENTION_MS = 10 * 60_000;
 export interface SchedulerOptions {
   bus: Bus;
   logger: Logger;
+  /** Dispatch spans, children of the poller's (no-op by default). */
+  tracing?: Tracing;
   concurrent: number;
   runners: RunnerCapacity[];
   /** Reports to GitLab on behalf of jobs no worker can (keep-alive, lost worker, no taker). */
@@ -57,6 +60,8 @@ export interface SchedulerOptions {
 interface Pending {
   job: AcceptedJob;
   item: WorkItem<AcceptedJob> | undefined;
+  /** From the hand-out to a worker taking it; a child of the poller's span. */
+  span: TraceSpan;
   lastKeepaliveAt: number;
   lastWorkingAt: number;
   dispatching: boolean;
@@ -229,12 +234,20 @@ export class Scheduler {
     const p: Pending = {
       job,
       item,
+      span: this.dispatchSpan(job, item.headers),
       lastKeepaliveAt: job.acceptedAt,
       lastWorkingAt: this.now(),
       dispatching: false,
     };
     this.pending.set(job.jobKey, p);
     await this.dispatch(p);
+  }
+
+  private dispatchSpan(job: AcceptedJob, parent: Headers): TraceSpan {
+    return (this.o.tracing ?? noTracing).start("runmesh.scheduler.dispatch", {
+      parent,
+      attributes: { "runmesh.job.id": job.jobId, "runmesh.runner": job.runnerName },
+    });
   }
 
   private track(job: AcceptedJob, workerId: string | undefined, dispatched: boolean): void {
@@ -266,7 +279,7 @@ export class Scheduler {
       failpoint("scheduler.before_dispatch");
       const offeredAt = performance.now();
       const res = await this.o.bus
-        .request(dispatchRpc(target.id), job, { timeoutMs: 5000 })
+        .request(dispatchRpc(target.id), job, { timeoutMs: 5000, headers: p.span.headers() })
         .catch((e: Error) => ({ accepted: false, reason: e.message }));
       this.o.metrics?.dispatched(res.accepted, (performance.now() - offeredAt) / 1000);
       if (res.accepted) {
@@ -274,6 +287,8 @@ export class Scheduler {
         failpoint("scheduler.after_dispatch");
         this.track(job, target.id, true);
         this.pending.delete(job.jobKey);
+        p.span.setAttributes({ "runmesh.worker": target.id });
+        p.span.end();
         await p.item?.ack();
         this.log.info({ job: job.jobId, worker: target.id }, "job dispatched");
         return;
@@ -283,6 +298,7 @@ export class Scheduler {
         // Claimed by another worker in the meantime (a redelivered dispatch): it is placed.
         this.track(job, record.value.workerId, true);
         this.pending.delete(job.jobKey);
+        p.span.end();
         await p.item?.ack();
         return;
       }
@@ -356,6 +372,7 @@ export class Scheduler {
         `(${workers} worker(s) alive${workers ? ", none with a free slot for its executor" : ""}); ` +
         "start a worker (runmesh worker) or raise [mesh] dispatch_timeout";
       this.log.error({ job: job.jobId, runner: job.runnerName }, why);
+      p.span.end(why);
       this.report(this.o.reporter.failJob(job, 0, why, { acknowledgeFirst: true }), job);
       this.discard(job);
       await p.item?.ack();
@@ -417,6 +434,7 @@ export class Scheduler {
         const p: Pending = {
           job: rec.job,
           item: undefined,
+          span: this.dispatchSpan(rec.job, {}),
           lastKeepaliveAt: this.now(),
           lastWorkingAt: this.now(),
           dispatching: false,

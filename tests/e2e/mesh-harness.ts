@@ -9,6 +9,7 @@ import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
 import { connectNatsBus } from "../../libs/bus/nats-bus.ts";
 import { type Config, parseConfig } from "../../libs/config/index.ts";
 import { createLogger } from "../../libs/log/logger.ts";
+import type { Tracing } from "../../libs/telemetry/tracing.ts";
 import { startWorkerService } from "../../services/executor-worker/main.ts";
 import type { ExecutorWorker } from "../../services/executor-worker/worker.ts";
 import { startPollerService } from "../../services/poller/main.ts";
@@ -75,6 +76,8 @@ export async function startMesh(o: {
   workerSlots?: number;
   traceUpdateIntervalMs?: number;
   systemId?: string;
+  /** OpenTelemetry per tier (`scheduler`, `worker-0`, `poller`); none by default. */
+  tracing?: (service: string) => Promise<Tracing>;
 }): Promise<Mesh> {
   const { config } = parseConfig(configToml(o.config), { source: "test-config.toml", hostname: "test-host" });
   const logs: string[] = [];
@@ -88,10 +91,12 @@ export async function startMesh(o: {
     buses.push(b);
     return b;
   };
+  const tracing = (service: string) => o.tracing?.(service);
   const scheduler = await startSchedulerService({
     config,
     bus: await bus("scheduler"),
     logger: logger("scheduler"),
+    tracing: await tracing("scheduler"),
   });
   const workers: ExecutorWorker[] = [];
   for (let i = 0; i < (o.workers ?? 1); i++) {
@@ -101,6 +106,7 @@ export async function startMesh(o: {
         bus: await bus(`worker-${i}`),
         logger: logger(`worker-${i}`),
         workerId: `w${i}`,
+        tracing: await tracing(`worker-${i}`),
         traceUpdateIntervalMs: o.traceUpdateIntervalMs ?? 200,
       }),
     );
@@ -111,6 +117,7 @@ export async function startMesh(o: {
     logger: logger("poller"),
     systemId: o.systemId ?? "s_0123456789ab",
     pollerId: "p0",
+    tracing: await tracing("poller"),
   });
   return {
     config,
