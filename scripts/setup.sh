@@ -19,6 +19,8 @@ command -v tini >/dev/null 2>&1 || need_apt+=(tini)
 [ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
 [ -x /bin/busybox ] || need_apt+=(busybox-static)
 [ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
+# The ssh executor's tests start a private sshd on a loopback port.
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   SUDO=""

@@ -5,7 +5,7 @@
 // registry of providers (registry.ts); adding an executor is a folder with its provider in it,
 // plus one line in the registry's built-in list.
 import type { z } from "zod";
-import type { dockerSchema } from "../config/executor-sections.ts";
+import type { customSchema, dockerSchema, sshSchema } from "../config/executor-sections.ts";
 import type { FeatureKey } from "../gitlab/runner-info.ts";
 import type { Executor, JobShell } from "./executor.ts";
 
@@ -33,6 +33,8 @@ export interface LayoutInput {
   /** The worker's defaults ([mesh] builds_dir, or under its data dir). */
   workerBuildsDir: string;
   workerCacheDir: string;
+  /** The runner entry, for executors whose layout depends on it (ssh: the login user's home). */
+  runner?: RunnerEntrySettings;
 }
 
 /** An instance an executor acquired for one job (autoscaled VM, pooled container host…). */
@@ -66,6 +68,8 @@ export interface RunnerEntrySettings {
   name?: string;
   short_token?: string;
   docker?: z.output<typeof dockerSchema>;
+  ssh?: z.output<typeof sshSchema>;
+  custom?: z.output<typeof customSchema>;
 }
 
 export interface AcquireContext {

@@ -14,7 +14,7 @@ describe("executor registry", () => {
     const shell = builtinExecutors().get("shell");
     expect(shell?.defaultShell).toBe("bash");
     expect(shell?.features).toEqual({ shared: true });
-    expect(builtinExecutors().names()).toEqual(["shell", "docker"]);
+    expect(builtinExecutors().names()).toEqual(["shell", "docker", "ssh"]);
   });
 
   test("the docker executor turns on image and services, builds in a /builds of its own", () => {
@@ -51,9 +51,9 @@ describe("executor registry", () => {
 
   test("with() adds a provider without touching the original; a name registered twice is refused", () => {
     const base = builtinExecutors();
-    const more = base.with(fake("custom"));
-    expect(more.names()).toEqual(["shell", "docker", "custom"]);
-    expect(base.get("custom")).toBeUndefined();
+    const more = base.with(fake("plug-in"));
+    expect(more.names()).toEqual(["shell", "docker", "ssh", "plug-in"]);
+    expect(base.get("plug-in")).toBeUndefined();
     expect(() => base.with(fake("shell"))).toThrow('executor "shell" is registered twice');
   });
 });

@@ -5,6 +5,7 @@
 import { dockerProvider } from "./docker/provider.ts";
 import type { ExecutorProvider } from "./provider.ts";
 import { shellProvider } from "./shell/provider.ts";
+import { sshProvider } from "./ssh/provider.ts";
 
 /** A `worker_executors` entry no provider serves: a configuration error at start. */
 export class UnknownExecutorError extends Error {
@@ -54,5 +55,5 @@ export class ExecutorRegistry {
 
 /** The executors runmesh ships. A new executor adds its provider here, from its own folder. */
 export function builtinExecutors(): ExecutorRegistry {
-  return new ExecutorRegistry([shellProvider, dockerProvider()]);
+  return new ExecutorRegistry([shellProvider, dockerProvider(), sshProvider()]);
 }

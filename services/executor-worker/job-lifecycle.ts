@@ -71,6 +71,7 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
             cacheDir: settings.cache_dir,
             workerBuildsDir: deps.buildsDir,
             workerCacheDir: deps.cacheDir,
+            runner: job.runner,
           }),
         })
       : undefined;

@@ -1,0 +1,97 @@
+// The SSH connector against a real OpenSSH sshd on a loopback port (tests/infra/sshd.ts):
+// key and password authentication, GitLab's strict host key checking, one connection per target.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { type Sshd, sshdMissing, startSshd } from "../../tests/infra/sshd.ts";
+import { SshConnectError, SshConnector, type SshTarget } from "./connector.ts";
+
+const missing = sshdMissing();
+
+describe.skipIf(missing !== undefined)(`ssh connector (needs sshd: ${missing ?? "ok"})`, () => {
+  let sshd: Sshd;
+  const connector = new SshConnector();
+  const target = (over: Partial<SshTarget> = {}): SshTarget => ({
+    host: sshd.host,
+    port: sshd.port,
+    user: sshd.user,
+    strictHostKeyChecking: true,
+    knownHostsFile: sshd.knownHostsFile,
+    ...over,
+  });
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+  });
+  afterAll(async () => {
+    await connector.close();
+    await sshd?.stop();
+  });
+
+  test("authenticates with the identity file and runs a command as the user", async () => {
+    const c = await connector.connect(target({ identityFile: sshd.identityFile }));
+    const r = await c.output("id -un; exit 7");
+    expect(r.stdout.trim()).toBe(sshd.user);
+    expect(r.code).toBe(7);
+  });
+
+  test("authenticates with the password alone", async () => {
+    const c = await new SshConnector().connect(target({ password: sshd.password }));
+    expect((await c.output("id -un")).stdout.trim()).toBe(sshd.user);
+    c.close();
+  });
+
+  test("a wrong password is refused with the target named", async () => {
+    const err = await new SshConnector().connect(target({ password: "nope" })).catch((e) => e);
+    expect(err).toBeInstanceOf(SshConnectError);
+    expect(String(err.message)).toContain(`${sshd.user}@127.0.0.1:${sshd.port}`);
+  });
+
+  test("a changed host key is refused when strict checking is on", async () => {
+    const err = await new SshConnector()
+      .connect(target({ password: sshd.password, knownHostsFile: sshd.wrongKnownHostsFile }))
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(SshConnectError);
+    expect(String(err.message)).toContain("does not match");
+  });
+
+  test("an unknown host is refused when strict checking is on (no trust on first use)", async () => {
+    const { writeFile } = await import("node:fs/promises");
+    const empty = `${sshd.dir}/empty_known_hosts`;
+    await writeFile(empty, "");
+    const err = await new SshConnector()
+      .connect(target({ password: sshd.password, knownHostsFile: empty }))
+      .catch((e) => e);
+    expect(String(err.message)).toContain("is not in known_hosts");
+  });
+
+  test("disable_strict_host_key_checking accepts any host key", async () => {
+    const c = await new SshConnector().connect(
+      target({
+        password: sshd.password,
+        knownHostsFile: sshd.wrongKnownHostsFile,
+        strictHostKeyChecking: false,
+      }),
+    );
+    expect((await c.output("echo ok")).stdout.trim()).toBe("ok");
+    c.close();
+  });
+
+  test("one connection per target, commands on concurrent channels of it", async () => {
+    const pool = new SshConnector();
+    const t = target({ identityFile: sshd.identityFile });
+    const conns = await Promise.all([pool.connect(t), pool.connect(t), pool.connect(t)]);
+    expect(new Set(conns).size).toBe(1);
+    expect(pool.size).toBe(1);
+    // Three commands that each wait for a file the next one creates: only concurrent channels finish.
+    const dir = `/tmp/runmesh-ssh-chan-${process.pid}`;
+    const outs = await Promise.all([
+      conns[0]!.output(`mkdir -p ${dir}; while [ ! -e ${dir}/b ]; do sleep 0.05; done; echo a`),
+      conns[1]!.output(
+        `mkdir -p ${dir}; touch ${dir}/b; while [ ! -e ${dir}/c ]; do sleep 0.05; done; echo b`,
+      ),
+      conns[2]!.output(`mkdir -p ${dir}; touch ${dir}/c; echo c`),
+    ]);
+    expect(outs.map((o) => o.stdout.trim())).toEqual(["a", "b", "c"]);
+    await conns[0]!.output(`rm -rf ${dir}`);
+    await pool.close();
+  });
+});

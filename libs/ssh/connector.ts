@@ -1,0 +1,227 @@
+// The SSH connector: one multiplexed connection per target (host, port, user, credentials), a
+// channel per command, as GitLab Runner's helpers/ssh does for its ssh executor and as the
+// autoscaler's instance executors will use it. Authentication as GitLab's: the password always
+// offered, the identity file's key when set (unencrypted); host keys checked against
+// known_hosts (default ~/.ssh/known_hosts) unless disable_strict_host_key_checking. A connection
+// lost (keepalive timeout, server gone) leaves the pool, so the next command reconnects.
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
+import { checkHostKey } from "./known-hosts.ts";
+
+export interface SshTarget {
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+  identityFile?: string;
+  /** Checks the host key against known_hosts (GitLab: unless disable_strict_host_key_checking). */
+  strictHostKeyChecking: boolean;
+  /** Default `~/.ssh/known_hosts` of the worker's user. */
+  knownHostsFile?: string;
+  /** Keepalive interval; the connection is dropped after 3 unanswered. Default 30 s. */
+  keepaliveIntervalMs?: number;
+  /** Handshake and authentication deadline. Default 60 s. */
+  connectTimeoutMs?: number;
+}
+
+/** A connection could not be made or was lost: not the script's fault. */
+export class SshConnectError extends Error {
+  constructor(
+    readonly target: string,
+    message: string,
+  ) {
+    super(`ssh ${target}: ${message}`);
+    this.name = "SshConnectError";
+  }
+}
+
+export interface CommandIO {
+  onStdout?(chunk: Uint8Array): void;
+  onStderr?(chunk: Uint8Array): void;
+}
+
+export interface CommandResult {
+  /** The remote exit status; -1 when the command ended on a signal or the channel closed without one. */
+  code: number;
+  signal?: string;
+}
+
+/** One connection: commands run on channels of it, concurrently. */
+export class SshConnection {
+  private closed = false;
+
+  constructor(
+    readonly label: string,
+    private readonly client: Client,
+    onClose: () => void,
+  ) {
+    client.on("close", () => {
+      this.closed = true;
+      onClose();
+    });
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /** Runs `command` on a new channel, `stdin` fed then closed; resolves when the channel closes. */
+  exec(command: string, io: CommandIO = {}, stdin?: string | Uint8Array): Promise<CommandResult> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) {
+        reject(new SshConnectError(this.label, "the connection is closed"));
+        return;
+      }
+      this.client.exec(command, (err: Error | undefined, channel: ClientChannel) => {
+        if (err) {
+          reject(new SshConnectError(this.label, `opening a channel: ${err.message}`));
+          return;
+        }
+        let result: CommandResult = { code: -1 };
+        channel.on("exit", (code: number | null, signal?: string) => {
+          result = code === null || code === undefined ? { code: -1, signal } : { code };
+        });
+        channel.on("data", (c: Buffer) => io.onStdout?.(c));
+        channel.stderr.on("data", (c: Buffer) => io.onStderr?.(c));
+        channel.on("close", () => {
+          if (this.closed && result.code === -1 && result.signal === undefined)
+            reject(new SshConnectError(this.label, "the connection was lost while a command ran"));
+          else resolve(result);
+        });
+        channel.end(stdin);
+      });
+    });
+  }
+
+  /** Runs a command and collects its stdout (small outputs: paths, pids). */
+  async output(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    const out: Uint8Array[] = [];
+    const err: Uint8Array[] = [];
+    const r = await this.exec(command, { onStdout: (c) => out.push(c), onStderr: (c) => err.push(c) });
+    return {
+      code: r.code,
+      stdout: Buffer.concat(out).toString("utf8"),
+      stderr: Buffer.concat(err).toString("utf8"),
+    };
+  }
+
+  close(): void {
+    this.client.end();
+  }
+}
+
+export function targetLabel(t: SshTarget): string {
+  return `${t.user}@${t.host}:${t.port}`;
+}
+
+/** A pool of connections, one per target, shared by every job that goes there. */
+export class SshConnector {
+  private readonly pool = new Map<string, Promise<SshConnection>>();
+
+  /** The open connection to `target`, or a new one. */
+  connect(target: SshTarget): Promise<SshConnection> {
+    const key = JSON.stringify([
+      target.host,
+      target.port,
+      target.user,
+      target.password ?? "",
+      target.identityFile ?? "",
+      target.strictHostKeyChecking,
+      target.knownHostsFile ?? "",
+    ]);
+    const pooled = this.pool.get(key);
+    if (pooled) return pooled;
+    const made = dial(target, () => {
+      if (this.pool.get(key) === made) this.pool.delete(key);
+    });
+    this.pool.set(key, made);
+    made.catch(() => {
+      if (this.pool.get(key) === made) this.pool.delete(key);
+    });
+    return made;
+  }
+
+  /** How many connections are open or opening. */
+  get size(): number {
+    return this.pool.size;
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.pool.values()];
+    this.pool.clear();
+    for (const c of await Promise.allSettled(all)) if (c.status === "fulfilled") c.value.close();
+  }
+}
+
+/** A fresh connection, not pooled (what a connector does per target; benchmarks use it alone). */
+export function dial(target: SshTarget, onClose: () => void = () => {}): Promise<SshConnection> {
+  const label = targetLabel(target);
+  return new Promise((resolve, reject) => {
+    let config: ConnectConfig;
+    let hostKeyError: string | undefined;
+    try {
+      config = connectConfig(target, (message) => {
+        hostKeyError = message;
+      });
+    } catch (error) {
+      reject(new SshConnectError(label, (error as Error).message));
+      return;
+    }
+    const client = new Client();
+    let ready = false;
+    client.once("ready", () => {
+      ready = true;
+      resolve(new SshConnection(label, client, onClose));
+    });
+    client.on("error", (error: Error) => {
+      if (ready) return; // the connection's "close" follows and takes it out of the pool
+      client.end();
+      reject(new SshConnectError(label, hostKeyError ?? error.message));
+    });
+    client.connect(config);
+  });
+}
+
+function connectConfig(t: SshTarget, onHostKeyError: (message: string) => void): ConnectConfig {
+  const config: ConnectConfig = {
+    host: t.host,
+    port: t.port,
+    username: t.user,
+    // GitLab offers the password always, an empty one included.
+    password: t.password ?? "",
+    readyTimeout: t.connectTimeoutMs ?? 60_000,
+    keepaliveInterval: t.keepaliveIntervalMs ?? 30_000,
+    keepaliveCountMax: 3,
+  };
+  if (t.identityFile) {
+    try {
+      config.privateKey = readFileSync(t.identityFile);
+    } catch (error) {
+      throw new Error(
+        `[runners.ssh] identity_file: cannot read ${t.identityFile}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
+    }
+  }
+  if (t.strictHostKeyChecking) {
+    const file = t.knownHostsFile || join(homedir(), ".ssh", "known_hosts");
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (error) {
+      throw new Error(
+        `[runners.ssh] known_hosts_file: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); add the host's key to it (ssh-keyscan -p ${t.port} ${t.host} >> ${file}) or set disable_strict_host_key_checking = true`,
+      );
+    }
+    config.hostVerifier = (key: Buffer) => {
+      const verdict = checkHostKey(text, t.host, t.port, key);
+      if (verdict.ok) return true;
+      onHostKeyError(
+        `host key refused: ${verdict.message} (${file}); strict host key checking is on ([runners.ssh] disable_strict_host_key_checking = false)`,
+      );
+      return false;
+    };
+  }
+  return config;
+}
