@@ -22,7 +22,11 @@ export const FEATURES = {
   cache: { supported: false, issue: 0, why: "cache stages not built yet: such jobs fail loudly" },
   fallback_cache_keys: { supported: false, issue: 0, why: "cache not built yet" },
   // Per executor: its provider turns it on (libs/executors, the shell executor does).
-  shared: { supported: false, issue: 8, why: "set by the executor provider whose builds_dir is shared" },
+  shared: {
+    supported: false,
+    issue: 8,
+    why: "set by the executor providers whose builds_dir is shared (shell, ssh)",
+  },
   upload_multiple_artifacts: { supported: false, issue: 0, why: "artifacts not built yet" },
   upload_raw_artifacts: { supported: false, issue: 0, why: "artifacts not built yet" },
   session: { supported: false, issue: 0, why: "no session server yet" },

@@ -112,6 +112,13 @@ function ensureUser(user: string, password: string): void {
   }
   const r = spawnSync("chpasswd", [], { input: `${user}:${password}\n`, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`chpasswd ${user}: ${r.stderr}`);
+  // Debian's skeleton .bash_logout runs clear_console, which fails without a terminal and turns
+  // every login shell's exit into 1: GitLab's documented fix is to remove it (shells/#shell-profile-loading).
+  spawnSync("rm", ["-f", `${homeOf(user)}/.bash_logout`]);
+}
+
+function homeOf(user: string): string {
+  return spawnSync("getent", ["passwd", user], { encoding: "utf8" }).stdout.split(":")[5] ?? `/home/${user}`;
 }
 
 async function ready(child: ChildProcess, port: number, stderr: () => string): Promise<void> {

@@ -223,6 +223,36 @@ describe.skipIf(missing !== undefined)(`ssh executor on a real sshd (needs sshd:
     expect(left).not.toContain("sleep 302");
   });
 
+  test("a changed host key fails prepare as a system failure, nothing run on the host", async () => {
+    const e = new SshExecutor({
+      connector: new SshConnector(),
+      runnerName: "ssh-test",
+      target: {
+        host: sshd.host,
+        port: sshd.port,
+        user: sshd.user,
+        identityFile: sshd.identityFile,
+        strictHostKeyChecking: true,
+        knownHostsFile: sshd.wrongKnownHostsFile,
+      },
+    });
+    const dir = `/home/${sshd.user}/never-${process.pid}`;
+    const err = await e
+      .prepare({
+        buildsDir: dir,
+        projectDir: `${dir}/p`,
+        shell: "bash",
+        log: () => {},
+        signal: never,
+        jobId: 1,
+      })
+      .catch((x) => x);
+    expect(err).toBeInstanceOf(ExecutorError);
+    expect(err.failureReason).toBe("runner_system_failure");
+    expect(err.message).toContain("does not match the one in known_hosts");
+    expect(spawnSync("test", ["-e", dir]).status).not.toBe(0);
+  });
+
   test("an unreachable host is a system failure naming the runner and the target", async () => {
     const e = new SshExecutor({
       connector: new SshConnector(),
