@@ -154,3 +154,94 @@ export const runnerStateSchema = z.object({
 });
 export type RunnerState = z.infer<typeof runnerStateSchema>;
 export const RUNNERS_BUCKET = "runmesh-runners";
+
+/**
+ * Autoscaler (issue 14): the worker of an autoscaled job asks the active autoscaler of the job's
+ * instance group (one per runner entry) for a slot on an instance, and gives it back after the job.
+ * The subject carries the group, so only that group's active autoscaler answers.
+ */
+function autoscalerSubject(groupKey: string, verb: string): string {
+  return `runmesh.autoscaler.${groupKey.replace(/[^A-Za-z0-9_-]/g, "_")}.${verb}`;
+}
+
+export const instanceConnectInfoSchema = z.object({
+  id: z.string(),
+  os: z.string().optional(),
+  arch: z.string().optional(),
+  protocol: z.enum(["ssh", "winrm", "winrm+https"]).optional(),
+  protocolPort: z.number().int().optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  key: z.string().optional(),
+  useStaticCredentials: z.boolean().optional(),
+  keepaliveMs: z.number().optional(),
+  timeoutMs: z.number().optional(),
+  externalAddr: z.string().optional(),
+  internalAddr: z.string().optional(),
+  expiresAt: z.number().optional(),
+});
+
+export function autoscalerAcquireRpc(groupKey: string) {
+  return rpc(
+    autoscalerSubject(groupKey, "acquire"),
+    z.object({
+      /** The acquisition's key (the job key): acquiring twice with one key returns the same slot. */
+      key: z.string(),
+      /** How long the caller will keep asking: the demand counts as reserved until then. */
+      waitMs: z.number().int().nonnegative(),
+    }),
+    z.discriminatedUnion("acquired", [
+      z.object({ acquired: z.literal(true), instanceId: z.string(), connectInfo: instanceConnectInfoSchema }),
+      z.object({ acquired: z.literal(false), reason: z.string(), retryAfterMs: z.number() }),
+    ]),
+  );
+}
+
+export function autoscalerReleaseRpc(groupKey: string) {
+  return rpc(
+    autoscalerSubject(groupKey, "release"),
+    z.object({ key: z.string() }),
+    z.object({ released: z.boolean() }),
+  );
+}
+
+/** What an instance group can take now, published by its active autoscaler on every change. */
+export const autoscalerCapacity = topic(
+  "runmesh.autoscaler.capacity",
+  z.object({
+    groupKey: z.string(),
+    autoscalerId: z.string(),
+    /** Ready slots free to acquire now. */
+    free: z.number().int().nonnegative(),
+    /** Slots of all instances that are or will be usable (ready, creating, pending). */
+    total: z.number().int().nonnegative(),
+    acquired: z.number().int().nonnegative(),
+    instances: z.number().int().nonnegative(),
+  }),
+);
+
+/** One active autoscaler per instance group: the holder of the group's key in this bucket. */
+export const autoscalerLeaseSchema = z.object({ holder: z.string(), expiresAt: z.number() });
+export const AUTOSCALER_LEASES_BUCKET = "runmesh-autoscaler-leases";
+
+/** An instance group's state, written by its active autoscaler, read by the standby that takes over. */
+export const autoscalerInstanceSchema = z.object({
+  id: z.string(),
+  state: z.enum(["creating", "ready", "unhealthy", "deleting"]),
+  /** Keys of the acquisitions the instance holds now. */
+  acquisitions: z.array(z.string()),
+  useCount: z.number().int().nonnegative(),
+  idleSinceMs: z.number(),
+  createdAtMs: z.number(),
+});
+export const autoscalerGroupStateSchema = z.object({
+  instances: z.array(autoscalerInstanceSchema),
+  pending: z.number().int().nonnegative(),
+  memo: z.object({
+    throttle: z.object({ tokens: z.number(), atMs: z.number() }).optional(),
+    lastScaleDown: z.object({ atMs: z.number(), demandSlots: z.number() }).optional(),
+  }),
+  savedAtMs: z.number(),
+});
+export type AutoscalerGroupState = z.infer<typeof autoscalerGroupStateSchema>;
+export const AUTOSCALER_GROUPS_BUCKET = "runmesh-autoscaler-groups";

@@ -1,0 +1,253 @@
+// The autoscaler service against the in-memory instance group: on the in-process bus for the
+// all-in-one (state_storage across restarts), and two autoscalers on a real nats-server for the
+// standby's takeover.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Bus } from "../../libs/bus/bus.ts";
+import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
+import { connectNatsBus } from "../../libs/bus/nats-bus.ts";
+import { autoscalerAcquireRpc, autoscalerCapacity, autoscalerReleaseRpc } from "../../libs/bus/subjects.ts";
+import { autoscalerSettingsSchema } from "../../libs/config/autoscaler-section.ts";
+import { MemoryInstanceGroup } from "../../libs/fleeting/memory-instance-group.ts";
+import { createLogger } from "../../libs/log/logger.ts";
+import { type NatsServer, startNatsServer } from "../../tests/infra/nats-server.ts";
+import { Autoscaler, type AutoscalerOptions } from "./autoscaler.ts";
+import { plannerSettings } from "./planner-settings.ts";
+
+const logger = createLogger({ service: "autoscaler-test", level: "silent" });
+const FAST = { update_interval: "100ms", update_interval_when_expecting: "20ms" };
+
+function settings(section: Record<string, unknown>) {
+  return plannerSettings(autoscalerSettingsSchema.parse({ ...FAST, ...section }));
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await Bun.sleep(10);
+  }
+}
+
+function autoscaler(o: Partial<AutoscalerOptions> & Pick<AutoscalerOptions, "bus" | "group" | "settings">) {
+  return new Autoscaler({
+    groupKey: "g1",
+    runnerName: "auto",
+    autoscalerId: "a1",
+    logger,
+    leaseTtlMs: 600,
+    ...o,
+  });
+}
+
+const readyCount = (a: Autoscaler) => a.snapshot().instances.filter((i) => i.state === "ready").length;
+const live = (g: MemoryInstanceGroup) => g.list().filter((i) => i.state !== "deleting").length;
+
+describe("autoscaler service (in-process bus)", () => {
+  test("keeps idle_count slots ready, serves acquire/release and reports capacity", async () => {
+    const bus = createInprocBus({ logger });
+    const group = new MemoryInstanceGroup();
+    const caps: number[] = [];
+    await bus.subscribe(autoscalerCapacity, (m) => {
+      caps.push(m.data.free);
+    });
+    const a = autoscaler({
+      bus,
+      group,
+      settings: settings({ capacity_per_instance: 2, policy: [{ idle_count: 3, idle_time: "1h" }] }),
+    });
+    await a.start();
+    await until("two instances are ready", () => readyCount(a) === 2);
+    expect(group.calls.filter((c) => c.op === "increase")).toEqual([{ op: "increase", arg: 2 }]);
+    const got = await bus.request(autoscalerAcquireRpc("g1"), { key: "job-1", waitMs: 1000 });
+    expect(got.acquired).toBe(true);
+    if (got.acquired) expect(got.connectInfo.id).toBe(got.instanceId);
+    await until("capacity shows 3 free slots", () => caps.at(-1) === 3);
+    await Bun.sleep(150);
+    expect(readyCount(a)).toBe(2);
+    // A second job leaves 2 free slots, below the idle target of 3: a third instance comes.
+    expect((await bus.request(autoscalerAcquireRpc("g1"), { key: "job-2", waitMs: 1000 })).acquired).toBe(
+      true,
+    );
+    await until("a third instance is ready", () => readyCount(a) === 3);
+    expect(await bus.request(autoscalerReleaseRpc("g1"), { key: "job-1" })).toEqual({ released: true });
+    await a.stop();
+    await bus.close();
+  });
+
+  test("an acquisition that finds no ready slot counts as demand and is served once an instance is ready", async () => {
+    const bus = createInprocBus({ logger });
+    const group = new MemoryInstanceGroup({ createDelayMs: 50 });
+    const a = autoscaler({ bus, group, settings: settings({}) });
+    await a.start();
+    const first = await bus.request(autoscalerAcquireRpc("g1"), { key: "job-1", waitMs: 5000 });
+    expect(first.acquired).toBe(false);
+    await until("an instance is ready", () => readyCount(a) === 1);
+    expect((await bus.request(autoscalerAcquireRpc("g1"), { key: "job-1", waitMs: 5000 })).acquired).toBe(
+      true,
+    );
+    await a.stop();
+    await bus.close();
+  });
+
+  test("max_use_count: a spent instance is deleted after its last release", async () => {
+    const bus = createInprocBus({ logger });
+    const group = new MemoryInstanceGroup();
+    const a = autoscaler({
+      bus,
+      group,
+      settings: settings({ max_use_count: 1, policy: [{ idle_count: 1, idle_time: "1h" }] }),
+    });
+    await a.start();
+    await until("one ready", () => readyCount(a) === 1);
+    const got = await bus.request(autoscalerAcquireRpc("g1"), { key: "job-1", waitMs: 1000 });
+    if (!got.acquired) throw new Error(got.reason);
+    await bus.request(autoscalerReleaseRpc("g1"), { key: "job-1" });
+    await until("the spent instance is deleted", () => group.list().every((i) => i.id !== got.instanceId));
+    await a.stop();
+    await bus.close();
+  });
+
+  test("a failed instance_ready_command makes the instance unhealthy; it is deleted and replaced", async () => {
+    const bus = createInprocBus({ logger });
+    const group = new MemoryInstanceGroup();
+    let calls = 0;
+    const a = autoscaler({
+      bus,
+      group,
+      settings: settings({ policy: [{ idle_count: 1 }] }),
+      ready: async () => ++calls > 1,
+    });
+    await a.start();
+    await until("a replacement is ready", () => readyCount(a) === 1);
+    expect(group.calls.filter((c) => c.op === "decrease")).toEqual([{ op: "decrease", arg: ["m-0"] }]);
+    await a.stop();
+    await bus.close();
+  });
+
+  describe("state_storage across restarts of the all-in-one", () => {
+    let dir: string;
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), "runmesh-autoscaler-"));
+    });
+    afterAll(() => rm(dir, { recursive: true, force: true }));
+
+    async function run(
+      group: MemoryInstanceGroup,
+      file: string | undefined,
+      keep: boolean,
+      body: (a: Autoscaler, bus: Bus) => Promise<void>,
+    ) {
+      const bus = createInprocBus({ logger });
+      const a = autoscaler({
+        bus,
+        group,
+        settings: settings({ max_use_count: 5, policy: [{ idle_count: 2, idle_time: "1h" }] }),
+        stateFile: file ? { path: file, keepInstanceWithAcquisitions: keep } : undefined,
+      });
+      await a.start();
+      await body(a, bus);
+      a.abandon();
+      await bus.close();
+    }
+
+    test("instances and use counts are restored; no instance is created twice", async () => {
+      const group = new MemoryInstanceGroup();
+      const file = join(dir, "restore.json");
+      await run(group, file, false, async (a, bus) => {
+        await until("two ready", () => readyCount(a) === 2);
+        const got = await bus.request(autoscalerAcquireRpc("g1"), { key: "j", waitMs: 1000 });
+        if (!got.acquired) throw new Error(got.reason);
+        await bus.request(autoscalerReleaseRpc("g1"), { key: "j" });
+      });
+      await run(group, file, false, async (a) => {
+        expect(a.restoredFrom).toBe("state_storage");
+        await until("both ready again", () => readyCount(a) === 2);
+        expect(
+          a
+            .snapshot()
+            .instances.map((i) => i.useCount)
+            .sort(),
+        ).toEqual([0, 1]);
+      });
+      expect(group.calls.filter((c) => c.op === "increase")).toEqual([{ op: "increase", arg: 2 }]);
+      expect(group.calls.filter((c) => c.op === "decrease")).toEqual([]);
+    });
+
+    test("an instance holding an acquisition at the crash is deleted, or kept with keep_instance_with_acquisitions", async () => {
+      for (const keep of [false, true]) {
+        const group = new MemoryInstanceGroup();
+        const file = join(dir, `busy-${keep}.json`);
+        let busy = "";
+        await run(group, file, keep, async (a, bus) => {
+          await until("two ready", () => readyCount(a) === 2);
+          const got = await bus.request(autoscalerAcquireRpc("g1"), { key: "j", waitMs: 1000 });
+          if (!got.acquired) throw new Error(got.reason);
+          busy = got.instanceId;
+          await until("a third instance for the idle target", () => readyCount(a) === 3);
+        });
+        await run(group, file, keep, async (a) => {
+          await until("the kept instances are ready again", () => readyCount(a) === (keep ? 3 : 2));
+          const deleted = group.calls.filter((c) => c.op === "decrease").flatMap((c) => c.arg as string[]);
+          expect({ keep, deleted }).toEqual({ keep, deleted: keep ? [] : [busy] });
+        });
+      }
+    });
+
+    test("without state_storage, instances found at start are deleted for safety", async () => {
+      const group = new MemoryInstanceGroup();
+      await run(group, undefined, false, (a) => until("two ready", () => readyCount(a) === 2));
+      await run(group, undefined, false, async (a) => {
+        expect(a.restoredFrom).toBe("nothing");
+        await until("two new ones ready", () => readyCount(a) === 2);
+      });
+      expect(group.calls.filter((c) => c.op === "decrease")).toEqual([
+        { op: "decrease", arg: ["m-0", "m-1"] },
+      ]);
+    });
+  });
+});
+
+describe("autoscaler standby over NATS", () => {
+  let nats: NatsServer;
+  beforeAll(async () => {
+    nats = await startNatsServer();
+  });
+  afterAll(() => nats?.stop());
+
+  test("one active per group; the standby takes over when it dies, keeps its acquisitions and doubles nothing", async () => {
+    const busA = await connectNatsBus({ servers: nats.url, name: "as-a", logger });
+    const busB = await connectNatsBus({ servers: nats.url, name: "as-b", logger });
+    const client = await connectNatsBus({ servers: nats.url, name: "worker", logger });
+    // One cloud, two autoscalers that both could drive it.
+    const group = new MemoryInstanceGroup();
+    const s = settings({ policy: [{ idle_count: 2, idle_time: "1h" }] });
+    const a = autoscaler({ bus: busA, group, settings: s, autoscalerId: "a" });
+    const b = autoscaler({ bus: busB, group, settings: s, autoscalerId: "b" });
+    await a.start();
+    await b.start();
+    await until("a has two ready", () => readyCount(a) === 2);
+    expect([a.isActive, b.isActive]).toEqual([true, false]);
+    const got = await client.request(autoscalerAcquireRpc("g1"), { key: "job-7", waitMs: 1000 });
+    if (!got.acquired) throw new Error(got.reason);
+    await until("a third instance for the idle target", () => readyCount(a) === 3);
+
+    a.abandon();
+    await busA.close();
+    await until("b takes over", () => b.isActive);
+    expect(b.restoredFrom).toBe("kv");
+    // b serves the same book: job-7 still holds its slot and releases on b.
+    expect(await client.request(autoscalerReleaseRpc("g1"), { key: "job-7" }, { timeoutMs: 3000 })).toEqual({
+      released: true,
+    });
+    await b.tickNow();
+    await Bun.sleep(200);
+    expect(live(group)).toBe(3);
+    expect(group.calls.filter((c) => c.op === "increase").reduce((n, c) => n + (c.arg as number), 0)).toBe(3);
+    await b.stop();
+    await busB.close();
+    await client.close();
+  });
+});

@@ -1,0 +1,400 @@
+// The autoscaler service for one instance group (one [[runners]] entry with [runners.autoscaler]):
+// it waits as a standby until it holds the group's lease, then owns the group: it folds each
+// Update into the book, runs the planner, sends the whole delta to the plugin, runs readiness,
+// serves acquire/release, persists the book (KV for the standby, state_storage's file for the
+// all-in-one) and publishes the capacity the scheduler follows. All decisions are in planner.ts
+// and instance-book.ts; this file only does I/O and timing.
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { Bus, KvBucket, Subscription } from "../../libs/bus/bus.ts";
+import { KvConflictError } from "../../libs/bus/bus.ts";
+import {
+  AUTOSCALER_GROUPS_BUCKET,
+  AUTOSCALER_LEASES_BUCKET,
+  type AutoscalerGroupState,
+  autoscalerAcquireRpc,
+  autoscalerCapacity,
+  autoscalerGroupStateSchema,
+  autoscalerLeaseSchema,
+  autoscalerReleaseRpc,
+} from "../../libs/bus/subjects.ts";
+import type {
+  ConnectInfo,
+  ConnectorConfig,
+  InstanceGroup,
+  ProviderState,
+} from "../../libs/fleeting/instance-group.ts";
+import type { Logger } from "../../libs/log/logger.ts";
+import { GroupLease } from "./group-lease.ts";
+import {
+  acquireSlot,
+  capacityOf,
+  emptyBook,
+  plannerViews,
+  reconcile,
+  releaseSlot,
+  restoreFromStorage,
+} from "./instance-book.ts";
+import { plan, shutdownRemovals } from "./planner.ts";
+import type { PlannerSettings } from "./planner-settings.ts";
+
+export interface AutoscalerOptions {
+  bus: Bus;
+  group: InstanceGroup;
+  /** The runner entry's key: names the group on the bus and in KV. */
+  groupKey: string;
+  /** The runner entry's name, for logs. */
+  runnerName: string;
+  autoscalerId: string;
+  settings: PlannerSettings;
+  pluginConfig?: unknown;
+  connectorConfig?: ConnectorConfig;
+  logger: Logger;
+  /** state_storage: the book's file for restarts of the all-in-one. */
+  stateFile?: { path: string; keepInstanceWithAcquisitions: boolean };
+  /** instance_ready_command: true when the instance may take jobs (default: ready when running). */
+  ready?: (info: ConnectInfo) => Promise<boolean>;
+  /** The lease lapses this long after the last renewal (renewed every third of it). */
+  leaseTtlMs?: number;
+  now?: () => number;
+}
+
+export class Autoscaler {
+  private readonly now: () => number;
+  private book: AutoscalerGroupState;
+  private bookRevision: number | undefined;
+  private lease!: GroupLease;
+  private books!: KvBucket<typeof autoscalerGroupStateSchema>;
+  private served: Subscription[] = [];
+  private tickTimer: ReturnType<typeof setTimeout> | undefined;
+  private leaseTimer: ReturnType<typeof setInterval> | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private providerMaxSize: number | undefined;
+  /** Acquisitions asked for and not served yet: demand the planner counts as reserved. */
+  private readonly waiting = new Map<string, number>();
+  private readonly readying = new Set<string>();
+  /** For tests and logs: how this autoscaler came to own the group. */
+  restoredFrom: "kv" | "state_storage" | "nothing" | undefined;
+
+  constructor(private readonly o: AutoscalerOptions) {
+    this.now = o.now ?? Date.now;
+    this.book = emptyBook(this.now());
+  }
+
+  get isActive(): boolean {
+    return this.lease?.held === true && !this.stopped && this.served.length > 0;
+  }
+
+  private get log(): Logger {
+    return this.o.logger.child({
+      runner: this.o.runnerName,
+      group: this.o.groupKey,
+      autoscaler: this.o.autoscalerId,
+    });
+  }
+
+  /** Starts as a standby; becomes active as soon as the group's lease is free. */
+  async start(): Promise<void> {
+    const ttl = this.o.leaseTtlMs ?? 15_000;
+    const leases = await this.o.bus.kv(AUTOSCALER_LEASES_BUCKET, autoscalerLeaseSchema);
+    this.books = await this.o.bus.kv(AUTOSCALER_GROUPS_BUCKET, autoscalerGroupStateSchema);
+    this.lease = new GroupLease(leases, this.o.groupKey, this.o.autoscalerId, ttl, this.now);
+    const beat = () => this.serial(() => this.leaseBeat());
+    this.leaseTimer = setInterval(beat, Math.max(50, Math.floor(ttl / 3)));
+    await beat();
+  }
+
+  private async leaseBeat(): Promise<void> {
+    if (this.stopped) return;
+    const wasActive = this.lease.held;
+    let holds = false;
+    try {
+      holds = await this.lease.tryAcquire();
+    } catch (err) {
+      this.log.warn({ err: String(err) }, "autoscaler lease: the bus failed; trying again");
+    }
+    if (holds && !wasActive) await this.becomeActive();
+    else if (!holds && wasActive) await this.stepDown("another autoscaler holds the group's lease");
+  }
+
+  private async becomeActive(): Promise<void> {
+    const info = await this.o.group.init(this.o.pluginConfig ?? {}, {
+      connectorConfig: this.o.connectorConfig ?? {},
+    });
+    this.providerMaxSize = info.maxSize;
+    const stored = await this.books.get(this.o.groupKey);
+    const toDelete: string[] = [];
+    if (stored) {
+      // A standby taking over: the jobs still run on their workers, so acquisitions stand.
+      this.book = stored.value;
+      this.bookRevision = stored.revision;
+      this.restoredFrom = "kv";
+    } else if (this.o.stateFile && (await this.readStateFile())) {
+      const restored = restoreFromStorage(
+        this.book,
+        this.o.stateFile.keepInstanceWithAcquisitions,
+        this.now(),
+      );
+      this.book = restored.book;
+      toDelete.push(...restored.toDelete);
+      this.restoredFrom = "state_storage";
+    } else this.restoredFrom = "nothing";
+    this.log.info(
+      { instances: this.book.instances.length, restored_from: this.restoredFrom, provider: info.id },
+      "autoscaler active for the instance group",
+    );
+    if (toDelete.length > 0) await this.decrease(toDelete, "held acquisitions at restart");
+    this.served = [
+      await this.o.bus.serve(autoscalerAcquireRpc(this.o.groupKey), (m) =>
+        this.serial(() => this.acquire(m.data.key, m.data.waitMs)),
+      ),
+      await this.o.bus.serve(autoscalerReleaseRpc(this.o.groupKey), (m) =>
+        this.serial(() => this.release(m.data.key)),
+      ),
+    ];
+    await this.tick(true);
+  }
+
+  private async stepDown(why: string): Promise<void> {
+    this.log.warn({ why }, "autoscaler no longer active for the instance group");
+    clearTimeout(this.tickTimer);
+    await Promise.all(this.served.map((s) => s.unsubscribe()));
+    this.served = [];
+  }
+
+  /** Runs `op` after every earlier one: the book has one writer at a time. */
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(op, op);
+    this.chain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private schedule(ms: number): void {
+    clearTimeout(this.tickTimer);
+    if (this.stopped || !this.lease.held) return;
+    this.tickTimer = setTimeout(() => this.serial(() => this.tick(false)).catch(() => undefined), ms);
+  }
+
+  private async tick(first: boolean): Promise<void> {
+    if (this.stopped || !this.lease.held) return;
+    const now = this.now();
+    try {
+      const reported = new Map<string, ProviderState>();
+      await this.o.group.update((id, state) => reported.set(id, state));
+      const r = reconcile(this.book, reported, now);
+      this.book = r.book;
+      for (const v of r.vanished) {
+        if (v.acquisitions.length > 0)
+          this.log.error({ instance: v.id, acquisitions: v.acquisitions }, "instance unexpectedly removed");
+      }
+      // Without state the first Update lists only instances we cannot vouch for (fleeting: "preexisted").
+      if (r.strangers.length > 0) await this.decrease(r.strangers, first ? "preexisted" : "not ours");
+      for (const id of r.running) this.runReadiness(id);
+
+      for (const [key, until] of this.waiting) if (until <= now) this.waiting.delete(key);
+      const p = plan(
+        {
+          instances: plannerViews(this.book),
+          pending: this.book.pending,
+          reserved: this.waiting.size,
+          providerMaxSize: this.providerMaxSize,
+          memo: this.book.memo,
+        },
+        this.o.settings,
+        now,
+      );
+      this.book = { ...this.book, memo: p.memo };
+      if (p.increase > 0 || p.remove.length > 0 || p.held) {
+        this.log.info(
+          { ...p.terms, increase: p.increase, remove: p.remove, reasons: p.reasons, held: p.held },
+          "required scaling change",
+        );
+      }
+      if (p.remove.length > 0) await this.decrease(p.remove, "planner");
+      if (p.increase > 0) {
+        const res = await this.o.group.increase(p.increase);
+        this.book = { ...this.book, pending: this.book.pending + res.succeeded };
+        if (res.error)
+          this.log.warn(
+            { asked: p.increase, succeeded: res.succeeded, err: res.error.message },
+            "increase partly failed",
+          );
+      }
+      await this.persist();
+      await this.publishCapacity();
+      this.schedule(p.nextUpdateMs);
+    } catch (err) {
+      this.log.error({ err: String(err) }, "autoscaler tick failed; retrying");
+      this.schedule(this.o.settings.updateIntervalWhenExpectingMs);
+    }
+  }
+
+  private async decrease(ids: string[], why: string): Promise<void> {
+    const res = await this.o.group.decrease(ids);
+    const done = new Set(res.succeeded);
+    this.book = {
+      ...this.book,
+      instances: this.book.instances.map((i) => (done.has(i.id) ? { ...i, state: "deleting" as const } : i)),
+    };
+    this.log.info({ instances: ids, why, failed: res.error?.message }, "removing instances");
+  }
+
+  private runReadiness(id: string): void {
+    if (this.readying.has(id)) return;
+    this.readying.add(id);
+    const check = async () => {
+      const info = await this.o.group.connectInfo(id);
+      return this.o.ready ? this.o.ready(info) : true;
+    };
+    check()
+      .catch((err) => {
+        this.log.warn({ instance: id, err: String(err) }, "instance readiness failed");
+        return false;
+      })
+      .then((ok) =>
+        this.serial(async () => {
+          this.readying.delete(id);
+          const now = this.now();
+          this.book = {
+            ...this.book,
+            instances: this.book.instances.map((i) =>
+              i.id === id && i.state === "creating"
+                ? { ...i, state: ok ? "ready" : "unhealthy", idleSinceMs: now }
+                : i,
+            ),
+          };
+          await this.persist();
+          await this.publishCapacity();
+          // A newly ready instance may serve the acquisitions waiting for it, or must be replaced.
+          this.schedule(0);
+        }),
+      )
+      .catch(() => undefined);
+  }
+
+  private async acquire(key: string, waitMs: number) {
+    if (!this.isActive)
+      return { acquired: false as const, reason: "this autoscaler is not active", retryAfterMs: 1_000 };
+    const got = acquireSlot(this.book, key, this.o.settings);
+    if (!got) {
+      const wasNew = !this.waiting.has(key);
+      this.waiting.set(key, this.now() + waitMs);
+      if (wasNew) this.schedule(0);
+      return {
+        acquired: false as const,
+        reason: `no ready instance with a free slot in the group of runner "${this.o.runnerName}"`,
+        retryAfterMs: this.o.settings.updateIntervalWhenExpectingMs,
+      };
+    }
+    this.waiting.delete(key);
+    this.book = got.book;
+    await this.persist();
+    await this.publishCapacity();
+    const info = await this.o.group.connectInfo(got.instanceId);
+    return { acquired: true as const, instanceId: got.instanceId, connectInfo: info };
+  }
+
+  private async release(key: string) {
+    this.waiting.delete(key);
+    const r = releaseSlot(this.book, key, this.now());
+    this.book = r.book;
+    if (r.released) {
+      await this.persist();
+      await this.publishCapacity();
+      // A spent instance (max_use_count) goes at once.
+      if (this.o.settings.maxUseCount > 0) this.schedule(0);
+    }
+    return { released: r.released };
+  }
+
+  private async persist(): Promise<void> {
+    this.book = { ...this.book, savedAtMs: this.now() };
+    try {
+      this.bookRevision =
+        this.bookRevision === undefined
+          ? await this.books.create(this.o.groupKey, this.book)
+          : await this.books.update(this.o.groupKey, this.book, this.bookRevision);
+    } catch (err) {
+      if (!(err instanceof KvConflictError)) throw err;
+      // Someone else wrote the group's book: it is theirs now.
+      await this.stepDown("the group's book was written by another autoscaler");
+      this.lease.release().catch(() => undefined);
+      throw err;
+    }
+    if (this.o.stateFile) {
+      const path = this.o.stateFile.path;
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(`${path}.tmp`, JSON.stringify(this.book));
+      await rename(`${path}.tmp`, path);
+    }
+  }
+
+  private async readStateFile(): Promise<boolean> {
+    const path = this.o.stateFile!.path;
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch {
+      return false;
+    }
+    const parsed = autoscalerGroupStateSchema.safeParse(JSON.parse(text));
+    if (!parsed.success) {
+      this.log.warn(
+        { path },
+        "state_storage: the file does not hold an instance group's state; starting empty",
+      );
+      return false;
+    }
+    this.book = parsed.data;
+    return true;
+  }
+
+  private async publishCapacity(): Promise<void> {
+    const c = capacityOf(this.book, this.o.settings);
+    await this.o.bus.publish(autoscalerCapacity, {
+      groupKey: this.o.groupKey,
+      autoscalerId: this.o.autoscalerId,
+      ...c,
+    });
+  }
+
+  /** The book as it stands (for tests and /debug). */
+  snapshot(): AutoscalerGroupState {
+    return this.book;
+  }
+
+  /** Runs one tick now (tests with an injected clock). */
+  tickNow(): Promise<void> {
+    return this.serial(() => this.tick(false));
+  }
+
+  /** A clean stop: delete_instances_on_shutdown, persist, Shutdown, hand the lease over. */
+  async stop(): Promise<void> {
+    await this.serial(async () => {
+      if (this.lease?.held) {
+        const ids = shutdownRemovals(plannerViews(this.book), this.o.settings);
+        if (ids.length > 0) await this.decrease(ids, "delete_instances_on_shutdown");
+        await this.persist().catch(() => undefined);
+        await this.o.group.shutdown();
+      }
+      this.halt();
+      await Promise.all(this.served.map((s) => s.unsubscribe()));
+      await this.lease?.release();
+    });
+  }
+
+  /** Stops without a word to anyone: what a crash looks like to the standby (tests). */
+  abandon(): void {
+    this.halt();
+  }
+
+  private halt(): void {
+    this.stopped = true;
+    clearTimeout(this.tickTimer);
+    clearInterval(this.leaseTimer);
+  }
+}

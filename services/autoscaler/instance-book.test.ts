@@ -1,0 +1,130 @@
+import { describe, expect, test } from "bun:test";
+import type { AutoscalerGroupState } from "../../libs/bus/subjects.ts";
+import { autoscalerSettingsSchema } from "../../libs/config/autoscaler-section.ts";
+import type { ProviderState } from "../../libs/fleeting/instance-group.ts";
+import {
+  acquireSlot,
+  capacityOf,
+  emptyBook,
+  reconcile,
+  releaseSlot,
+  restoreFromStorage,
+} from "./instance-book.ts";
+import { plannerSettings } from "./planner-settings.ts";
+
+const s = plannerSettings(autoscalerSettingsSchema.parse({ capacity_per_instance: 2, max_use_count: 3 }));
+
+type Instance = AutoscalerGroupState["instances"][number];
+
+function inst(id: string, over: Partial<Instance> = {}): Instance {
+  return {
+    id,
+    state: "ready" as const,
+    acquisitions: [] as string[],
+    useCount: 0,
+    idleSinceMs: 0,
+    createdAtMs: 0,
+    ...over,
+  };
+}
+
+describe("instance book", () => {
+  test("Update: new ids fill pending instances; ids never asked for are strangers to delete", () => {
+    const book = { ...emptyBook(0), pending: 1 };
+    const r = reconcile(
+      book,
+      new Map<string, ProviderState>([
+        ["a", "creating"],
+        ["b", "running"],
+      ]),
+      5,
+    );
+    expect(r.book.pending).toBe(0);
+    expect(r.book.instances.map((i) => [i.id, i.state])).toEqual([["a", "creating"]]);
+    expect(r.strangers).toEqual(["b"]);
+  });
+
+  test("Update: running starts readiness, timeout makes unhealthy, a missing busy instance is reported vanished", () => {
+    const book = {
+      ...emptyBook(0),
+      instances: [
+        inst("c", { state: "creating" }),
+        inst("t", { state: "creating" }),
+        inst("x", { acquisitions: ["job1"] }),
+      ],
+    };
+    const r = reconcile(
+      book,
+      new Map<string, ProviderState>([
+        ["c", "running"],
+        ["t", "timeout"],
+      ]),
+      5,
+    );
+    expect(r.running).toEqual(["c"]);
+    expect(r.book.instances.find((i) => i.id === "t")!.state).toBe("unhealthy");
+    expect(r.vanished).toEqual([{ id: "x", acquisitions: ["job1"] }]);
+  });
+
+  test("acquire packs the fullest ready instance, is idempotent per key, and respects max_use_count", () => {
+    let book = {
+      ...emptyBook(0),
+      instances: [
+        inst("a"),
+        inst("b", { acquisitions: ["k0"], useCount: 1 }),
+        inst("c", { state: "creating" }),
+      ],
+    };
+    const first = acquireSlot(book, "k1", s)!;
+    expect(first.instanceId).toBe("b");
+    book = first.book;
+    expect(acquireSlot(book, "k1", s)!.instanceId).toBe("b");
+    // b is full (2 slots); a takes the next; a spent instance takes none.
+    expect(acquireSlot(book, "k2", s)!.instanceId).toBe("a");
+    const spent = { ...emptyBook(0), instances: [inst("a", { useCount: 3 })] };
+    expect(acquireSlot(spent, "k", s)).toBeUndefined();
+  });
+
+  test("release frees the slot and starts the idle clock only when the instance is empty", () => {
+    const book = { ...emptyBook(0), instances: [inst("a", { acquisitions: ["k1", "k2"], useCount: 2 })] };
+    const one = releaseSlot(book, "k1", 100);
+    expect([one.released, one.book.instances[0]!.idleSinceMs]).toEqual([true, 0]);
+    const two = releaseSlot(one.book, "k2", 200);
+    expect(two.book.instances[0]!.idleSinceMs).toBe(200);
+    expect(releaseSlot(two.book, "k2", 300).released).toBe(false);
+  });
+
+  test("state_storage restore: busy instances are deleted unless keep_instance_with_acquisitions; use counts stay; all go through readiness", () => {
+    const book = {
+      ...emptyBook(0),
+      instances: [inst("busy", { acquisitions: ["k"], useCount: 2 }), inst("idle", { useCount: 1 })],
+    };
+    const dropped = restoreFromStorage(book, false, 9);
+    expect(dropped.toDelete).toEqual(["busy"]);
+    expect(dropped.book.instances.map((i) => [i.id, i.state, i.useCount])).toEqual([
+      ["busy", "deleting", 2],
+      ["idle", "creating", 1],
+    ]);
+    const kept = restoreFromStorage(book, true, 9);
+    expect(kept.toDelete).toEqual([]);
+    expect(kept.book.instances[0]).toMatchObject({
+      id: "busy",
+      state: "creating",
+      acquisitions: [],
+      useCount: 2,
+    });
+  });
+
+  test("capacity: free counts ready usable slots only; total counts what is coming", () => {
+    const book = {
+      ...emptyBook(0),
+      pending: 1,
+      instances: [
+        inst("a", { acquisitions: ["k"], useCount: 2 }),
+        inst("c", { state: "creating" }),
+        inst("d", { state: "deleting" }),
+      ],
+    };
+    expect(capacityOf(book, s)).toEqual({ free: 1, total: 2 + 2 + 2, acquired: 1, instances: 2 });
+  });
+});

@@ -1,0 +1,162 @@
+// The instance group's book, as the active autoscaler keeps it and the standby reads it: pure
+// operations on AutoscalerGroupState (what Update reported, acquire, release, restore), so the
+// service around them only does I/O.
+import type { AutoscalerGroupState } from "../../libs/bus/subjects.ts";
+import type { ProviderState } from "../../libs/fleeting/instance-group.ts";
+import type { InstanceView } from "./planner.ts";
+import type { PlannerSettings } from "./planner-settings.ts";
+
+type Instance = AutoscalerGroupState["instances"][number];
+
+export function emptyBook(nowMs: number): AutoscalerGroupState {
+  return { instances: [], pending: 0, memo: {}, savedAtMs: nowMs };
+}
+
+export interface Reconciled {
+  book: AutoscalerGroupState;
+  /** Listed by the plugin but not ours: deleted for safety (fleeting's "preexisted"). */
+  strangers: string[];
+  /** Ours but no longer listed; with acquisitions that is "instance unexpectedly removed". */
+  vanished: { id: string; acquisitions: string[] }[];
+  /** Turned running: readiness (instance_ready_command) comes next. */
+  running: string[];
+}
+
+/** Folds one Update into the book; new ids fill pending instances first, in the order listed. */
+export function reconcile(
+  book: AutoscalerGroupState,
+  reported: ReadonlyMap<string, ProviderState>,
+  nowMs: number,
+): Reconciled {
+  const strangers: string[] = [];
+  const vanished: Reconciled["vanished"] = [];
+  const running: string[] = [];
+  const instances: Instance[] = [];
+  for (const i of book.instances) {
+    const state = reported.get(i.id);
+    if (state === undefined || state === "deleted") {
+      if (i.state !== "deleting") vanished.push({ id: i.id, acquisitions: i.acquisitions });
+      continue;
+    }
+    if (state === "deleting" && i.state !== "deleting") instances.push({ ...i, state: "deleting" });
+    else if (state === "timeout" && i.state !== "deleting") instances.push({ ...i, state: "unhealthy" });
+    else {
+      if (state === "running" && i.state === "creating") running.push(i.id);
+      instances.push(i);
+    }
+  }
+  const known = new Set(book.instances.map((i) => i.id));
+  let pending = book.pending;
+  for (const [id, state] of reported) {
+    if (known.has(id) || state === "deleted") continue;
+    if (pending > 0 && (state === "creating" || state === "running")) {
+      pending -= 1;
+      instances.push({
+        id,
+        state: "creating",
+        acquisitions: [],
+        useCount: 0,
+        idleSinceMs: nowMs,
+        createdAtMs: nowMs,
+      });
+      if (state === "running") running.push(id);
+    } else if (state !== "deleting") strangers.push(id);
+  }
+  return { book: { ...book, instances, pending }, strangers, vanished, running };
+}
+
+function usableFree(i: Instance, s: PlannerSettings): number {
+  const free = s.capacityPerInstance - i.acquisitions.length;
+  return s.maxUseCount > 0 ? Math.min(free, s.maxUseCount - i.useCount) : free;
+}
+
+/**
+ * A slot for `key` on a ready instance: the one it already holds, else the fullest instance that
+ * still has a usable slot (so the others can go idle and be removed).
+ */
+export function acquireSlot(
+  book: AutoscalerGroupState,
+  key: string,
+  s: PlannerSettings,
+): { book: AutoscalerGroupState; instanceId: string } | undefined {
+  const held = book.instances.find((i) => i.acquisitions.includes(key));
+  if (held) return { book, instanceId: held.id };
+  const candidates = book.instances
+    .filter((i) => i.state === "ready" && usableFree(i, s) > 0)
+    .sort((a, b) => b.acquisitions.length - a.acquisitions.length || (a.id < b.id ? -1 : 1));
+  const pick = candidates[0];
+  if (!pick) return undefined;
+  const instances = book.instances.map((i) =>
+    i.id === pick.id ? { ...i, acquisitions: [...i.acquisitions, key], useCount: i.useCount + 1 } : i,
+  );
+  return { book: { ...book, instances }, instanceId: pick.id };
+}
+
+export function releaseSlot(
+  book: AutoscalerGroupState,
+  key: string,
+  nowMs: number,
+): { book: AutoscalerGroupState; released: boolean } {
+  let released = false;
+  const instances = book.instances.map((i) => {
+    if (!i.acquisitions.includes(key)) return i;
+    released = true;
+    const acquisitions = i.acquisitions.filter((k) => k !== key);
+    return { ...i, acquisitions, idleSinceMs: acquisitions.length === 0 ? nowMs : i.idleSinceMs };
+  });
+  return { book: { ...book, instances }, released };
+}
+
+/**
+ * A book read back from state_storage after a restart of the all-in-one: the jobs died with the
+ * process, so an instance still holding acquisitions is deleted unless
+ * keep_instance_with_acquisitions (then kept, its acquisitions dropped, its use count kept);
+ * every kept instance goes through readiness again.
+ */
+export function restoreFromStorage(
+  book: AutoscalerGroupState,
+  keepInstanceWithAcquisitions: boolean,
+  nowMs: number,
+): { book: AutoscalerGroupState; toDelete: string[] } {
+  const toDelete: string[] = [];
+  const instances: Instance[] = [];
+  for (const i of book.instances) {
+    if (i.state === "deleting") instances.push(i);
+    else if (i.acquisitions.length > 0 && !keepInstanceWithAcquisitions) {
+      toDelete.push(i.id);
+      instances.push({ ...i, state: "deleting" });
+    } else instances.push({ ...i, state: "creating", acquisitions: [], idleSinceMs: nowMs });
+  }
+  // Instances asked for before the restart and not listed yet are adopted when they show up.
+  return { book: { ...book, instances }, toDelete };
+}
+
+export function plannerViews(book: AutoscalerGroupState): InstanceView[] {
+  return book.instances.map((i) => ({
+    id: i.id,
+    state: i.state,
+    acquisitions: i.acquisitions.length,
+    useCount: i.useCount,
+    idleSinceMs: i.idleSinceMs,
+  }));
+}
+
+/** Slot counts for the capacity the autoscaler reports to the scheduler. */
+export function capacityOf(book: AutoscalerGroupState, s: PlannerSettings) {
+  let free = 0;
+  let total =
+    book.pending *
+    (s.maxUseCount > 0 ? Math.min(s.capacityPerInstance, s.maxUseCount) : s.capacityPerInstance);
+  let acquired = 0;
+  let instances = 0;
+  for (const i of book.instances) {
+    if (i.state === "deleting") continue;
+    instances += 1;
+    acquired += i.acquisitions.length;
+    if (i.state === "unhealthy") continue;
+    const usable = Math.max(0, usableFree(i, s));
+    total += usable + i.acquisitions.length;
+    if (i.state === "ready") free += usable;
+  }
+  return { free, total, acquired, instances };
+}
