@@ -10,7 +10,17 @@ const ROOT = resolve(import.meta.dir, "..");
 /** Lowest first. `libs/mesh` is the glue between tiers: only services sit above it. */
 const LAYERS: readonly (readonly string[])[] = [
   ["libs/log", "libs/config"],
-  ["libs/bus", "libs/gitlab", "libs/shell", "libs/ssh", "libs/executors", "libs/metrics", "libs/fleeting", "libs/telemetry"],
+  [
+    "libs/bus",
+    "libs/gitlab",
+    "libs/shell",
+    "libs/ssh",
+    "libs/executors",
+    "libs/metrics",
+    "libs/fleeting",
+    "libs/telemetry",
+    "libs/artifacts",
+  ],
   ["libs/job", "libs/git", "libs/trace"],
   ["libs/mesh"],
   ["services"],
@@ -66,7 +76,7 @@ describe("layering", () => {
 
   test("the import parser sees the imports of a file, resolved from the repository root", () => {
     expect(importsOf("libs/mesh/gitlab-clients.ts")).toContain("libs/executors/registry.ts");
-    expect(importsOf("services/runmesh/main.ts")).toContain("services/executor-worker/main.ts");
+    expect(importsOf("services/runmesh/main.ts")).toContain("services/executor-worker/tier.ts");
   });
 
   test("no file under libs/ or services/ imports a higher layer", () => {

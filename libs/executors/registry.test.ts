@@ -13,7 +13,13 @@ describe("executor registry", () => {
   test("runmesh ships the shell executor, with bash by default and a shared builds dir", () => {
     const shell = builtinExecutors().get("shell");
     expect(shell?.defaultShell).toBe("bash");
-    expect(shell?.features).toEqual({ shared: true });
+    expect(shell?.features).toEqual({
+      shared: true,
+      artifacts: true,
+      upload_multiple_artifacts: true,
+      upload_raw_artifacts: true,
+      artifacts_exclude: true,
+    });
     expect(builtinExecutors().names()).toEqual(["shell", "docker", "ssh"]);
   });
 

@@ -294,11 +294,12 @@ describe("runJob with the shell executor", () => {
     expect(log).not.toContain("script-ran\n");
   });
 
-  test("a job with artifact paths fails loudly too; one with empty cache/artifacts does not", async () => {
-    const failing = await run(
+  test("artifact paths without a GitLab URL skip the upload; empty cache/artifacts run nothing", async () => {
+    const skipped = await run(
       payload({ artifacts: [{ name: "out", paths: ["dist/"] }], steps: steps(["true"]) }),
     );
-    expect(failing.result.message).toContain("artifacts to upload (out)");
+    expect(skipped.result.state).toBe("success");
+    expect(skipped.log).not.toContain("Uploading artifacts");
     const passing = await run(
       payload({ artifacts: [{ name: "x", paths: [] }], cache: [{ key: "k" }], steps: steps(["true"]) }),
     );

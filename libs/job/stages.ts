@@ -35,6 +35,7 @@ import {
   sleep,
 } from "./stage-runner.ts";
 import { executionTimeoutMessage, parseStageTimeout, stageRetryDelayMs } from "./stage-settings.ts";
+import { downloadArtifactsStage, transfersOnWorker, uploadArtifactsStage } from "./transfer-stages.ts";
 import { expandValue, lookupForExpansion, type Variable } from "./variables.ts";
 
 export type { FailureReason } from "./stage-runner.ts";
@@ -231,8 +232,14 @@ export async function runStages(input: StageMachineInput): Promise<JobResult> {
     if (!jobError) jobError = await userScripts(run);
     if (signals.job.aborted) return fail(signals.stopReason());
 
-    // archive_cache* and upload_artifacts_*: a job that needs them already failed loudly above;
-    // for every other job there is nothing to do, and GitLab skips such stages silently.
+    // archive_cache*: a job that needs it already failed loudly above. upload_artifacts_*: run
+    // by the worker where the executor lets it (transfer-stages.ts); a failed upload fails an
+    // otherwise successful job.
+    if (transfersOnWorker(plan)) {
+      const upload = await uploadArtifactsStage({ plan, placed, log, signal: signals.job }, !!jobError);
+      if (signals.job.aborted) return fail(signals.stopReason());
+      if (!isSuccess(upload)) jobError ??= outcomeError(upload, () => signals.stopReason());
+    }
 
     await run.stages.run(
       "cleanup_file_variables",
@@ -349,12 +356,14 @@ async function fetchInputs(run: JobRun): Promise<JobError | undefined> {
   );
   if (!isSuccess(cache)) return outcomeError(cache, stopped);
   const artifacts = await stages.attempt(plan.attempts.artifactDownload, () =>
-    stages.runPlanned(
-      "download_artifacts",
-      "Downloading artifacts",
-      () => unsupportedArtifacts(job),
-      signals.job,
-    ),
+    transfersOnWorker(plan)
+      ? downloadArtifactsStage({ plan, placed, log: run.log, signal: signals.job })
+      : stages.runPlanned(
+          "download_artifacts",
+          "Downloading artifacts",
+          () => unsupportedArtifacts(job),
+          signals.job,
+        ),
   );
   if (!isSuccess(artifacts)) return outcomeError(artifacts, stopped);
   return undefined;

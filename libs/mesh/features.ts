@@ -14,11 +14,8 @@ export const FEATURES = {
   // Per executor: the docker provider turns these on for docker runner entries (issue 9).
   image: { supported: false, issue: 9, why: "set by the docker executor's provider" },
   services: { supported: false, issue: 9, why: "set by the docker executor's provider" },
-  artifacts: {
-    supported: false,
-    issue: 0,
-    why: "artifact upload/download not built yet: such jobs fail loudly",
-  },
+  // Per executor: the shell provider turns the artifact rows on (issue 10); others refuse such jobs.
+  artifacts: { supported: false, issue: 10, why: "set by executors whose transfer stages exist (shell)" },
   cache: { supported: false, issue: 0, why: "cache stages not built yet: such jobs fail loudly" },
   fallback_cache_keys: { supported: false, issue: 0, why: "cache not built yet" },
   // Per executor: its provider turns it on (libs/executors, the shell executor does).
@@ -27,15 +24,15 @@ export const FEATURES = {
     issue: 8,
     why: "set by the executor providers whose builds_dir is shared (shell, ssh)",
   },
-  upload_multiple_artifacts: { supported: false, issue: 0, why: "artifacts not built yet" },
-  upload_raw_artifacts: { supported: false, issue: 0, why: "artifacts not built yet" },
+  upload_multiple_artifacts: { supported: false, issue: 10, why: "set by the shell provider" },
+  upload_raw_artifacts: { supported: false, issue: 10, why: "set by the shell provider" },
   session: { supported: false, issue: 0, why: "no session server yet" },
   terminal: { supported: false, issue: 0, why: "no session server yet" },
   refspecs: { supported: true, issue: 2, why: "get_sources fetches git_info.refspecs verbatim" },
   masking: { supported: true, issue: 3, why: "masked values, token prefixes, URL secrets → [MASKED]" },
   proxy: { supported: false, issue: 0, why: "no session proxy" },
   raw_variables: { supported: true, issue: 2, why: "raw variables are never expanded" },
-  artifacts_exclude: { supported: false, issue: 0, why: "artifacts not built yet" },
+  artifacts_exclude: { supported: false, issue: 10, why: "set by the shell provider" },
   multi_build_steps: { supported: true, issue: 2, why: "steps run in payload order" },
   trace_reset: { supported: true, issue: 2, why: "PUT 412 rewinds the trace to 0 and resends it" },
   trace_checksum: { supported: true, issue: 2, why: "crc32 of the bytes sent, in every final PUT" },

@@ -4,6 +4,7 @@
 // builds/register.go). It is the only fake in the project, so it rejects what GitLab rejects, with
 // GitLab's status codes and headers; where it is deliberately stricter, the comment says so.
 import { EventEmitter } from "node:events";
+import { type ArtifactStore, artifactRoutes } from "./artifacts-routes.ts";
 import { parseContentRangeStart } from "./content-range.ts";
 import { GITLAB_FAILURE_REASONS } from "./failure-reasons.ts";
 import { buildJobPayload, type JobSpec } from "./job-payload.ts";
@@ -253,6 +254,8 @@ export interface Coordinator {
   /** Whether stop() has been called. */
   readonly stopped: boolean;
   readonly events: EventEmitter;
+  /** Artifacts uploaded with POST jobs/:id/artifacts, and the size limit (artifacts-routes.ts). */
+  readonly artifacts: ArtifactStore;
   stop(): Promise<void>;
   /**
    * `tokenLifetimeMs`: the runner's tokens expire that long after they are issued (GitLab's
@@ -636,6 +639,7 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
     }
     return { ok: true, job };
   }
+  const artifacts = artifactRoutes({ jobs, authenticateJob });
 
   // ---------------------------------------------------------------- PUT jobs/:id
   function updateJob(req: Request, url: URL, raw: Uint8Array, rec: RequestRecord, idText: string): Response {
@@ -935,6 +939,8 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
     const path = url.pathname;
     const method = req.method;
     if (method === "POST" && path === "/api/v4/jobs/request") return jobsRequest(req, url, raw, rec);
+    const artifactAnswer = await artifacts.handle(req, url, raw, rec);
+    if (artifactAnswer) return artifactAnswer;
     const put = /^\/api\/v4\/jobs\/([^/]+)$/.exec(path);
     if (put?.[1] !== undefined && method === "PUT") return updateJob(req, url, raw, rec, put[1]);
     const trace = /^\/api\/v4\/jobs\/([^/]+)\/trace$/.exec(path);
@@ -992,6 +998,7 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
     jobs,
     violations,
     events,
+    artifacts: artifacts.store,
     get stopped() {
       return stopping;
     },

@@ -10,7 +10,14 @@ export const shellProvider: ExecutorProvider = {
   defaultShell: "bash",
   shells: ["bash", "sh"],
   // GitLab's shell provider sets Shared; everything else it reports comes from the worker.
-  features: { shared: true },
+  // Artifacts: the worker runs the transfer stages on this host (libs/job/transfer-stages.ts).
+  features: {
+    shared: true,
+    artifacts: true,
+    upload_multiple_artifacts: true,
+    upload_raw_artifacts: true,
+    artifacts_exclude: true,
+  },
   layout: (input: LayoutInput) => {
     const buildsDir = resolveHostDir(input.buildsDir ?? input.workerBuildsDir);
     return {

@@ -1,0 +1,112 @@
+// The artifact stages when the worker itself can reach the job's files: download_artifacts and
+// upload_artifacts_on_success / _on_failure (runner-api.md (d)). GitLab Runner hands them to its
+// helper binary inside the executor; on the shell executor that helper runs on the runner's own
+// host, so runmesh runs the same work in the worker process, with the job's own token (and each
+// dependency's), writing GitLab Runner's lines to the job log. Other executors keep refusing
+// such jobs until their helper side exists.
+import { downloadDependency } from "../artifacts/artifact-download.ts";
+import { compressionLevel, uploadEntry } from "../artifacts/artifact-upload.ts";
+import type { JobLog } from "./job-log.ts";
+import type { JobPlan, Placement } from "./job-plan.ts";
+import type { JobPayload } from "./payload.ts";
+import type { Outcome } from "./stage-runner.ts";
+
+/** Executors whose predefined stages run on the worker's host (GitLab: the helper runs locally). */
+export function transfersOnWorker(plan: JobPlan): boolean {
+  return plan.executorName === "shell";
+}
+
+/** The `when` of an artifacts entry includes the stage for this job state (GitLab's default on_success). */
+export function artifactsFor(job: JobPayload, failed: boolean): JobPayload["artifacts"] {
+  return job.artifacts.filter((a) => {
+    if (a.paths.length === 0 && !a.untracked) return false;
+    const when = a.when || "on_success";
+    return when === "always" || when === (failed ? "on_failure" : "on_success");
+  });
+}
+
+export function dependenciesWithArtifacts(job: JobPayload): JobPayload["dependencies"] {
+  return job.dependencies.filter((d) => d.artifacts_file.filename !== "");
+}
+
+interface TransferRun {
+  plan: JobPlan;
+  placed: Placement;
+  log: JobLog;
+  signal: AbortSignal;
+}
+
+function variable(placed: Placement, key: string): string | undefined {
+  return placed.variables.findLast((v) => v.key === key)?.value;
+}
+
+function failed(message: string): Outcome {
+  return { kind: "error", error: { reason: "script_failure", message, exitCode: 1 } };
+}
+
+/** In its section, like a script stage: the headline, the work's lines, the section end. */
+async function inSection(run: TransferRun, name: string, headline: string, work: () => Promise<Outcome>) {
+  if (run.signal.aborted) return { kind: "stopped" } satisfies Outcome;
+  run.log.sectionStart(name, headline);
+  try {
+    const outcome = await work();
+    if (outcome.kind === "error") run.log.error(outcome.error.message);
+    return run.signal.aborted ? ({ kind: "stopped" } satisfies Outcome) : outcome;
+  } finally {
+    run.log.sectionEnd(name);
+  }
+}
+
+export async function downloadArtifactsStage(run: TransferRun): Promise<Outcome> {
+  const deps = dependenciesWithArtifacts(run.plan.job);
+  if (deps.length === 0) return { kind: "skipped" };
+  return inSection(run, "download_artifacts", "Downloading artifacts", async () => {
+    for (const dep of deps) {
+      const error = await downloadDependency(
+        {
+          baseUrl: run.plan.settings.url ?? "",
+          projectDir: run.placed.projectDir,
+          log: run.log,
+          directDownload: run.plan.featureFlags.FF_USE_DIRECT_DOWNLOAD !== false,
+          stagingDir: variable(run.placed, "ARCHIVER_STAGING_DIR"),
+          signal: run.signal,
+        },
+        dep,
+      );
+      if (error) return failed(error);
+    }
+    return { kind: "ok" };
+  });
+}
+
+export async function uploadArtifactsStage(run: TransferRun, jobFailed: boolean): Promise<Outcome> {
+  const entries = artifactsFor(run.plan.job, jobFailed);
+  const url = run.plan.settings.url ?? "";
+  if (entries.length === 0 || url === "") return { kind: "skipped" };
+  const name = jobFailed ? "upload_artifacts_on_failure" : "upload_artifacts_on_success";
+  return inSection(
+    run,
+    name,
+    `Uploading artifacts for ${jobFailed ? "failed" : "successful"} job`,
+    async () => {
+      for (const entry of entries) {
+        run.log.println("Uploading artifacts...");
+        const error = await uploadEntry(
+          {
+            baseUrl: url,
+            jobId: run.plan.job.id,
+            token: run.plan.job.token,
+            projectDir: run.placed.projectDir,
+            log: run.log,
+            stagingDir: variable(run.placed, "ARCHIVER_STAGING_DIR"),
+            compressionLevel: compressionLevel(variable(run.placed, "ARTIFACT_COMPRESSION_LEVEL")),
+            signal: run.signal,
+          },
+          entry,
+        );
+        if (error) return failed(error);
+      }
+      return { kind: "ok" };
+    },
+  );
+}
