@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
+import type { Client, ClientChannel, ConnectConfig } from "ssh2";
 import { checkHostKey } from "./known-hosts.ts";
 
 export interface SshTarget {
@@ -155,9 +155,15 @@ export class SshConnector {
   }
 }
 
+let sshModule: Promise<typeof import("ssh2")> | undefined;
+
 /** A fresh connection, not pooled (what a connector does per target; benchmarks use it alone). */
-export function dial(target: SshTarget, onClose: () => void = () => {}): Promise<SshConnection> {
+export async function dial(target: SshTarget, onClose: () => void = () => {}): Promise<SshConnection> {
   const label = targetLabel(target);
+  // ssh2 is loaded with the first SSH job: every worker links this executor, few use it, and
+  // loading ssh2 costs about 20 MB of idle RSS (reference/ecosystem.md).
+  sshModule ??= import("ssh2");
+  const { Client } = await sshModule;
   return new Promise((resolve, reject) => {
     let config: ConnectConfig;
     let hostKeyError: string | undefined;

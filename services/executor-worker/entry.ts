@@ -1,5 +1,10 @@
-// Stand-alone entry of the executor-worker service (compiled to dist/runmesh-executor-worker): same as `runmesh worker`.
-import { tierArgv } from "../runmesh/cli/command-line.ts";
-import { main } from "../runmesh/main.ts";
+// Stand-alone entry of the executor-worker service (compiled to dist/runmesh-worker): same as
+// `runmesh worker`, linking the worker tier only (tests/binaries-link-own-tier.test.ts checks).
 
-main(tierArgv("worker", process.argv.slice(2))).then((code) => process.exit(code));
+import { tierArgv } from "../runmesh/cli/command-line.ts";
+import { runCommand } from "../runmesh/command.ts";
+import { workerTier } from "./tier.ts";
+
+runCommand(tierArgv("worker", process.argv.slice(2)), process.env, { tiers: { worker: workerTier } }).then(
+  (code) => process.exit(code),
+);

@@ -1,0 +1,114 @@
+// Size, start-up time and idle RSS of each compiled binary (`just build`, dist/): the per-tier
+// binaries and the all-in-one. Each one runs as in production: poller, scheduler and worker over a
+// real nats-server, the poller long-polling the test coordinator, the worker and the all-in-one
+// with the docker executor configured (dockerode itself loads with the first docker job).
+// Start-up is spawn → the "runmesh ready" log line; idle RSS is VmRSS 2 s later; medians of 3.
+// The issue's ceilings (poller, scheduler ≤ 40 MB; worker, all-in-one ≤ 60 MB) are printed
+// beside each figure, never asserted in tests.
+//
+//   node_modules/.bin/bun scripts/build.ts && node_modules/.bin/bun bench/binaries.ts
+//   node_modules/.bin/bun bench/binaries.ts worker=/tmp/old-worker …   (other binaries, same runs)
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startCoordinator } from "../tests/coordinator/coordinator.ts";
+import { spawnRunmesh } from "../tests/e2e/processes.ts";
+import { startNatsServer } from "../tests/infra/nats-server.ts";
+
+type Tier = "poller" | "scheduler" | "worker" | "all-in-one";
+
+const RUNS = 3;
+const IDLE_MS = 2000;
+const ROOT = join(import.meta.dir, "..");
+const CEILING_MB: Record<Tier, number> = { poller: 40, scheduler: 40, worker: 60, "all-in-one": 60 };
+const DEFAULT_BINARIES: Record<Tier, string> = {
+  poller: join(ROOT, "dist", "runmesh-poller"),
+  scheduler: join(ROOT, "dist", "runmesh-scheduler"),
+  worker: join(ROOT, "dist", "runmesh-worker"),
+  "all-in-one": join(ROOT, "dist", "runmesh"),
+};
+
+const rssMb = (pid: number) =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const binaries = { ...DEFAULT_BINARIES };
+for (const arg of process.argv.slice(2)) {
+  const [tier, path] = arg.split("=") as [Tier, string];
+  if (!(tier in binaries) || !path)
+    throw new Error(`expected tier=path (${Object.keys(binaries)}), got ${arg}`);
+  binaries[tier] = path;
+}
+for (const [tier, path] of Object.entries(binaries))
+  if (!existsSync(path)) throw new Error(`${tier}: ${path} does not exist; run \`just build\` first`);
+
+const TOKEN = "glrt-bench-binaries-0123456789";
+const nats = await startNatsServer();
+const coordinator = await startCoordinator({ longPollMs: 30_000 });
+coordinator.registerRunner(TOKEN);
+const dir = mkdtempSync(join(tmpdir(), "runmesh-bench-bin-"));
+const config = join(dir, "config.toml");
+writeFileSync(
+  config,
+  [
+    "concurrent = 2",
+    "[mesh]",
+    `data_dir = ${JSON.stringify(dir)}`,
+    'worker_executors = ["shell", "docker"]',
+    "[[runners]]",
+    'name = "bench"',
+    `url = ${JSON.stringify(coordinator.url)}`,
+    `token = ${JSON.stringify(TOKEN)}`,
+    'executor = "shell"',
+  ].join("\n"),
+);
+const meshToml = join(dir, "mesh.toml");
+writeFileSync(
+  meshToml,
+  `[mesh]\ndata_dir = ${JSON.stringify(dir)}\nworker_executors = ["shell", "docker"]\n`,
+);
+
+function argsFor(tier: Tier, run: number): string[] {
+  switch (tier) {
+    case "poller":
+    case "scheduler":
+      return ["--config", config, "--nats", nats.url];
+    case "worker":
+      return ["--config", meshToml, "--nats", nats.url, "--id", `bench-${run}`];
+    case "all-in-one":
+      return ["run", "--config", config];
+  }
+}
+
+console.log(
+  "| binary | size | start-up (median) | idle RSS (median) | ceiling | runs (RSS MB) |\n|---|---|---|---|---|---|",
+);
+try {
+  for (const tier of Object.keys(binaries) as Tier[]) {
+    const path = binaries[tier];
+    const startup: number[] = [];
+    const idle: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const started = performance.now();
+      const p = spawnRunmesh(argsFor(tier, i), {
+        binary: path,
+        cwd: dir,
+        env: { RUNMESH_LOG_LEVEL: "info" },
+      });
+      await p.waitFor("runmesh ready", 30_000);
+      startup.push(performance.now() - started);
+      await Bun.sleep(IDLE_MS);
+      idle.push(rssMb(p.proc.pid));
+      p.kill("SIGKILL");
+      await p.exited;
+    }
+    const size = statSync(path).size / 1024 / 1024;
+    const rss = median(idle);
+    console.log(
+      `| ${tier} (${path.replace(`${ROOT}/`, "")}) | ${size.toFixed(1)} MiB | ${median(startup).toFixed(0)} ms | ${rss.toFixed(1)} MB | ≤ ${CEILING_MB[tier]} MB${rss > CEILING_MB[tier] ? " **over**" : ""} | ${idle.map((x) => x.toFixed(1)).join(", ")} |`,
+    );
+  }
+} finally {
+  await coordinator.stop();
+  await nats.stop();
+}

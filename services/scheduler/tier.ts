@@ -1,0 +1,12 @@
+// The scheduler as a tier of a runmesh process (tier-process.ts): what the all-in-one and the
+// runmesh-scheduler binary link for it. It reads config.toml for capacity, never keeps a token.
+import { loadConfig } from "../../libs/config/index.ts";
+import { watchConfig } from "../../libs/mesh/config-reload.ts";
+import type { SchedulerTier } from "../runmesh/tier-process.ts";
+import { runnerCapacities, startSchedulerService } from "./main.ts";
+
+export const schedulerTier: SchedulerTier = {
+  configFile: { load: loadConfig, watch: watchConfig },
+  start: startSchedulerService,
+  capacities: runnerCapacities,
+};
