@@ -67,6 +67,7 @@ export class Autoscaler {
   private books!: KvBucket<typeof autoscalerGroupStateSchema>;
   private served: Subscription[] = [];
   private tickTimer: ReturnType<typeof setTimeout> | undefined;
+  private tickDueAt = 0;
   private leaseTimer: ReturnType<typeof setInterval> | undefined;
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -176,7 +177,13 @@ export class Autoscaler {
   private schedule(ms: number): void {
     clearTimeout(this.tickTimer);
     if (this.stopped || !this.lease.held) return;
+    this.tickDueAt = Date.now() + ms;
     this.tickTimer = setTimeout(() => this.serial(() => this.tick(false)).catch(() => undefined), ms);
+  }
+
+  /** Brings the next tick forward to within `ms`, never later than it already is. */
+  private scheduleWithin(ms: number): void {
+    if (this.tickDueAt > Date.now() + ms) this.schedule(ms);
   }
 
   private async tick(first: boolean): Promise<void> {
@@ -294,6 +301,8 @@ export class Autoscaler {
     this.book = got.book;
     await this.persist();
     await this.publishCapacity();
+    // The warm pool shrank: top it up soon rather than at the next update_interval.
+    this.scheduleWithin(this.o.settings.updateIntervalWhenExpectingMs);
     const info = await this.o.group.connectInfo(got.instanceId);
     return { acquired: true as const, instanceId: got.instanceId, connectInfo: info };
   }
