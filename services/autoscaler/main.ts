@@ -1,0 +1,75 @@
+// Autoscaler service entry: one Autoscaler per [[runners]] entry that has [runners.autoscaler]
+// (executor docker-autoscaler or instance). It is the only tier that reads plugin_config, the
+// cloud plugin's credentials. The instance group behind each entry comes from `groupFor`: the
+// in-memory group for now, fleeting plugins in issue 14 part 2.
+import { dirname, isAbsolute, join } from "node:path";
+import type { Bus } from "../../libs/bus/bus.ts";
+import type { Config } from "../../libs/config/index.ts";
+import type { InstanceGroup } from "../../libs/fleeting/instance-group.ts";
+import type { Logger } from "../../libs/log/logger.ts";
+import { checkPolicies } from "./active-policy.ts";
+import { Autoscaler } from "./autoscaler.ts";
+import { plannerSettings } from "./planner-settings.ts";
+
+type Runner = Config["runners"][number];
+
+export function autoscaledRunners(config: Config): Runner[] {
+  return config.runners.filter(
+    (r) => r.autoscaler !== undefined && (r.executor === "docker-autoscaler" || r.executor === "instance"),
+  );
+}
+
+/**
+ * state_storage: `dir` (default `.taskscaler` beside config.toml) holds one subdirectory per runner
+ * entry, named by its runner key so token rotation keeps the state (GitLab Runner names it by
+ * the short token).
+ */
+export function stateFileFor(
+  configPath: string,
+  runner: Runner,
+): { path: string; keepInstanceWithAcquisitions: boolean } | undefined {
+  const st = runner.autoscaler?.state_storage;
+  if (!st?.enabled) return undefined;
+  const base = dirname(configPath);
+  const dir = st.dir ? (isAbsolute(st.dir) ? st.dir : join(base, st.dir)) : join(base, ".taskscaler");
+  return {
+    path: join(dir, runner.runnerKey, "instances.json"),
+    keepInstanceWithAcquisitions: st.keep_instance_with_acquisitions,
+  };
+}
+
+export async function startAutoscalerService(o: {
+  config: Config;
+  configPath: string;
+  bus: Bus;
+  logger: Logger;
+  autoscalerId: string;
+  groupFor: (runner: Runner) => InstanceGroup;
+  leaseTtlMs?: number;
+}): Promise<Autoscaler[]> {
+  const started: Autoscaler[] = [];
+  for (const runner of autoscaledRunners(o.config)) {
+    const name = runner.name ?? runner.runnerKey;
+    const settings = plannerSettings(runner.autoscaler!);
+    try {
+      checkPolicies(settings.policies);
+    } catch (err) {
+      throw new Error(`runner "${name}": ${(err as Error).message}`);
+    }
+    const a = new Autoscaler({
+      bus: o.bus,
+      group: o.groupFor(runner),
+      groupKey: runner.runnerKey,
+      runnerName: name,
+      autoscalerId: o.autoscalerId,
+      settings,
+      pluginConfig: runner.autoscaler!.plugin_config,
+      logger: o.logger,
+      stateFile: stateFileFor(o.configPath, runner),
+      leaseTtlMs: o.leaseTtlMs,
+    });
+    await a.start();
+    started.push(a);
+  }
+  return started;
+}
