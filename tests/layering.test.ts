@@ -20,6 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
     "libs/fleeting",
     "libs/telemetry",
     "libs/artifacts",
+    "libs/cache",
   ],
   ["libs/job", "libs/git", "libs/trace"],
   ["libs/mesh"],

@@ -15,12 +15,14 @@ describe("executor registry", () => {
     expect(shell?.defaultShell).toBe("bash");
     expect(shell?.features).toEqual({
       shared: true,
+      cache: true,
+      fallback_cache_keys: true,
       artifacts: true,
       upload_multiple_artifacts: true,
       upload_raw_artifacts: true,
       artifacts_exclude: true,
     });
-    expect(builtinExecutors().names()).toEqual(["shell", "docker", "ssh"]);
+    expect(builtinExecutors().names()).toEqual(["shell", "docker", "ssh", "custom"]);
   });
 
   test("the docker executor turns on image and services, builds in a /builds of its own", () => {
@@ -58,7 +60,7 @@ describe("executor registry", () => {
   test("with() adds a provider without touching the original; a name registered twice is refused", () => {
     const base = builtinExecutors();
     const more = base.with(fake("plug-in"));
-    expect(more.names()).toEqual(["shell", "docker", "ssh", "plug-in"]);
+    expect(more.names()).toEqual(["shell", "docker", "ssh", "custom", "plug-in"]);
     expect(base.get("plug-in")).toBeUndefined();
     expect(() => base.with(fake("shell"))).toThrow('executor "shell" is registered twice');
   });

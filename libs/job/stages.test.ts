@@ -1,7 +1,7 @@
 // The stage machine against the real shell executor: real bash processes, real git.
 import { afterAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { shellProvider } from "../executors/shell/provider.ts";
@@ -280,18 +280,108 @@ describe("runJob with the shell executor", () => {
     expect(log).toContain("ERROR: Job failed: execution took longer than 1s seconds");
   });
 
-  test("a job with cache paths fails loudly before its script runs", async () => {
-    const { result, log } = await run(
+  test("a local cache saved by one job is restored by the next: fallback keys, policies, sanitised keys", async () => {
+    const cacheDir = freshDir("cache");
+    const settings = { cache_dir: cacheDir };
+    const saved = await run(
       payload({
-        cache: [{ key: "deps", paths: ["node_modules/"], policy: "pull-push" }],
-        steps: steps(["echo script-ran"], ["echo after-script-ran"]),
+        cache: [{ key: "deps-non_protected", paths: ["vendor/"], policy: "pull-push" }],
+        steps: steps(["test ! -e vendor/x", "mkdir -p vendor && echo v1 > vendor/x"]),
+      }),
+      { settings },
+    );
+    expect(saved.result.state).toBe("success");
+    expect(saved.log).toContain("Checking cache for deps-non_protected...");
+    expect(saved.log).toContain("Failed to extract cache");
+    expect(saved.log).toContain("Creating cache deps-non_protected...");
+    expect(saved.log).toContain("Created cache");
+    expect(existsSync(join(cacheDir, "group/project/deps-non_protected/cache.zip"))).toBe(true);
+
+    const restored = await run(
+      payload({
+        cache: [{ key: "other", fallback_keys: ["deps-non_protected"], paths: ["vendor/"], policy: "pull" }],
+        steps: steps(["cat vendor/x"]),
+      }),
+      { settings },
+    );
+    expect(restored.result.state).toBe("success");
+    const order = [
+      "Checking cache for other...",
+      "Failed to extract cache",
+      "Checking cache for deps-non_protected...",
+      "Successfully extracted cache",
+      "v1\n",
+      "Not uploading cache other due to policy",
+    ];
+    const at = order.map((t) => restored.log.indexOf(t));
+    expect(at.every((i) => i >= 0)).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+
+    const pushOnly = await run(
+      payload({
+        cache: [{ key: "..%2F..%2Fdeps-non_protected ", paths: ["vendor/"], policy: "push" }],
+        steps: steps(["test ! -e vendor/x"]),
+      }),
+      { settings },
+    );
+    expect(pushOnly.result.state).toBe("success");
+    expect(pushOnly.log).toContain(
+      'cache key "..%2F..%2Fdeps-non_protected " sanitized to "deps-non_protected"',
+    );
+    expect(pushOnly.log).toContain("Not downloading cache deps-non_protected due to policy");
+  });
+
+  test("CACHE_FALLBACK_KEY is tried last, but never one ending in -protected", async () => {
+    const cacheDir = freshDir("cache");
+    const settings = { cache_dir: cacheDir };
+    await run(payload({ cache: [{ key: "main-protected", paths: ["a"] }], steps: steps(["echo p > a"]) }), {
+      settings,
+    });
+    await run(
+      payload({ cache: [{ key: "main-non_protected", paths: ["a"] }], steps: steps(["echo n > a"]) }),
+      { settings },
+    );
+    const vars = (v: string) => [
+      { key: "GIT_STRATEGY", value: "none" },
+      { key: "CACHE_FALLBACK_KEY", value: v },
+    ];
+    const ok = await run(
+      payload({
+        variables: vars("main-non_protected"),
+        cache: [{ key: "x", paths: ["a"], policy: "pull" }],
+        steps: steps(["cat a"]),
+      }),
+      { settings },
+    );
+    expect(ok.log).toContain("n\n");
+    const refused = await run(
+      payload({
+        variables: vars("main-protected. "),
+        cache: [{ key: "x", paths: ["a"], policy: "pull" }],
+        steps: steps(["test ! -e a"]),
+      }),
+      { settings },
+    );
+    expect(refused.result.state).toBe("success");
+    expect(refused.log).toContain('CACHE_FALLBACK_KEY "main-protected. " not allowed to end in "-protected"');
+    expect(refused.log).not.toContain("Checking cache for main-protected");
+  });
+
+  test("an unknown cache policy fails the restore stage; a cache that cannot be saved only warns", async () => {
+    const bad = await run(
+      payload({
+        cache: [{ key: "k", paths: ["a"], policy: "sometimes" }],
+        steps: steps(["echo script-ran"]),
       }),
     );
-    expect(result.state).toBe("failed");
-    expect(result.failureReason).toBe("runner_configuration_error");
-    expect(result.message).toContain(`cache (key "deps")`);
-    expect(log).toContain("\x1b[31;1mERROR: this job defines cache");
-    expect(log).not.toContain("script-ran\n");
+    expect(bad.result.state).toBe("failed");
+    expect(bad.log).toContain('unknown cache policy "sometimes"');
+    expect(bad.log).not.toContain("script-ran\n");
+    const nothing = await run(
+      payload({ cache: [{ key: "k", paths: ["missing/"] }], steps: steps(["true"]) }),
+    );
+    expect(nothing.result.state).toBe("success");
+    expect(nothing.log).toContain("Failed to create cache");
   });
 
   test("artifact paths without a GitLab URL skip the upload; empty cache/artifacts run nothing", async () => {

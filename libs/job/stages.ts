@@ -19,6 +19,7 @@ import {
   writeExports,
 } from "../shell/stage-scripts.ts";
 import { acquireBuildSlot, type BuildSlot, projectSlug } from "./build-dir.ts";
+import { archiveCacheStage, restoreCacheStage } from "./cache-stages.ts";
 import { JobLog, type JobTraceSink } from "./job-log.ts";
 import { type JobPlan, type Placement, placeJob } from "./job-plan.ts";
 import type { JobPayload } from "./payload.ts";
@@ -232,10 +233,12 @@ export async function runStages(input: StageMachineInput): Promise<JobResult> {
     if (!jobError) jobError = await userScripts(run);
     if (signals.job.aborted) return fail(signals.stopReason());
 
-    // archive_cache*: a job that needs it already failed loudly above. upload_artifacts_*: run
-    // by the worker where the executor lets it (transfer-stages.ts); a failed upload fails an
-    // otherwise successful job.
+    // archive_cache* and upload_artifacts_*: run by the worker where the executor lets it
+    // (cache-stages.ts, transfer-stages.ts; elsewhere such jobs already failed loudly above). A
+    // cache failure is a warning; a failed upload fails an otherwise successful job.
     if (transfersOnWorker(plan)) {
+      await archiveCacheStage({ plan, placed, log, signal: signals.job }, !!jobError);
+      if (signals.job.aborted) return fail(signals.stopReason());
       const upload = await uploadArtifactsStage({ plan, placed, log, signal: signals.job }, !!jobError);
       if (signals.job.aborted) return fail(signals.stopReason());
       if (!isSuccess(upload)) jobError ??= outcomeError(upload, () => signals.stopReason());
@@ -352,7 +355,9 @@ async function fetchInputs(run: JobRun): Promise<JobError | undefined> {
   );
   if (!isSuccess(sources)) return outcomeError(sources, stopped);
   const cache = await stages.attempt(plan.attempts.restoreCache, () =>
-    stages.runPlanned("restore_cache", "Restoring cache", () => unsupportedCache(job), signals.job),
+    transfersOnWorker(plan)
+      ? restoreCacheStage({ plan, placed, log: run.log, signal: signals.job })
+      : stages.runPlanned("restore_cache", "Restoring cache", () => unsupportedCache(job), signals.job),
   );
   if (!isSuccess(cache)) return outcomeError(cache, stopped);
   const artifacts = await stages.attempt(plan.attempts.artifactDownload, () =>

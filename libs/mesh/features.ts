@@ -16,8 +16,8 @@ export const FEATURES = {
   services: { supported: false, issue: 9, why: "set by the docker executor's provider" },
   // Per executor: the shell provider turns the artifact rows on (issue 10); others refuse such jobs.
   artifacts: { supported: false, issue: 10, why: "set by executors whose transfer stages exist (shell)" },
-  cache: { supported: false, issue: 0, why: "cache stages not built yet: such jobs fail loudly" },
-  fallback_cache_keys: { supported: false, issue: 0, why: "cache not built yet" },
+  cache: { supported: false, issue: 10, why: "set by the shell provider (local cache); others refuse" },
+  fallback_cache_keys: { supported: false, issue: 10, why: "set by the shell provider" },
   // Per executor: its provider turns it on (libs/executors, the shell executor does).
   shared: {
     supported: false,

@@ -31,9 +31,15 @@ describe("artifacts through the mesh (shell executor)", () => {
   test("the shell entry advertises artifacts, multiple and raw uploads and exclude in jobs/request", async () => {
     await coordinator.waitForRequest((r) => r.path.endsWith("/jobs/request"), 10_000);
     const [features] = [...coordinator.managers(TOKEN).values()];
-    for (const f of ["artifacts", "upload_multiple_artifacts", "upload_raw_artifacts", "artifacts_exclude"])
+    for (const f of [
+      "artifacts",
+      "upload_multiple_artifacts",
+      "upload_raw_artifacts",
+      "artifacts_exclude",
+      "cache",
+      "fallback_cache_keys",
+    ])
       expect([f, features?.[f]]).toEqual([f, true]);
-    expect(features?.cache).toBe(false);
   });
 
   test("a job uploads its paths; a later job with it as a dependency downloads them and reads the files", async () => {
@@ -71,6 +77,31 @@ describe("artifacts through the mesh (shell executor)", () => {
     expect(trace).toContain(`built-${build.id}\n`);
     const get = coordinator.calls(`GET jobs/${build.id}/artifacts`);
     expect(get.map((r) => [r.status, r.headers["job-token"] === test_.token])).toEqual([[302, true]]);
+  });
+
+  test("a cache saved by one job (local cache_dir) is restored by the next through a fallback key", async () => {
+    const saver = coordinator.enqueueJob(TOKEN, {
+      variables: NO_GIT,
+      script: ["mkdir -p .deps && echo cached-$CI_JOB_ID > .deps/lib"],
+      cache: [{ key: "deps-non_protected", paths: [".deps"], policy: "pull-push", when: "on_success" }],
+    });
+    expect((await coordinator.waitForFinal(saver.id, 30_000)).status).toBe("success");
+    const reader = coordinator.enqueueJob(TOKEN, {
+      variables: NO_GIT,
+      script: ["cat .deps/lib"],
+      cache: [
+        {
+          key: "feature-non_protected",
+          fallback_keys: ["deps-non_protected"],
+          paths: [".deps"],
+          policy: "pull",
+        },
+      ],
+    });
+    expect((await coordinator.waitForFinal(reader.id, 30_000)).status).toBe("success");
+    const trace = traceOf(reader.id);
+    expect(trace).toContain("Checking cache for deps-non_protected...");
+    expect(trace).toContain(`cached-${saver.id}\n`);
   });
 
   test("on_failure artifacts upload from a failed job; on_success ones do not", async () => {

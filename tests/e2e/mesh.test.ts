@@ -93,16 +93,14 @@ for (const transport of ["inproc", "nats"] as const) {
         const marks = mkdtempSync(join(tmpdir(), "runmesh-unsupported-"));
         const fallback = c.enqueueJob(
           r1.token,
-          job([`echo run >> ${marks}/runs`], {
-            cache: [{ key: "deps", fallback_keys: ["deps-main"], paths: ["d"] }],
-          }),
+          job([`echo run >> ${marks}/runs`], { requiredFeatures: ["vault_secrets"] }),
         );
         const next = c.enqueueJob(r1.token, job(["echo plain job"]));
         expect((await c.waitForFinal(next.id, 20_000)).status).toBe("success");
         expect(c.jobs.get(fallback.id)).toMatchObject({
           status: "failed",
           failureReason: "runner_unsupported",
-          unsupportedFeatures: ["fallback_cache_keys"],
+          unsupportedFeatures: ["vault_secrets"],
         });
         expect(executionsOf(marks)).toBe(0);
       });

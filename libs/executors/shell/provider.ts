@@ -10,9 +10,11 @@ export const shellProvider: ExecutorProvider = {
   defaultShell: "bash",
   shells: ["bash", "sh"],
   // GitLab's shell provider sets Shared; everything else it reports comes from the worker.
-  // Artifacts: the worker runs the transfer stages on this host (libs/job/transfer-stages.ts).
+  // Artifacts and the local cache: the worker runs those stages on this host (libs/job).
   features: {
     shared: true,
+    cache: true,
+    fallback_cache_keys: true,
     artifacts: true,
     upload_multiple_artifacts: true,
     upload_raw_artifacts: true,

@@ -1,0 +1,153 @@
+// restore_cache and archive_cache / archive_cache_on_failure for executors whose predefined
+// stages the worker runs on its own host (shell), with the local cache only: runner-api.md (d)
+// "Restore" and "Save", in GitLab Runner's words (commands/helpers/cache_{extractor,archiver}.go,
+// shells/abstract.go). Keys, fallbacks and policies come from libs/cache; a cache failure is a
+// warning, never the job's failure — only an unknown policy fails the restore stage, as in GitLab.
+import { compressionLevel } from "../artifacts/artifact-upload.ts";
+import { parsePolicy, restoreCandidates, sanitizeCacheKey } from "../cache/cache-key.ts";
+import { localCacheFile, restoreLocalCache, saveLocalCache } from "../cache/local-cache.ts";
+import { projectSlug } from "./build-dir.ts";
+import type { JobLog } from "./job-log.ts";
+import type { JobPlan, Placement } from "./job-plan.ts";
+import type { JobCache } from "./payload.ts";
+import type { Outcome } from "./stage-runner.ts";
+import { expandValue, lookupForExpansion } from "./variables.ts";
+
+interface CacheRun {
+  plan: JobPlan;
+  placed: Placement;
+  log: JobLog;
+  signal: AbortSignal;
+}
+
+const wanted = (c: JobCache) => c.paths.length > 0 || c.untracked;
+
+function expander(run: CacheRun) {
+  return (value: string) =>
+    expandValue(value, (k) => lookupForExpansion(run.placed.variables, run.placed.projectDir, k));
+}
+
+function variable(run: CacheRun, key: string): string | undefined {
+  return run.placed.variables.findLast((v) => v.key === key)?.value;
+}
+
+/** The entry's key, expanded and sanitised; undefined (with the notice logged) when unusable. */
+function entryKey(run: CacheRun, entry: JobCache, raw?: string): string | undefined {
+  const { job } = run.plan;
+  const expanded = expander(run)(raw ?? entry.key) || `${job.job_info.name}/${job.git_info.ref}`;
+  const s = sanitizeCacheKey(expanded);
+  if (!s.ok) {
+    run.log.warning(s.notice);
+    return undefined;
+  }
+  if (s.warning) run.log.warning(s.warning);
+  return s.key;
+}
+
+function cacheFile(run: CacheRun, key: string): string {
+  const { job } = run.plan;
+  return localCacheFile(
+    run.plan.layout.cacheDir,
+    projectSlug(job.git_info.repo_url, job.job_info.project_id),
+    key,
+  );
+}
+
+async function inSection(run: CacheRun, name: string, headline: string, work: () => Promise<Outcome>) {
+  if (run.signal.aborted) return { kind: "stopped" } satisfies Outcome;
+  run.log.sectionStart(name, headline);
+  try {
+    const outcome = await work();
+    if (outcome.kind === "error") run.log.error(outcome.error.message);
+    return run.signal.aborted ? ({ kind: "stopped" } satisfies Outcome) : outcome;
+  } finally {
+    run.log.sectionEnd(name);
+  }
+}
+
+export async function restoreCacheStage(run: CacheRun): Promise<Outcome> {
+  const entries = run.plan.job.cache.filter(wanted);
+  if (entries.length === 0) return { kind: "skipped" };
+  return inSection(run, "restore_cache", "Restoring cache", async () => {
+    const { log } = run;
+    for (const entry of entries) {
+      const policy = parsePolicy(expander(run)(entry.policy));
+      if (typeof policy === "object")
+        return { kind: "error", error: { reason: "script_failure", message: policy.error, exitCode: 1 } };
+      const key = entryKey(run, entry);
+      if (key === undefined) continue;
+      if (policy === "push") {
+        log.println(`Not downloading cache ${key} due to policy`);
+        continue;
+      }
+      const fallbacks = entry.fallback_keys
+        .map((k) => entryKey(run, entry, k))
+        .filter((k) => k !== undefined);
+      // CACHE_FALLBACK_KEY is judged as written (expanded), before sanitising.
+      const global = expander(run)(variable(run, "CACHE_FALLBACK_KEY") ?? "");
+      const candidates = restoreCandidates(key, fallbacks, global);
+      for (const w of candidates.warnings) log.warning(w);
+      const last = candidates.keys.length - 1;
+      if (global !== "" && candidates.keys[last] === global) {
+        const sanitized = entryKey(run, entry, global);
+        if (sanitized === undefined) candidates.keys.pop();
+        else candidates.keys[last] = sanitized;
+      }
+      for (const candidate of candidates.keys) {
+        log.println(`Checking cache for ${candidate}...`);
+        log.println(
+          "No URL provided, cache will not be downloaded from shared cache server. Instead a local version of cache will be extracted.",
+        );
+        if (await restoreLocalCache(cacheFile(run, candidate), run.placed.projectDir, log)) {
+          log.println("Successfully extracted cache");
+          break;
+        }
+        log.warning("Failed to extract cache");
+      }
+    }
+    return { kind: "ok" };
+  });
+}
+
+export async function archiveCacheStage(run: CacheRun, jobFailed: boolean): Promise<Outcome> {
+  const entries = run.plan.job.cache.filter((c) => {
+    const when = c.when || "on_success";
+    return wanted(c) && (when === "always" || when === (jobFailed ? "on_failure" : "on_success"));
+  });
+  if (entries.length === 0) return { kind: "skipped" };
+  const name = jobFailed ? "archive_cache_on_failure" : "archive_cache";
+  return inSection(run, name, `Saving cache for ${jobFailed ? "failed" : "successful"} job`, async () => {
+    const { log } = run;
+    const level = compressionLevel(variable(run, "CACHE_COMPRESSION_LEVEL"));
+    for (const entry of entries) {
+      const policy = parsePolicy(expander(run)(entry.policy));
+      if (typeof policy === "object") {
+        log.warning(policy.error);
+        continue;
+      }
+      const key = entryKey(run, entry);
+      if (key === undefined) continue;
+      if (policy === "pull") {
+        log.println(`Not uploading cache ${key} due to policy`);
+        continue;
+      }
+      log.println(`Creating cache ${key}...`);
+      const saved = await saveLocalCache(
+        cacheFile(run, key),
+        run.placed.projectDir,
+        { paths: entry.paths.map(expander(run)), exclude: [], untracked: entry.untracked },
+        level,
+        log,
+      );
+      if (!saved) {
+        log.warning("Failed to create cache");
+        continue;
+      }
+      log.println(
+        "No URL provided, cache will not be uploaded to shared cache server. Cache will be stored only locally.",
+      );
+      log.println("Created cache");
+    }
+    return { kind: "ok" };
+  });
+}
