@@ -7,7 +7,7 @@ import type { Bus } from "../../libs/bus/bus.ts";
 import type { Config, MeshConfig } from "../../libs/config/index.ts";
 import { pinoLevel } from "../../libs/log/log-level.ts";
 import { createLogger, type Logger } from "../../libs/log/logger.ts";
-import { connectBus } from "../../libs/mesh/bus-connect.ts";
+import { type BusSettings, connectBus } from "../../libs/mesh/bus-connect.ts";
 import type { watchConfig } from "../../libs/mesh/config-reload.ts";
 import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
 import { ProcessMetrics } from "../../libs/metrics/process-metrics.ts";
@@ -58,6 +58,23 @@ export interface TierSet {
   poller?: PollerTier;
   scheduler?: SchedulerTier;
   worker?: WorkerTier;
+}
+
+/**
+ * The tier's own NATS identity from its environment (RUNMESH_NATS_USER / _PASSWORD / _CREDS_FILE)
+ * over [mesh]: a poller and a scheduler that share one config.toml still connect as different
+ * users, each with its own subject permissions (deploy/nats/identities.conf).
+ */
+export function natsIdentity<M extends BusSettings>(mesh: M, env: Record<string, string | undefined>): M {
+  const user = env.RUNMESH_NATS_USER || undefined;
+  const creds = env.RUNMESH_NATS_CREDS_FILE || undefined;
+  if (!user && !creds) return mesh;
+  return {
+    ...mesh,
+    nats_user: user ?? mesh.nats_user,
+    nats_password: user ? env.RUNMESH_NATS_PASSWORD : mesh.nats_password,
+    nats_creds_file: creds ?? mesh.nats_creds_file,
+  };
 }
 
 function need<T>(tier: T | undefined, mode: Mode): T {
@@ -168,7 +185,7 @@ export async function runTiers(
     });
     logger.info({ worker: identity.id, from: identity.source }, "worker id");
   }
-  const bus = await connectBus(mesh, `runmesh-${mode}-${name}`);
+  const bus = await connectBus(natsIdentity(mesh, process.env), `runmesh-${mode}-${name}`);
   logger.info({ transport: bus.transport, mode }, "bus connected");
   // One registry and one server for every tier of this process.
   const metrics = new ProcessMetrics({ version: RUNMESH_VERSION, revision: RUNMESH_REVISION });
