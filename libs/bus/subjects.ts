@@ -217,8 +217,13 @@ export const autoscalerCapacity = topic(
     total: z.number().int().nonnegative(),
     acquired: z.number().int().nonnegative(),
     instances: z.number().int().nonnegative(),
+    /** Preemptive mode: ask GitLab for a job only against a ready free slot. */
+    preemptive: z.boolean(),
+    /** max_instances × capacity_per_instance; 0 = unlimited. */
+    maxSlots: z.number().int().nonnegative(),
   }),
 );
+export type AutoscalerCapacity = z.infer<typeof autoscalerCapacity.schema>;
 
 /** One active autoscaler per instance group: the holder of the group's key in this bucket. */
 export const autoscalerLeaseSchema = z.object({ holder: z.string(), expiresAt: z.number() });

@@ -25,6 +25,7 @@ import type {
   ProviderState,
 } from "../../libs/fleeting/instance-group.ts";
 import type { Logger } from "../../libs/log/logger.ts";
+import { activePolicy } from "./active-policy.ts";
 import { GroupLease } from "./group-lease.ts";
 import {
   acquireSlot,
@@ -363,11 +364,14 @@ export class Autoscaler {
   }
 
   private async publishCapacity(): Promise<void> {
-    const c = capacityOf(this.book, this.o.settings);
+    const s = this.o.settings;
+    const c = capacityOf(this.book, s);
     await this.o.bus.publish(autoscalerCapacity, {
       groupKey: this.o.groupKey,
       autoscalerId: this.o.autoscalerId,
       ...c,
+      preemptive: activePolicy(s.policies, this.now()).policy.preemptive,
+      maxSlots: s.maxInstances * s.capacityPerInstance,
     });
   }
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import type { Heartbeat } from "../../libs/bus/subjects.ts";
-import { CapacityLedger } from "./capacity-ledger.ts";
+import type { AutoscalerCapacity, Heartbeat } from "../../libs/bus/subjects.ts";
+import { autoscalerRefusal, CapacityLedger } from "./capacity-ledger.ts";
 
 const runners = new Map([
   ["r1", { key: "r1", name: "one", limit: 2, executor: "shell" }],
@@ -94,5 +94,46 @@ describe("capacity ledger", () => {
       granted: false,
       reason: "runner r2 is not in the scheduler's config.toml",
     });
+  });
+});
+
+describe("capacity ledger: autoscaled runner entries", () => {
+  const cap = (over: Partial<AutoscalerCapacity>): AutoscalerCapacity => ({
+    groupKey: "r2",
+    autoscalerId: "a",
+    free: 0,
+    total: 0,
+    acquired: 0,
+    instances: 0,
+    preemptive: true,
+    maxSlots: 0,
+    ...over,
+  });
+
+  test("preemptive mode: leases only against ready free slots of the group, counting jobs without an instance yet", () => {
+    const l = new CapacityLedger(10, runners);
+    l.heartbeat(hb("w1", 10), 0);
+    l.autoscaled.set("r2", cap({ free: 1 }));
+    expect(l.decideLease("r2", 5).granted).toBe(true);
+    lease(l, "a", "r2", "w1");
+    expect(l.decideLease("r2", 5)).toEqual({
+      granted: false,
+      reason:
+        'runner "two": no ready autoscaled instance with a free slot (1 free, 1 promised; preemptive mode)',
+    });
+    // Other entries are not held back by the group.
+    expect(l.decideLease("r1", 5).granted).toBe(true);
+  });
+
+  test("non-preemptive mode: leases up to max_instances × capacity_per_instance, even with nothing ready", () => {
+    const l = new CapacityLedger(10, runners);
+    l.heartbeat(hb("w1", 10), 0);
+    l.autoscaled.set("r2", cap({ preemptive: false, maxSlots: 1 }));
+    expect(l.decideLease("r2", 5).granted).toBe(true);
+    lease(l, "a", "r2", "w1");
+    expect(autoscalerRefusal(cap({ preemptive: false, maxSlots: 1 }), 1)).toContain(
+      "the instance group is full",
+    );
+    expect(l.decideLease("r2", 5).granted).toBe(false);
   });
 });

@@ -3,7 +3,7 @@
 // by a job (tracked from acceptance until its worker reports it finished, or until the worker's
 // heartbeats stop listing it). Heartbeats are the truth for what runs, so a lost event cannot
 // leak a slot. Pure bookkeeping: no I/O, no clocks of its own.
-import type { Heartbeat } from "../../libs/bus/subjects.ts";
+import type { AutoscalerCapacity, Heartbeat } from "../../libs/bus/subjects.ts";
 
 export interface RunnerCapacity {
   key: string;
@@ -49,6 +49,8 @@ export class CapacityLedger {
   readonly workers = new Map<string, WorkerEntry>();
   readonly leases = new Map<string, Lease>();
   readonly jobs = new Map<string, TrackedJob>();
+  /** What each autoscaled runner entry's instance group can take, as its autoscaler last said. */
+  readonly autoscaled = new Map<string, AutoscalerCapacity>();
 
   constructor(
     private concurrent: number,
@@ -112,6 +114,11 @@ export class CapacityLedger {
       return { granted: false, reason: `concurrent = ${this.concurrent} reached` };
     if (runner.limit > 0 && (u.byRunner.get(runnerKey) ?? 0) >= runner.limit)
       return { granted: false, reason: `limit = ${runner.limit} of runner "${runner.name}" reached` };
+    const scaled = this.autoscaled.get(runnerKey);
+    if (scaled) {
+      const refusal = autoscalerRefusal(scaled, u.byRunner.get(runnerKey) ?? 0);
+      if (refusal) return { granted: false, reason: `runner "${runner.name}": ${refusal}` };
+    }
     const worker = this.pickWorker(runner.executor, u.byWorker);
     if (!worker)
       return { granted: false, reason: `no worker with a free slot for executor "${runner.executor}"` };
@@ -188,4 +195,18 @@ export class CapacityLedger {
     for (const l of expired) this.leases.delete(l.id);
     return expired;
   }
+}
+
+/**
+ * Taskscaler's reserve rule, seen from the ledger: in preemptive mode a runner entry's jobs and
+ * leases that hold no instance yet must fit the group's ready free slots; otherwise they only
+ * have to fit max_instances × capacity_per_instance (the autoscaler scales up on acquire).
+ */
+export function autoscalerRefusal(c: AutoscalerCapacity, taken: number): string | undefined {
+  const waiting = Math.max(0, taken - c.acquired);
+  if (c.preemptive && waiting >= c.free)
+    return `no ready autoscaled instance with a free slot (${c.free} free, ${waiting} promised; preemptive mode)`;
+  if (c.maxSlots > 0 && taken >= c.maxSlots)
+    return `the instance group is full (max_instances × capacity_per_instance = ${c.maxSlots})`;
+  return undefined;
 }

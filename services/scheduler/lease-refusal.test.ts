@@ -53,6 +53,23 @@ describe("lease refusal label", () => {
     ],
     ["limit reached", () => refusal((l) => lease(l, "a", "r1"), "r1"), "limit"],
     ["no worker runs the executor", () => refusal(() => {}, "rd"), "no_worker"],
+    [
+      "the autoscaled group has no ready free slot",
+      () =>
+        refusal((l) => {
+          l.autoscaled.set("r1", {
+            groupKey: "r1",
+            autoscalerId: "a",
+            free: 0,
+            total: 0,
+            acquired: 0,
+            instances: 0,
+            preemptive: true,
+            maxSlots: 0,
+          });
+        }, "r1"),
+      "autoscaler",
+    ],
     ["anything else", () => "the moon is full", "other"],
   ];
   for (const [name, reason, want] of cases) test(name, () => expect(leaseRefusal(reason())).toBe(want));

@@ -7,6 +7,7 @@ export type LeaseRefusal =
   | "concurrent"
   | "limit"
   | "no_worker"
+  | "autoscaler"
   | "other";
 
 export function leaseRefusal(reason: string): LeaseRefusal {
@@ -15,5 +16,6 @@ export function leaseRefusal(reason: string): LeaseRefusal {
   if (/^concurrent = \d+ reached$/.test(reason)) return "concurrent";
   if (/^limit = \d+ of runner .* reached$/.test(reason)) return "limit";
   if (reason.startsWith("no worker with a free slot")) return "no_worker";
+  if (/: (no ready autoscaled instance|the instance group is full)/.test(reason)) return "autoscaler";
   return "other";
 }

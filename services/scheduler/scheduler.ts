@@ -10,6 +10,7 @@ import {
   ACCEPTED_JOBS_QUEUE,
   type AcceptedJob,
   acceptedJobs,
+  autoscalerCapacity,
   capacityChanged,
   dispatchRpc,
   heartbeat,
@@ -136,6 +137,12 @@ export class Scheduler {
         const ok = this.ledger.leases.delete(m.data.leaseId);
         if (ok) this.capacityFreed("lease returned");
         return { ok };
+      }),
+      await bus.subscribe(autoscalerCapacity, (m) => {
+        const before = this.ledger.autoscaled.get(m.data.groupKey)?.free ?? 0;
+        this.ledger.autoscaled.set(m.data.groupKey, m.data);
+        if (m.data.free > before)
+          this.capacityFreed(`autoscaled group ${m.data.groupKey}: ${m.data.free} free slots`);
       }),
       await bus.subscribe(jobEvent, (m) => {
         const e = m.data;
