@@ -238,10 +238,14 @@ export const autoscalerInstanceSchema = z.object({
   useCount: z.number().int().nonnegative(),
   idleSinceMs: z.number(),
   createdAtMs: z.number(),
+  /** When Decrease was last sent for it (deletion_retry_interval). */
+  deletingSinceMs: z.number().optional(),
 });
 export const autoscalerGroupStateSchema = z.object({
   instances: z.array(autoscalerInstanceSchema),
   pending: z.number().int().nonnegative(),
+  /** When the pending instances were last asked for or one of them showed up. */
+  pendingSinceMs: z.number().optional(),
   memo: z.object({
     throttle: z.object({ tokens: z.number(), atMs: z.number() }).optional(),
     lastScaleDown: z.object({ atMs: z.number(), demandSlots: z.number() }).optional(),
@@ -250,3 +254,27 @@ export const autoscalerGroupStateSchema = z.object({
 });
 export type AutoscalerGroupState = z.infer<typeof autoscalerGroupStateSchema>;
 export const AUTOSCALER_GROUPS_BUCKET = "runmesh-autoscaler-groups";
+
+/**
+ * Cache-signer (issue 10): a worker asks for a presigned URL for one cache key of a job it runs.
+ * `workerId` is the worker's claimed id until workers get NATS identities; the signer checks it
+ * against the job's record in JOBS_BUCKET. No credential ever travels: only the signed URL and
+ * the headers the request must carry.
+ */
+export const cacheSignRpc = rpc(
+  "runmesh.cache.sign",
+  z.object({
+    workerId: z.string(),
+    jobKey: z.string(),
+    key: z.string(),
+    op: z.enum(["get", "head", "put"]),
+  }),
+  z.object({
+    ok: z.boolean(),
+    url: z.string().optional(),
+    headers: z.record(z.string(), z.string()).optional(),
+    /** Why it was refused (names the job, worker and key, never a credential). */
+    reason: z.string().optional(),
+  }),
+);
+export const CACHE_SIGNER_QUEUE = "cache-signer";

@@ -31,6 +31,7 @@ import {
   acquireSlot,
   capacityOf,
   emptyBook,
+  housekeeping,
   plannerViews,
   reconcile,
   releaseSlot,
@@ -202,6 +203,15 @@ export class Autoscaler {
       // Without state the first Update lists only instances we cannot vouch for (fleeting: "preexisted").
       if (r.strangers.length > 0) await this.decrease(r.strangers, first ? "preexisted" : "not ours");
       for (const id of r.running) this.runReadiness(id);
+      const h = housekeeping(this.book, now);
+      this.book = h.book;
+      if (h.forgotPending > 0)
+        this.log.warn(
+          { forgotten: h.forgotPending },
+          "instances asked for never appeared in Update; no longer counted as coming",
+        );
+      if (h.retryDelete.length > 0)
+        await this.decrease(h.retryDelete, "still listed after deletion_retry_interval");
 
       for (const [key, until] of this.waiting) if (until <= now) this.waiting.delete(key);
       const p = plan(
@@ -225,7 +235,7 @@ export class Autoscaler {
       if (p.remove.length > 0) await this.decrease(p.remove, "planner");
       if (p.increase > 0) {
         const res = await this.o.group.increase(p.increase);
-        this.book = { ...this.book, pending: this.book.pending + res.succeeded };
+        this.book = { ...this.book, pending: this.book.pending + res.succeeded, pendingSinceMs: now };
         if (res.error)
           this.log.warn(
             { asked: p.increase, succeeded: res.succeeded, err: res.error.message },
@@ -246,7 +256,9 @@ export class Autoscaler {
     const done = new Set(res.succeeded);
     this.book = {
       ...this.book,
-      instances: this.book.instances.map((i) => (done.has(i.id) ? { ...i, state: "deleting" as const } : i)),
+      instances: this.book.instances.map((i) =>
+        done.has(i.id) ? { ...i, state: "deleting" as const, deletingSinceMs: this.now() } : i,
+      ),
     };
     this.log.info({ instances: ids, why, failed: res.error?.message }, "removing instances");
   }

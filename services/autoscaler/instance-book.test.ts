@@ -5,7 +5,10 @@ import type { ProviderState } from "../../libs/fleeting/instance-group.ts";
 import {
   acquireSlot,
   capacityOf,
+  DELETION_RETRY_MS,
   emptyBook,
+  housekeeping,
+  PENDING_TIMEOUT_MS,
   reconcile,
   releaseSlot,
   restoreFromStorage,
@@ -126,5 +129,28 @@ describe("instance book", () => {
       ],
     };
     expect(capacityOf(book, s)).toEqual({ free: 1, total: 2 + 2 + 2, acquired: 1, instances: 2 });
+  });
+
+  test("housekeeping: Decrease is sent again for an instance still listed after deletion_retry_interval", () => {
+    const book = {
+      ...emptyBook(0),
+      instances: [
+        inst("old", { state: "deleting", deletingSinceMs: 0 }),
+        inst("new", { state: "deleting", deletingSinceMs: 50_000 }),
+      ],
+    };
+    expect(housekeeping(book, DELETION_RETRY_MS).retryDelete).toEqual(["old"]);
+    // A deleting state the plugin reported on its own starts its clock now.
+    const reported = housekeeping({ ...emptyBook(0), instances: [inst("x", { state: "deleting" })] }, 5);
+    expect([reported.retryDelete, reported.book.instances[0]!.deletingSinceMs]).toEqual([[], 5]);
+  });
+
+  test("housekeeping: pending instances that never show up are forgotten after the timeout, not before", () => {
+    const book = { ...emptyBook(0), pending: 3, pendingSinceMs: 0 };
+    expect(housekeeping(book, PENDING_TIMEOUT_MS - 1).book.pending).toBe(3);
+    expect(housekeeping(book, PENDING_TIMEOUT_MS)).toMatchObject({ forgotPending: 3, book: { pending: 0 } });
+    // An instance showing up restarts the clock for the rest.
+    const r = reconcile(book, new Map<string, ProviderState>([["a", "creating"]]), PENDING_TIMEOUT_MS - 10);
+    expect(housekeeping(r.book, PENDING_TIMEOUT_MS).book.pending).toBe(2);
   });
 });

@@ -62,7 +62,8 @@ export function reconcile(
       if (state === "running") running.push(id);
     } else if (state !== "deleting") strangers.push(id);
   }
-  return { book: { ...book, instances, pending }, strangers, vanished, running };
+  const pendingSinceMs = pending < book.pending ? nowMs : book.pendingSinceMs;
+  return { book: { ...book, instances, pending, pendingSinceMs }, strangers, vanished, running };
 }
 
 function usableFree(i: Instance, s: PlannerSettings): number {
@@ -159,4 +160,32 @@ export function capacityOf(book: AutoscalerGroupState, s: PlannerSettings) {
     if (i.state === "ready") free += usable;
   }
   return { free, total, acquired, instances };
+}
+
+/** GitLab Runner's deletion_retry_interval: Decrease again for an instance still listed after this. */
+export const DELETION_RETRY_MS = 60_000;
+/** Instances asked for that never show up stop counting as coming after this (instance_acquire_timeout). */
+export const PENDING_TIMEOUT_MS = 15 * 60_000;
+
+/**
+ * Housekeeping after an Update: instances whose Decrease is older than DELETION_RETRY_MS (sent
+ * again), and pending instances no Update has shown for PENDING_TIMEOUT_MS (forgotten, so a
+ * plugin that lost a request does not hold the group's capacity hostage).
+ */
+export function housekeeping(
+  book: AutoscalerGroupState,
+  nowMs: number,
+): { book: AutoscalerGroupState; retryDelete: string[]; forgotPending: number } {
+  const retryDelete = book.instances
+    .filter((i) => i.state === "deleting" && nowMs - (i.deletingSinceMs ?? nowMs) >= DELETION_RETRY_MS)
+    .map((i) => i.id);
+  const stale = book.pending > 0 && nowMs - (book.pendingSinceMs ?? nowMs) >= PENDING_TIMEOUT_MS;
+  const instances = book.instances.map((i) =>
+    i.state === "deleting" && i.deletingSinceMs === undefined ? { ...i, deletingSinceMs: nowMs } : i,
+  );
+  return {
+    book: { ...book, instances, pending: stale ? 0 : book.pending },
+    retryDelete,
+    forgotPending: stale ? book.pending : 0,
+  };
 }
