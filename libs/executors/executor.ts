@@ -88,8 +88,30 @@ export interface StageResult {
   aborted: boolean;
 }
 
+/** What an executor decided about where the job lives, before its plan is final (custom: config_exec). */
+export interface LayoutOverride {
+  buildsDir?: string;
+  cacheDir?: string;
+  sharedBuildsDir?: boolean;
+}
+
+export interface ConfigureContext {
+  jobId: number;
+  /** The job's variables as GitLab sent them (prepare then gets every variable of the job). */
+  variables: readonly { key: string; value: string }[];
+  /** The job's image name, expanded (the custom executor's CUSTOM_ENV_CI_JOB_IMAGE). */
+  image?: string;
+  signal: AbortSignal;
+}
+
 export interface Executor {
   readonly name: string;
+  /**
+   * Asked once before the job's stages are placed, when the executor defines it: the layout it
+   * returns replaces the provider's (GitLab's custom executor lets config_exec move builds_dir).
+   * After a rejection the provider's layout stays and the executor's prepare fails with the reason.
+   */
+  configure?(ctx: ConfigureContext): Promise<LayoutOverride | undefined>;
   prepare(ctx: PrepareContext): Promise<void>;
   /**
    * Runs one stage's script to its end. When `signal` aborts, the executor stops the script

@@ -2,6 +2,7 @@
 // (no global that grows). `builtinExecutors()` lists the ones runmesh ships; a worker then keeps
 // only those its `[mesh] worker_executors` names, and refuses a name it has no provider for,
 // rather than running a `docker` job in the host shell.
+import { customProvider } from "./custom/provider.ts";
 import { dockerProvider } from "./docker/provider.ts";
 import type { ExecutorProvider } from "./provider.ts";
 import { shellProvider } from "./shell/provider.ts";
@@ -55,5 +56,5 @@ export class ExecutorRegistry {
 
 /** The executors runmesh ships. A new executor adds its provider here, from its own folder. */
 export function builtinExecutors(): ExecutorRegistry {
-  return new ExecutorRegistry([shellProvider, dockerProvider(), sshProvider()]);
+  return new ExecutorRegistry([shellProvider, dockerProvider(), sshProvider(), customProvider()]);
 }

@@ -3,8 +3,10 @@
 // is committed in the job record by compare-and-set first, so the scheduler can tell how far a
 // lost worker got, and no job is acknowledged twice.
 import type { AcceptedJob, JobRecord, jobEvent } from "../../libs/bus/subjects.ts";
+import type { Executor } from "../../libs/executors/executor.ts";
 import type {
   ExecutorInstance,
+  ExecutorProvider,
   RunnerEntrySettings,
   WorkerExecutorOptions,
 } from "../../libs/executors/provider.ts";
@@ -214,9 +216,16 @@ async function runOnExecutor(
     return systemFailure(`acquiring an instance for the "${name}" executor: ${(e as Error).message}`);
   }
   try {
+    const executor = provider.create({ worker: deps.executorOptions, instance, runner: o.runner });
     return await runJob({
-      plan,
-      executor: provider.create({ worker: deps.executorOptions, instance, runner: o.runner }),
+      plan: await configured(
+        executor,
+        plan,
+        settings,
+        provider,
+        AbortSignal.any([o.cancelSignal, o.abortSignal]),
+      ),
+      executor,
       log: o.log,
       cancelSignal: o.cancelSignal,
       abortSignal: o.abortSignal,
@@ -230,6 +239,29 @@ async function runOnExecutor(
         .release(instance)
         .catch((e: Error) => h.log.error({ err: e.message }, "releasing the executor instance failed"));
   }
+}
+
+/**
+ * The plan with the layout the executor settled on (the custom executor's config_exec), when it
+ * has a say. A failed configure keeps the plan: the executor fails its prepare with the reason.
+ */
+async function configured(
+  executor: Executor,
+  plan: JobPlan,
+  settings: RunnerSettings,
+  provider: ExecutorProvider,
+  signal: AbortSignal,
+): Promise<JobPlan> {
+  if (!executor.configure) return plan;
+  const override = await executor
+    .configure({ jobId: plan.job.id, variables: plan.job.variables, image: plan.job.image.name, signal })
+    .catch(() => undefined);
+  if (!override) return plan;
+  const layout = { ...plan.layout };
+  if (override.buildsDir !== undefined) layout.buildsDir = override.buildsDir;
+  if (override.cacheDir !== undefined) layout.cacheDir = override.cacheDir;
+  if (override.sharedBuildsDir !== undefined) layout.sharedBuildsDir = override.sharedBuildsDir;
+  return planJob(plan.job, settings, { executor: provider, layout });
 }
 
 /** PUT state=running, retried a few times on transient failures (never on abort). */
