@@ -4,10 +4,16 @@
 // symlinks pointing out), as GitLab Runner's extractor does.
 import { createWriteStream, lstatSync, mkdirSync, readlinkSync, symlinkSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { pipeline } from "node:stream/promises";
-import * as yauzl from "yauzl";
-import * as yazl from "yazl";
+import type * as yauzl from "yauzl";
 import { insideProject } from "./artifact-files.ts";
+
+// Loaded with the first archive: yazl, yauzl and node:stream add about 15 MB to a worker's idle
+// RSS (bench/binaries.ts), and most workers sit idle between jobs with artifacts.
+let zipModules:
+  | Promise<[typeof import("yazl"), typeof import("yauzl"), typeof import("node:stream/promises")]>
+  | undefined;
+const zipLibraries = () =>
+  (zipModules ??= Promise.all([import("yazl"), import("yauzl"), import("node:stream/promises")]));
 
 const S_IFLNK = 0o120000;
 
@@ -18,6 +24,7 @@ export async function writeZip(
   outPath: string,
   compressionLevel = 6,
 ): Promise<void> {
+  const [yazl, , { pipeline }] = await zipLibraries();
   const zip = new yazl.ZipFile();
   for (const rel of files) {
     const abs = join(baseDir, rel);
@@ -43,8 +50,9 @@ export interface ExtractResult {
 /** Extracts a zip into `destDir`, refusing entries that would leave it. */
 export async function extractZip(zipPath: string, destDir: string): Promise<ExtractResult> {
   const root = resolve(destDir);
+  const [, yauzlModule, { pipeline }] = await zipLibraries();
   const zip = await new Promise<yauzl.ZipFile>((ok, fail) =>
-    yauzl.open(zipPath, { lazyEntries: true, autoClose: true, decodeStrings: false }, (e, z) =>
+    yauzlModule.open(zipPath, { lazyEntries: true, autoClose: true, decodeStrings: false }, (e, z) =>
       e ? fail(e) : ok(z),
     ),
   );
