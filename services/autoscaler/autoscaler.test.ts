@@ -77,6 +77,40 @@ describe("autoscaler service (in-process bus)", () => {
     await bus.close();
   });
 
+  test("every scaling decision is logged with the formula's terms, under the runner's name", async () => {
+    const bus = createInprocBus({ logger });
+    const lines: Record<string, unknown>[] = [];
+    const captured = createLogger({
+      service: "autoscaler",
+      level: "info",
+      destination: { write: (l: string) => lines.push(JSON.parse(l)) },
+    });
+    const a = autoscaler({
+      bus,
+      group: new MemoryInstanceGroup(),
+      logger: captured,
+      settings: settings({ capacity_per_instance: 2, max_instances: 9, policy: [{ idle_count: 3 }] }),
+    });
+    await a.start();
+    const decision = lines.find((l) => l.msg === "required scaling change");
+    expect(decision).toMatchObject({
+      runner: "auto",
+      instance_count: 0,
+      max_instance_count: 9,
+      acquired: 0,
+      unavailable_capacity: 0,
+      pending: 0,
+      reserved: 0,
+      idle_count: 3,
+      scale_factor: 0,
+      capacity_per_instance: 2,
+      required: 2,
+      increase: 2,
+    });
+    await a.stop();
+    await bus.close();
+  });
+
   test("an acquisition that finds no ready slot counts as demand and is served once an instance is ready", async () => {
     const bus = createInprocBus({ logger });
     const group = new MemoryInstanceGroup({ createDelayMs: 50 });
