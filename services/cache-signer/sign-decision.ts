@@ -1,0 +1,131 @@
+// What the cache-signer may sign, decided from the scheduler's record of the job alone: the job
+// must be running on the asking worker; the key must be one of that job's cache keys (its key,
+// fallback_keys, CACHE_FALLBACK_KEY, as GitLab sent them, sanitised as the worker does); GET/HEAD
+// only for a key the job may pull, PUT only for one it may push; the object is named inside the
+// job's own project. Everything else is refused with a reason naming the job, worker and key.
+// Pure: the record, the runner's cache settings and the time come in.
+import type { JobRecord } from "../../libs/bus/subjects.ts";
+import { parsePolicy, sanitizeCacheKey } from "../../libs/cache/cache-key.ts";
+import { cacheObjectName } from "../../libs/cache/object-name.ts";
+import { presignS3, s3PutHeaders } from "../../libs/cache/s3-presign.ts";
+import { parseJobPayload } from "../../libs/job/payload.ts";
+
+/** One runner entry's [runners.cache], credentials included: only the signer holds these. */
+export interface SignerCache {
+  Type?: string;
+  Path?: string;
+  Shared: boolean;
+  s3?: {
+    ServerAddress?: string;
+    BucketName?: string;
+    BucketLocation?: string;
+    Insecure: boolean;
+    PathStyle?: boolean;
+    AuthenticationType?: string;
+    ServerSideEncryption?: string;
+    ServerSideEncryptionKeyID?: string;
+    AccessKey?: string;
+    SecretKey?: string;
+    SessionToken?: string;
+  };
+}
+
+export interface SignRequest {
+  workerId: string;
+  jobKey: string;
+  key: string;
+  op: "get" | "head" | "put";
+}
+
+export type SignDecision =
+  | { ok: true; url: string; headers: Record<string, string>; objectName: string }
+  | { ok: false; reason: string };
+
+const DEFAULT_TIMEOUT_S = 2 * 3600;
+
+export function decideSign(o: {
+  req: SignRequest;
+  record: JobRecord | undefined;
+  /** The runner entry's cache, found by the job's short token; undefined when none is configured. */
+  cacheFor: (shortToken: string) => SignerCache | undefined;
+  now: Date;
+}): SignDecision {
+  const { req, record } = o;
+  const who = `job ${req.jobKey}, worker ${JSON.stringify(req.workerId)}, key ${JSON.stringify(req.key)}`;
+  const refuse = (why: string): SignDecision => ({ ok: false, reason: `${who}: ${why}` });
+  if (!record) return refuse("the scheduler has no record of this job");
+  if (record.state !== "running") return refuse(`the job is ${record.state}, not running`);
+  if (record.workerId !== req.workerId)
+    return refuse(`the job runs on worker ${JSON.stringify(record.workerId)}`);
+  const parsed = parseJobPayload(record.job.payload);
+  if (!parsed.ok) return refuse(`the job's payload cannot be read (${parsed.error})`);
+  const job = parsed.job;
+  const sanitized = (k: string) => {
+    const s = sanitizeCacheKey(k);
+    return s.ok ? s.key : undefined;
+  };
+  const fallbackVar = job.variables.findLast((v) => v.key === "CACHE_FALLBACK_KEY")?.value;
+  let pull = false;
+  let push = false;
+  for (const c of job.cache) {
+    if (c.paths.length === 0 && !c.untracked) continue;
+    const policy = parsePolicy(c.policy);
+    if (typeof policy === "object") continue;
+    const key = sanitized(c.key || `${job.job_info.name}/${job.git_info.ref}`);
+    const fallbacks = [...c.fallback_keys, ...(fallbackVar ? [fallbackVar] : [])].map(sanitized);
+    if (key === req.key && policy !== "push") pull = true;
+    if (key === req.key && policy !== "pull") push = true;
+    if (policy !== "push" && fallbacks.includes(req.key)) pull = true;
+  }
+  if (req.op === "put" ? !push : !pull)
+    return refuse(
+      pull || push
+        ? `${req.op.toUpperCase()} is not what this job's cache policy allows for the key`
+        : "not one of this job's cache keys",
+    );
+  const cache = o.cacheFor(record.job.runner.short_token);
+  if (!cache?.s3 || !["s3", "s3v2"].includes((cache.Type ?? "").toLowerCase()))
+    return refuse(`runner ${record.job.runner.short_token} has no S3 cache the signer can sign for`);
+  const s3 = cache.s3;
+  if (!s3.BucketName)
+    return refuse(`runner ${record.job.runner.short_token}: [runners.cache.s3] BucketName is empty`);
+  const iam =
+    s3.AuthenticationType === "iam" ||
+    (s3.AuthenticationType === undefined && !(s3.AccessKey && s3.SecretKey));
+  if (iam || !s3.AccessKey || !s3.SecretKey)
+    return refuse(
+      `runner ${record.job.runner.short_token}: IAM credentials cannot be reached from here; set AccessKey and SecretKey`,
+    );
+  const objectName = cacheObjectName({
+    path: cache.Path,
+    shared: cache.Shared,
+    shortToken: record.job.runner.short_token,
+    projectId: job.job_info.project_id,
+    key: req.key,
+  });
+  if (objectName === undefined) return refuse("the key would leave the project's cache folder");
+  const method = req.op === "put" ? "PUT" : req.op === "head" ? "HEAD" : "GET";
+  const signed = presignS3({
+    serverAddress: s3.ServerAddress,
+    bucketName: s3.BucketName,
+    region: s3.BucketLocation,
+    insecure: s3.Insecure,
+    pathStyle: s3.PathStyle,
+    accessKey: s3.AccessKey,
+    secretKey: s3.SecretKey,
+    sessionToken: s3.SessionToken,
+    method,
+    objectName,
+    expiresS: job.runner_info.timeout > 0 ? job.runner_info.timeout : DEFAULT_TIMEOUT_S,
+    now: o.now,
+    headers:
+      method === "PUT"
+        ? s3PutHeaders({
+            serverSideEncryption: s3.ServerSideEncryption,
+            kmsKeyId: s3.ServerSideEncryptionKeyID,
+            cacheKey: req.key,
+          })
+        : undefined,
+  });
+  return { ok: true, url: signed.url, headers: signed.headers, objectName };
+}

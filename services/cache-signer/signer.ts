@@ -1,0 +1,52 @@
+// The cache-signer tier (DESIGN.md "The tiers"): the only process that holds object-storage
+// credentials. It answers cacheSignRpc in a queue group, reads the job's record from the
+// scheduler's JOBS_BUCKET, and signs what sign-decision.ts allows; a refusal is logged with the
+// job, worker and key, never a credential, and answered with the reason.
+import type { Bus, Subscription } from "../../libs/bus/bus.ts";
+import { CACHE_SIGNER_QUEUE, cacheSignRpc, JOBS_BUCKET, jobRecordSchema } from "../../libs/bus/subjects.ts";
+import type { Logger } from "../../libs/log/logger.ts";
+import { decideSign, type SignerCache } from "./sign-decision.ts";
+
+export interface CacheSignerOptions {
+  bus: Bus;
+  logger: Logger;
+  /** Each runner entry's [runners.cache], by its short token (never the full token). */
+  caches: ReadonlyMap<string, SignerCache>;
+  now?: () => Date;
+}
+
+export interface CacheSigner {
+  stop(): Promise<void>;
+}
+
+export async function startCacheSigner(o: CacheSignerOptions): Promise<CacheSigner> {
+  const jobs = await o.bus.kv(JOBS_BUCKET, jobRecordSchema);
+  const now = o.now ?? (() => new Date());
+  const sub: Subscription = await o.bus.serve(
+    cacheSignRpc,
+    async ({ data: req }) => {
+      const record = (await jobs.get(req.jobKey))?.value;
+      const decision = decideSign({ req, record, cacheFor: (t) => o.caches.get(t), now: now() });
+      const fields = {
+        jobKey: req.jobKey,
+        jobId: record?.job.jobId,
+        workerId: req.workerId,
+        key: req.key,
+        op: req.op,
+      };
+      if (!decision.ok) {
+        o.logger.warn({ ...fields, reason: decision.reason }, "cache URL refused");
+        return { ok: false, reason: decision.reason };
+      }
+      o.logger.info({ ...fields, object: decision.objectName }, "cache URL signed");
+      return { ok: true, url: decision.url, headers: decision.headers };
+    },
+    { queue: CACHE_SIGNER_QUEUE },
+  );
+  o.logger.info({ runners: o.caches.size }, "cache-signer serving");
+  return {
+    async stop() {
+      await sub.unsubscribe();
+    },
+  };
+}
