@@ -5,7 +5,6 @@ import { createReadStream, createWriteStream, mkdtempSync, rmSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { createGzip } from "node:zlib";
 import { selectFiles } from "./artifact-files.ts";
 import { uploadArtifact } from "./artifacts-client.ts";
 import { writeZip } from "./zip-archive.ts";
@@ -83,6 +82,8 @@ export async function uploadEntry(ctx: UploadContext, entry: ArtifactEntry): Pro
       path = join(staging, fileName);
       // Several files become concatenated gzip members, as GitLab Runner writes them.
       const out = createWriteStream(path);
+      // node:zlib is loaded for gzip artifacts only: it adds about 10 MB to an idle worker's RSS.
+      const { createGzip } = await import("node:zlib");
       for (const f of files.filter((f) => !files.some((g) => g.startsWith(`${f}/`))))
         await pipeline(
           createReadStream(join(ctx.projectDir, f)),
