@@ -3,9 +3,12 @@
 // "Restore" and "Save", in GitLab Runner's words (commands/helpers/cache_{extractor,archiver}.go,
 // shells/abstract.go). Keys, fallbacks and policies come from libs/cache; a cache failure is a
 // warning, never the job's failure — only an unknown policy fails the restore stage, as in GitLab.
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { compressionLevel } from "../artifacts/artifact-upload.ts";
 import { parsePolicy, restoreCandidates, sanitizeCacheKey } from "../cache/cache-key.ts";
 import { localCacheFile, restoreLocalCache, saveLocalCache } from "../cache/local-cache.ts";
+import { type CacheUrlSource, downloadCache, uploadCache } from "../cache/remote-cache.ts";
 import { projectSlug } from "./build-dir.ts";
 import type { JobLog } from "./job-log.ts";
 import type { JobPlan, Placement } from "./job-plan.ts";
@@ -18,6 +21,33 @@ interface CacheRun {
   placed: Placement;
   log: JobLog;
   signal: AbortSignal;
+  /** The distributed cache through the cache-signer; absent: local cache only. */
+  remote?: CacheUrlSource;
+}
+
+/** CACHE_REQUEST_TIMEOUT, minutes (GitLab: 10). */
+function requestTimeoutMs(run: CacheRun): number {
+  const m = Number(variable(run, "CACHE_REQUEST_TIMEOUT") ?? "");
+  return (Number.isFinite(m) && m > 0 ? m : 10) * 60_000;
+}
+
+const NO_URL_DOWNLOAD =
+  "No URL provided, cache will not be downloaded from shared cache server. Instead a local version of cache will be extracted.";
+const NO_URL_UPLOAD =
+  "No URL provided, cache will not be uploaded to shared cache server. Cache will be stored only locally.";
+
+/** One candidate: from the remote when signed (a remote 404 ends it), else the local archive. */
+async function restoreOne(run: CacheRun, key: string): Promise<boolean> {
+  const { log } = run;
+  const file = cacheFile(run, key);
+  const signed = run.remote ? await run.remote.sign(key, "get") : undefined;
+  if (typeof signed === "string") log.warning(signed);
+  if (signed && typeof signed !== "string") {
+    mkdirSync(dirname(file), { recursive: true });
+    const got = await downloadCache(signed, file, requestTimeoutMs(run), log);
+    if (got === "missing") return false;
+  } else log.println(NO_URL_DOWNLOAD);
+  return restoreLocalCache(file, run.placed.projectDir, log);
 }
 
 const wanted = (c: JobCache) => c.paths.length > 0 || c.untracked;
@@ -95,10 +125,7 @@ export async function restoreCacheStage(run: CacheRun): Promise<Outcome> {
       }
       for (const candidate of candidates.keys) {
         log.println(`Checking cache for ${candidate}...`);
-        log.println(
-          "No URL provided, cache will not be downloaded from shared cache server. Instead a local version of cache will be extracted.",
-        );
-        if (await restoreLocalCache(cacheFile(run, candidate), run.placed.projectDir, log)) {
+        if (await restoreOne(run, candidate)) {
           log.println("Successfully extracted cache");
           break;
         }
@@ -143,9 +170,15 @@ export async function archiveCacheStage(run: CacheRun, jobFailed: boolean): Prom
         log.warning("Failed to create cache");
         continue;
       }
-      log.println(
-        "No URL provided, cache will not be uploaded to shared cache server. Cache will be stored only locally.",
-      );
+      const signed = run.remote ? await run.remote.sign(key, "put") : undefined;
+      if (typeof signed === "string") log.warning(signed);
+      if (signed && typeof signed !== "string") {
+        const file = cacheFile(run, key);
+        if (!(await uploadCache(signed, file, run.remote?.maxUploadBytes ?? 0, requestTimeoutMs(run), log))) {
+          log.warning("Failed to create cache");
+          continue;
+        }
+      } else log.println(NO_URL_UPLOAD);
       log.println("Created cache");
     }
     return { kind: "ok" };

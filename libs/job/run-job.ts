@@ -2,6 +2,7 @@
 // planned job, and always cleans the executor up. The plan (job-plan.ts) is computed before, once,
 // by the caller, which hands the same plan to the trace pipeline.
 import { readFile } from "node:fs/promises";
+import type { CacheUrlSource } from "../cache/remote-cache.ts";
 import type { Executor } from "../executors/executor.ts";
 import type { JobTraceSink } from "./job-log.ts";
 import type { JobPlan } from "./job-plan.ts";
@@ -23,6 +24,8 @@ export interface RunJobOptions {
   prepareRetryDelayMs?: number;
   /** Pause before stage retry `retry` (0-based); GitLab's backoff by default. Tests pass `() => 0`. */
   stageRetryDelayMs?: (retry: number, exponential: boolean) => number;
+  /** URLs for the distributed cache (the cache-signer); absent: the local cache only. */
+  cacheUrls?: CacheUrlSource;
 }
 
 export async function runJob(o: RunJobOptions): Promise<JobResult> {
@@ -48,6 +51,7 @@ export async function runJob(o: RunJobOptions): Promise<JobResult> {
       tlsKeyContent: await read(settings["tls-key-file"]),
       prepareRetryDelayMs: o.prepareRetryDelayMs,
       stageRetryDelayMs: o.stageRetryDelayMs,
+      cacheUrls: o.cacheUrls,
     });
   } finally {
     await o.executor.cleanup().catch(() => {});

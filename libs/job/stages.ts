@@ -3,6 +3,8 @@
 // after which outcome, with which signal, and how the job ends. Everything it needs to know about
 // the job was decided once in the plan (job-plan.ts); running one stage and its attempts is
 // stage-runner.ts; scripts come from libs/shell and libs/git, processes from the executor.
+
+import type { CacheUrlSource } from "../cache/remote-cache.ts";
 import { type Executor, ExecutorError } from "../executors/executor.ts";
 import {
   clearWorktreeScript,
@@ -72,6 +74,8 @@ export interface StageMachineInput {
   prepareRetryDelayMs?: number;
   /** Pause before stage retry `retry` (0-based); default GitLab's backoff (stageRetryDelayMs). */
   stageRetryDelayMs?: (retry: number, exponential: boolean) => number;
+  /** URLs for the distributed cache (the cache-signer); absent: the local cache only. */
+  cacheUrls?: CacheUrlSource;
   /** Takes the job's concurrency slot; default: lock files under the layout's locksDir. */
   acquireSlot?: (o: { buildsDir: string; shortToken: string; slug: string }) => Promise<BuildSlot>;
 }
@@ -237,7 +241,10 @@ export async function runStages(input: StageMachineInput): Promise<JobResult> {
     // (cache-stages.ts, transfer-stages.ts; elsewhere such jobs already failed loudly above). A
     // cache failure is a warning; a failed upload fails an otherwise successful job.
     if (transfersOnWorker(plan)) {
-      await archiveCacheStage({ plan, placed, log, signal: signals.job }, !!jobError);
+      await archiveCacheStage(
+        { plan, placed, log, signal: signals.job, remote: input.cacheUrls },
+        !!jobError,
+      );
       if (signals.job.aborted) return fail(signals.stopReason());
       const upload = await uploadArtifactsStage({ plan, placed, log, signal: signals.job }, !!jobError);
       if (signals.job.aborted) return fail(signals.stopReason());
@@ -356,7 +363,7 @@ async function fetchInputs(run: JobRun): Promise<JobError | undefined> {
   if (!isSuccess(sources)) return outcomeError(sources, stopped);
   const cache = await stages.attempt(plan.attempts.restoreCache, () =>
     transfersOnWorker(plan)
-      ? restoreCacheStage({ plan, placed, log: run.log, signal: signals.job })
+      ? restoreCacheStage({ plan, placed, log: run.log, signal: signals.job, remote: input.cacheUrls })
       : stages.runPlanned("restore_cache", "Restoring cache", () => unsupportedCache(job), signals.job),
   );
   if (!isSuccess(cache)) return outcomeError(cache, stopped);

@@ -3,6 +3,7 @@
 // is committed in the job record by compare-and-set first, so the scheduler can tell how far a
 // lost worker got, and no job is acknowledged twice.
 import type { AcceptedJob, JobRecord, jobEvent } from "../../libs/bus/subjects.ts";
+import type { CacheUrlSource } from "../../libs/cache/remote-cache.ts";
 import type { Executor } from "../../libs/executors/executor.ts";
 import type {
   ExecutorInstance,
@@ -38,6 +39,8 @@ export interface JobDeps {
   revision: string;
   /** Test knob: first trace update interval (GitLab Runner starts at 3 s). */
   traceUpdateIntervalMs?: number;
+  /** The distributed cache's URLs for a job (cache-urls.ts); absent: local cache only. */
+  cacheUrls?: (job: AcceptedJob) => CacheUrlSource | undefined;
 }
 
 export interface LifecycleHooks {
@@ -166,6 +169,7 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
       systemId: job.systemId,
       runnerName: job.runnerName,
       runner: job.runner,
+      cacheUrls: deps.cacheUrls?.(job),
     });
     const state = interruptReason ? "failed" : result.state;
     const rawReason = interruptReason ?? result.failureReason;
@@ -195,6 +199,7 @@ async function runOnExecutor(
     systemId: string;
     runnerName: string;
     runner: RunnerEntrySettings;
+    cacheUrls?: CacheUrlSource;
   },
 ): Promise<JobResult> {
   const name = settings.executor ?? "shell";
@@ -232,6 +237,7 @@ async function runOnExecutor(
       systemId: o.systemId,
       version: deps.version,
       revision: deps.revision,
+      cacheUrls: o.cacheUrls,
     });
   } finally {
     if (instance && provider.release)

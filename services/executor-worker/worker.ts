@@ -18,6 +18,7 @@ import { failpoint } from "../../libs/mesh/failpoints.ts";
 import { observeStages } from "../../libs/metrics/executor-stages.ts";
 import type { MeshMetrics } from "../../libs/metrics/mesh-metrics.ts";
 import { noTracing, type Tracing } from "../../libs/telemetry/tracing.ts";
+import { cacheUrlsVia } from "./cache-urls.ts";
 import { type JobDeps, runJobLifecycle } from "./job-lifecycle.ts";
 
 export interface WorkerOptions extends JobDeps {
@@ -211,9 +212,10 @@ export class ExecutorWorker {
       .then((p) => {
         if (p.ok) watch?.payload(p.payload);
         // With metrics, the executors of this job report its stages (gitlab_runner_jobs, /debug/jobs/list).
+        const base = { ...this.o, cacheUrls: this.o.cacheUrls ?? cacheUrlsVia(this.o.bus, this.o.workerId) };
         const deps = watch
-          ? { ...this.o, executors: observeStages(this.o.executors, (st, ex) => watch.stage(st, ex)) }
-          : this.o;
+          ? { ...base, executors: observeStages(this.o.executors, (st, ex) => watch.stage(st, ex)) }
+          : base;
         return runJobLifecycle(p.ok ? { ...job, payload: p.payload, payloadBlob: undefined } : job, deps, {
           log,
           advance,

@@ -1,0 +1,33 @@
+// The worker's side of the cache-signer: for a job whose runner entry has an S3 cache, cache
+// stages get their URLs by asking the signer over the bus (cacheSignRpc) with this worker's id and
+// the job's key; the worker never sees a storage credential. A refusal or a silent signer leaves
+// the cache local-only for that key, with the reason in the job log, as GitLab Runner does when it
+// has no URL.
+import type { Bus } from "../../libs/bus/bus.ts";
+import { type AcceptedJob, cacheSignRpc } from "../../libs/bus/subjects.ts";
+import type { CacheUrlSource } from "../../libs/cache/remote-cache.ts";
+
+const SIGNED_TYPES = new Set(["s3", "s3v2"]);
+
+export function cacheUrlsVia(bus: Bus, workerId: string) {
+  return (job: AcceptedJob): CacheUrlSource | undefined => {
+    const cache = job.runner.cache;
+    if (!cache || !SIGNED_TYPES.has((cache.Type ?? "").toLowerCase())) return undefined;
+    return {
+      maxUploadBytes: cache.MaxUploadedArchiveSize ?? 0,
+      async sign(key, op) {
+        try {
+          const r = await bus.request(
+            cacheSignRpc,
+            { workerId, jobKey: job.jobKey, key, op },
+            { timeoutMs: 10_000 },
+          );
+          if (r.ok && r.url) return { url: r.url, headers: r.headers ?? {} };
+          return `cache-signer refused ${op.toUpperCase()} for cache key ${JSON.stringify(key)}: ${r.reason ?? "no reason given"}; the cache stays local`;
+        } catch (e) {
+          return `cache-signer did not answer for cache key ${JSON.stringify(key)} (${(e as Error).message}); the cache stays local`;
+        }
+      },
+    };
+  };
+}
