@@ -22,7 +22,7 @@ export const FEATURES = {
   shared: {
     supported: false,
     issue: 8,
-    why: "set by the executor providers whose builds_dir is shared (shell, ssh)",
+    why: "set by the executor providers whose builds_dir is shared (shell, ssh, custom)",
   },
   upload_multiple_artifacts: { supported: false, issue: 10, why: "set by the shell provider" },
   upload_raw_artifacts: { supported: false, issue: 10, why: "set by the shell provider" },
