@@ -75,6 +75,31 @@ describe.skipIf(missing !== undefined)(`ssh connector (needs sshd: ${missing ?? 
     c.close();
   });
 
+  test("a server that never answers the handshake fails after the connect timeout", async () => {
+    const { createServer } = await import("node:net");
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const port = (silent.address() as { port: number }).port;
+    const err = await new SshConnector()
+      .connect(target({ port, password: "x", strictHostKeyChecking: false, connectTimeoutMs: 300 }))
+      .catch((e) => e);
+    silent.close();
+    expect(err).toBeInstanceOf(SshConnectError);
+    expect(String(err.message)).toMatch(/timed out/i);
+  });
+
+  test("a lost connection leaves the pool: the next connect dials again", async () => {
+    const pool = new SshConnector();
+    const t = target({ identityFile: sshd.identityFile });
+    const first = await pool.connect(t);
+    first.close();
+    for (let i = 0; i < 50 && first.isOpen; i++) await Bun.sleep(20);
+    const second = await pool.connect(t);
+    expect(second).not.toBe(first);
+    expect((await second.output("echo again")).stdout.trim()).toBe("again");
+    await pool.close();
+  });
+
   test("one connection per target, commands on concurrent channels of it", async () => {
     const pool = new SshConnector();
     const t = target({ identityFile: sshd.identityFile });
