@@ -56,6 +56,8 @@ test('log_level = "warning" at start-up: the runner starts, runs jobs and logs w
 test('log_level = "panic" on reload is applied: the reload succeeds and info lines stop', async () => {
   run = await startRunProcess({ runners: [A], extraTokens: [B.token] });
   const { coordinator } = run;
+  // The start-up runners/verify answers in the background; its line comes before the reload.
+  await run.proc.waitFor("Verifying runner");
   const forB = coordinator.enqueueJob(B.token, { script: ["echo after reload"], gitStrategy: "none" });
   // The reload also adds runner B: its job succeeding proves the reload went through.
   run.rewrite({ concurrent: 2, runners: [A, B], global: 'log_level = "panic"' });
