@@ -1,5 +1,6 @@
 // The runmesh command: every tier in one process (`runmesh run`, a drop-in for
 // `gitlab-runner run`), or one tier per process over NATS (`runmesh poller|scheduler|worker`).
+import { startCacheSignerService } from "../cache-signer/main.ts";
 import { workerTier } from "../executor-worker/tier.ts";
 import { pollerTier } from "../poller/tier.ts";
 import { schedulerTier } from "../scheduler/tier.ts";
@@ -12,7 +13,12 @@ import { runManagementVerb } from "./commands/run-verb.ts";
  */
 export function main(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
   return runCommand(argv, env, {
-    tiers: { poller: pollerTier, scheduler: schedulerTier, worker: workerTier },
+    tiers: {
+      poller: pollerTier,
+      scheduler: schedulerTier,
+      worker: workerTier,
+      cacheSigner: { start: startCacheSignerService },
+    },
     management: runManagementVerb,
   });
 }

@@ -12,6 +12,7 @@ import type { watchConfig } from "../../libs/mesh/config-reload.ts";
 import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
 import { ProcessMetrics } from "../../libs/metrics/process-metrics.ts";
 import { createTracing } from "../../libs/telemetry/tracing.ts";
+import type { startCacheSignerService } from "../cache-signer/main.ts";
 import type { startWorkerService, workerDataDir, workerExecutors } from "../executor-worker/main.ts";
 import type { loadMeshSettings } from "../executor-worker/mesh-settings.ts";
 import type { ExecutorWorker } from "../executor-worker/worker.ts";
@@ -53,11 +54,17 @@ export interface WorkerTier {
   start: typeof startWorkerService;
 }
 
+/** The cache-signer (issue 10): in `run`, it signs cache URLs with the file's [runners.cache] keys. */
+export interface CacheSignerTier {
+  start: typeof startCacheSignerService;
+}
+
 /** The tiers this binary links: the all-in-one has all three, a per-tier binary its own. */
 export interface TierSet {
   poller?: PollerTier;
   scheduler?: SchedulerTier;
   worker?: WorkerTier;
+  cacheSigner?: CacheSignerTier;
 }
 
 /**
@@ -207,6 +214,8 @@ export async function runTiers(
       systemId,
       tracing,
     });
+  // The only tier with object-storage keys; before the worker, so a first job finds it.
+  if (mode === "run" && tiers.cacheSigner) await tiers.cacheSigner.start({ config: config!, bus, logger });
   if (identity) {
     worker = await need(tiers.worker, mode).start({
       listenAddress,
