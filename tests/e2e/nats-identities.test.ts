@@ -204,6 +204,19 @@ test("tiers with their own NATS identities run a job; a worker is refused other 
   expect(nats.log()).toMatch(
     /Publish Violation - User "worker-2", Subject "\$JS\.API\.CONSUMER\.CREATE\.RUNMESH_accepted-jobs"/,
   );
+  // Nor may it take slot leases (the scheduler's) or read runner state (the pollers').
+  for (const subject of [
+    "runmesh.scheduler.lease.acquire",
+    "$JS.API.DIRECT.GET.KV_runmesh-runners.anything",
+  ]) {
+    const answer = await nc.request(subject, "{}", { timeout: 1000 }).then(
+      () => "answered",
+      (e: Error) => e.message,
+    );
+    expect({ subject, answer }).not.toEqual({ subject, answer: "answered" });
+    await nc.flush();
+    expect(nats.log()).toContain(`Publish Violation - User "worker-2", Subject "${subject}"`);
+  }
 
   // Secrets at rest: the job token and the masked value are nowhere in the store in clear.
   const files = filesUnder(nats.storeDir);
