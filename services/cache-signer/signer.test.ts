@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
+import { stowPayload } from "../../libs/bus/payload-handover.ts";
 import { cacheSignRpc, JOBS_BUCKET, type JobRecord, jobRecordSchema } from "../../libs/bus/subjects.ts";
 import { cacheObjectName } from "../../libs/cache/object-name.ts";
 import { presignS3 } from "../../libs/cache/s3-presign.ts";
@@ -92,6 +93,7 @@ function record(o: {
   state?: JobRecord["state"];
   workerId?: string;
   cache?: unknown[];
+  padding?: string;
   timeout?: number;
 }): JobRecord {
   const payload = JSON.stringify({
@@ -100,7 +102,10 @@ function record(o: {
     job_info: { name: "build", project_id: 42 },
     git_info: { ref: "main" },
     runner_info: { timeout: o.timeout ?? 3600 },
-    variables: [{ key: "CACHE_FALLBACK_KEY", value: "global-non_protected" }],
+    variables: [
+      { key: "CACHE_FALLBACK_KEY", value: "global-non_protected" },
+      { key: "PADDING", value: o.padding ?? "" },
+    ],
     cache: o.cache ?? [
       {
         key: "deps-non_protected",
@@ -284,6 +289,32 @@ describe("cache-signer over the bus against s3rver", () => {
         ),
       ).toBe(true);
       expect(lines.some((l) => l.includes(SECRET))).toBe(false);
+    } finally {
+      await signer.stop();
+      await bus.close();
+    }
+  });
+
+  test("a job whose payload waits in the mesh's store is read from there", async () => {
+    const bus = createInprocBus();
+    const logger = createLogger({
+      service: "cache-signer",
+      level: "error",
+      destination: { write: () => {} },
+    });
+    const rec = record({ padding: "x".repeat(300_000) });
+    const stowed = { ...rec, job: await stowPayload(bus, rec.job) };
+    expect(stowed.job.payload).toBe("");
+    await (await bus.kv(JOBS_BUCKET, jobRecordSchema)).put("h_77", stowed);
+    const signer = await startCacheSigner({ bus, logger, caches: new Map([["abc12345", cacheConfig()]]) });
+    try {
+      const r = await bus.request(cacheSignRpc, {
+        workerId: "w1",
+        jobKey: "h_77",
+        key: "deps-non_protected",
+        op: "get",
+      });
+      expect(r.ok).toBe(true);
     } finally {
       await signer.stop();
       await bus.close();

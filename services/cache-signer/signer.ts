@@ -3,6 +3,7 @@
 // scheduler's JOBS_BUCKET, and signs what sign-decision.ts allows; a refusal is logged with the
 // job, worker and key, never a credential, and answered with the reason.
 import type { Bus, Subscription } from "../../libs/bus/bus.ts";
+import { fetchPayload } from "../../libs/bus/payload-handover.ts";
 import { CACHE_SIGNER_QUEUE, cacheSignRpc, JOBS_BUCKET, jobRecordSchema } from "../../libs/bus/subjects.ts";
 import type { Logger } from "../../libs/log/logger.ts";
 import { decideSign, type SignerCache } from "./sign-decision.ts";
@@ -25,7 +26,12 @@ export async function startCacheSigner(o: CacheSignerOptions): Promise<CacheSign
   const sub: Subscription = await o.bus.serve(
     cacheSignRpc,
     async ({ data: req }) => {
-      const record = (await jobs.get(req.jobKey))?.value;
+      let record = (await jobs.get(req.jobKey))?.value;
+      // A payload too big for messages waits in the mesh's store; the cache keys are in it.
+      if (record?.job.payloadBlob) {
+        const p = await fetchPayload(o.bus, record.job);
+        if (p.ok) record = { ...record, job: { ...record.job, payload: p.payload, payloadBlob: undefined } };
+      }
       const decision = decideSign({ req, record, cacheFor: (t) => o.caches.get(t), now: now() });
       const fields = {
         jobKey: req.jobKey,
