@@ -91,7 +91,10 @@ describe("install", () => {
       );
       expect(code).toBe(0);
       const path = join(h.unitDir, "runmesh-verify-test.service");
-      const check = Bun.spawnSync(["systemd-analyze", "verify", path]);
+      // systemd-analyze logs its warnings to the journal unless told otherwise: on the console, an
+      // empty stderr really means no warning.
+      const onConsole = { env: { ...process.env, SYSTEMD_LOG_TARGET: "console" } };
+      const check = Bun.spawnSync(["systemd-analyze", "verify", path], onConsole);
       expect({
         code: check.exitCode,
         stderr: check.stderr.toString(),
@@ -107,7 +110,9 @@ describe("install", () => {
         broken,
         readFileSync(path, "utf8").replaceAll(runmeshExecutable(), "/nonexistent/runmesh"),
       );
-      expect(Bun.spawnSync(["systemd-analyze", "verify", broken]).exitCode).not.toBe(0);
+      const failed = Bun.spawnSync(["systemd-analyze", "verify", broken], onConsole);
+      expect(failed.exitCode).not.toBe(0);
+      expect(failed.stderr.toString()).toContain("/nonexistent/runmesh");
     },
   );
 
