@@ -6,6 +6,7 @@
 // Pure: the record, the runner's cache settings and the time come in.
 import type { JobRecord } from "../../libs/bus/subjects.ts";
 import { parsePolicy, sanitizeCacheKey } from "../../libs/cache/cache-key.ts";
+import { gcsPutHeaders, signGcsV2 } from "../../libs/cache/gcs-sign.ts";
 import { cacheObjectName } from "../../libs/cache/object-name.ts";
 import { presignS3, s3PutHeaders } from "../../libs/cache/s3-presign.ts";
 import { parseJobPayload } from "../../libs/job/payload.ts";
@@ -28,6 +29,8 @@ export interface SignerCache {
     SecretKey?: string;
     SessionToken?: string;
   };
+  gcs?: { BucketName?: string; AccessID?: string; PrivateKey?: string; CredentialsFile?: string };
+  MaxUploadedArchiveSize?: number;
 }
 
 export interface SignRequest {
@@ -49,6 +52,8 @@ export function decideSign(o: {
   /** The runner entry's cache, found by the job's short token; undefined when none is configured. */
   cacheFor: (shortToken: string) => SignerCache | undefined;
   now: Date;
+  /** STORAGE_EMULATOR_HOST, for GCS. */
+  emulatorHost?: string;
 }): SignDecision {
   const { req, record } = o;
   const who = `job ${req.jobKey}, worker ${JSON.stringify(req.workerId)}, key ${JSON.stringify(req.key)}`;
@@ -84,6 +89,9 @@ export function decideSign(o: {
         : "not one of this job's cache keys",
     );
   const cache = o.cacheFor(record.job.runner.short_token);
+  const type = (cache?.Type ?? "").toLowerCase();
+  if (cache && (type === "gcs" || type === "gcsv2"))
+    return signGcs(cache, req, record, job.job_info.project_id, job.runner_info.timeout, o, refuse);
   if (!cache?.s3 || !["s3", "s3v2"].includes((cache.Type ?? "").toLowerCase()))
     return refuse(`runner ${record.job.runner.short_token} has no S3 cache the signer can sign for`);
   const s3 = cache.s3;
@@ -126,6 +134,46 @@ export function decideSign(o: {
             cacheKey: req.key,
           })
         : undefined,
+  });
+  return { ok: true, url: signed.url, headers: signed.headers, objectName };
+}
+
+/** GCS: V2 signed URLs from AccessID + PrivateKey (a CredentialsFile is read into them at load). */
+function signGcs(
+  cache: SignerCache,
+  req: SignRequest,
+  record: JobRecord,
+  projectId: number,
+  timeoutS: number,
+  o: { now: Date; emulatorHost?: string },
+  refuse: (why: string) => SignDecision,
+): SignDecision {
+  const token = record.job.runner.short_token;
+  const gcs = cache.gcs;
+  if (!gcs?.BucketName) return refuse(`runner ${token}: [runners.cache.gcs] BucketName is empty`);
+  if (!gcs.AccessID || !gcs.PrivateKey)
+    return refuse(
+      `runner ${token}: GCS needs AccessID and PrivateKey (or CredentialsFile); ambient credentials cannot be reached from here`,
+    );
+  const objectName = cacheObjectName({
+    path: cache.Path,
+    shared: cache.Shared,
+    shortToken: token,
+    projectId,
+    key: req.key,
+  });
+  if (objectName === undefined) return refuse("the key would leave the project's cache folder");
+  const put = req.op === "put";
+  const signed = signGcsV2({
+    accessId: gcs.AccessID,
+    privateKey: gcs.PrivateKey,
+    bucket: gcs.BucketName,
+    objectName,
+    method: put ? "PUT" : req.op === "head" ? "HEAD" : "GET",
+    expiresAt: new Date(o.now.getTime() + (timeoutS > 0 ? timeoutS : DEFAULT_TIMEOUT_S) * 1000),
+    contentType: put ? "application/octet-stream" : undefined,
+    headers: put ? gcsPutHeaders(req.key, cache.MaxUploadedArchiveSize ?? 0) : undefined,
+    emulatorHost: o.emulatorHost,
   });
   return { ok: true, url: signed.url, headers: signed.headers, objectName };
 }

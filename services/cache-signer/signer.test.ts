@@ -4,6 +4,7 @@
 // is refused by the server; the signer itself refuses other jobs, workers, keys and policies, and
 // logs the refusal with job, worker and key but never the secret.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createVerify, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
@@ -183,6 +184,40 @@ describe("sign decisions", () => {
     ["GET of a fallback key", { key: "main-non_protected" }],
     ["GET of CACHE_FALLBACK_KEY", { key: "global-non_protected" }],
   ])("signs %s", (_n, req) => expect(decide(req).ok).toBe(true));
+
+  test("a GCS cache gets a V2 signed PUT over the job's object, verified with the key's public half", () => {
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const gcs: SignerCache = {
+      Type: "gcsv2",
+      Shared: true,
+      MaxUploadedArchiveSize: 5000,
+      gcs: {
+        BucketName: "gcs-cache",
+        AccessID: "sa@p.iam.gserviceaccount.com",
+        PrivateKey: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+      },
+    };
+    const d = decideSign({
+      req: { workerId: "w1", jobKey: "h_77", key: "deps-non_protected", op: "put" },
+      record: record({}),
+      cacheFor: () => gcs,
+      now: new Date("2030-01-01T00:00:00Z"),
+    });
+    if (!d.ok) throw new Error(d.reason);
+    expect(d.objectName).toBe("project/42/deps-non_protected");
+    expect(d.headers["x-goog-content-length-range"]).toBe("0,5000");
+    const expires = 1893456000 + 3600;
+    const toSign = `PUT\n\napplication/octet-stream\n${expires}\nx-goog-content-length-range:0,5000\nx-goog-meta-cachekey:deps-non_protected\n/gcs-cache/project/42/deps-non_protected`;
+    const sig = new URL(d.url).searchParams.get("Signature")!;
+    expect(createVerify("RSA-SHA256").update(toSign).verify(publicKey, sig, "base64")).toBe(true);
+    const noKey = decideSign({
+      req: { workerId: "w1", jobKey: "h_77", key: "deps-non_protected", op: "get" },
+      record: record({}),
+      cacheFor: () => ({ ...gcs, gcs: { BucketName: "gcs-cache" } }),
+      now: new Date(),
+    });
+    expect(!noKey.ok && noKey.reason).toContain("GCS needs AccessID and PrivateKey");
+  });
 
   test("IAM credentials are refused as unreachable, never guessed", () => {
     const d = decideSign({

@@ -32,7 +32,13 @@ export async function startCacheSigner(o: CacheSignerOptions): Promise<CacheSign
         const p = await fetchPayload(o.bus, record.job);
         if (p.ok) record = { ...record, job: { ...record.job, payload: p.payload, payloadBlob: undefined } };
       }
-      const decision = decideSign({ req, record, cacheFor: (t) => o.caches.get(t), now: now() });
+      const decision = decideSign({
+        req,
+        record,
+        cacheFor: (t) => o.caches.get(t),
+        now: now(),
+        emulatorHost: process.env.STORAGE_EMULATOR_HOST,
+      });
       const fields = {
         jobKey: req.jobKey,
         jobId: record?.job.jobId,

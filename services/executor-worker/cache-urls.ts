@@ -7,7 +7,7 @@ import type { Bus } from "../../libs/bus/bus.ts";
 import { type AcceptedJob, cacheSignRpc } from "../../libs/bus/subjects.ts";
 import type { CacheUrlSource } from "../../libs/cache/remote-cache.ts";
 
-const SIGNED_TYPES = new Set(["s3", "s3v2"]);
+const SIGNED_TYPES = new Set(["s3", "s3v2", "gcs", "gcsv2"]);
 
 export function cacheUrlsVia(bus: Bus, workerId: string) {
   return (job: AcceptedJob): CacheUrlSource | undefined => {
