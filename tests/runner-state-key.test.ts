@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Bus } from "../libs/bus/bus.ts";
 import { connectNatsBus } from "../libs/bus/nats-bus.ts";
-import { RUNNERS_BUCKET, runnerStateSchema } from "../libs/bus/subjects.ts";
 import { parseConfig } from "../libs/config/index.ts";
 import { createLogger } from "../libs/log/logger.ts";
+import { RUNNERS_BUCKET, runnerStateSchema } from "../libs/messages/subjects.ts";
 import { pollTargets } from "../services/poller/main.ts";
 import { runnerCapacities } from "../services/scheduler/main.ts";
 import { type NatsServer, startNatsServer } from "./infra/nats-server.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { advertisedFeatures } from "../mesh/features.ts";
+import { advertisedFeatures } from "./advertised-features.ts";
 import { ALL_FEATURE_KEYS, buildRunnerInfo, goArchitecture } from "./runner-info.ts";
 
 describe("buildRunnerInfo", () => {

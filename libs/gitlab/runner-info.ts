@@ -1,7 +1,7 @@
 // The `info` object runmesh sends on jobs/request, verify and every job PUT. GitLab routes jobs
 // and picks cancel semantics from `features`, so every key is always serialised, false included
 // (a missing `cancel_gracefully` makes GitLab cancel hard). Which features are true is decided
-// by the caller (libs/mesh/features.ts); this module only serialises faithfully.
+// by the caller (libs/gitlab/advertised-features.ts); this module only serialises faithfully.
 
 /** Every feature key GitLab Runner 19.x reports, in its order. */
 export const ALL_FEATURE_KEYS = [

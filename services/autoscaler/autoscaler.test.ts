@@ -8,10 +8,14 @@ import { join } from "node:path";
 import type { Bus } from "../../libs/bus/bus.ts";
 import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
 import { connectNatsBus } from "../../libs/bus/nats-bus.ts";
-import { autoscalerAcquireRpc, autoscalerCapacity, autoscalerReleaseRpc } from "../../libs/bus/subjects.ts";
 import { autoscalerSettingsSchema } from "../../libs/config/autoscaler-section.ts";
 import { MemoryInstanceGroup } from "../../libs/fleeting/memory-instance-group.ts";
 import { createLogger } from "../../libs/log/logger.ts";
+import {
+  autoscalerAcquireRpc,
+  autoscalerCapacity,
+  autoscalerReleaseRpc,
+} from "../../libs/messages/subjects.ts";
 import { type NatsServer, startNatsServer } from "../../tests/infra/nats-server.ts";
 import { Autoscaler, type AutoscalerOptions } from "./autoscaler.ts";
 import { plannerSettings } from "./planner-settings.ts";

@@ -8,6 +8,13 @@ import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Bus, KvBucket, Subscription } from "../../libs/bus/bus.ts";
 import { KvConflictError } from "../../libs/bus/bus.ts";
+import type {
+  ConnectInfo,
+  ConnectorConfig,
+  InstanceGroup,
+  ProviderState,
+} from "../../libs/fleeting/instance-group.ts";
+import type { Logger } from "../../libs/log/logger.ts";
 import {
   AUTOSCALER_GROUPS_BUCKET,
   AUTOSCALER_LEASES_BUCKET,
@@ -17,14 +24,7 @@ import {
   autoscalerGroupStateSchema,
   autoscalerLeaseSchema,
   autoscalerReleaseRpc,
-} from "../../libs/bus/subjects.ts";
-import type {
-  ConnectInfo,
-  ConnectorConfig,
-  InstanceGroup,
-  ProviderState,
-} from "../../libs/fleeting/instance-group.ts";
-import type { Logger } from "../../libs/log/logger.ts";
+} from "../../libs/messages/subjects.ts";
 import { activePolicy } from "./active-policy.ts";
 import { GroupLease } from "./group-lease.ts";
 import {

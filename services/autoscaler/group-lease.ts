@@ -4,7 +4,7 @@
 // autoscaler has the group: the caller must stop acting on it at once.
 import type { KvBucket } from "../../libs/bus/bus.ts";
 import { KvConflictError } from "../../libs/bus/bus.ts";
-import type { autoscalerLeaseSchema } from "../../libs/bus/subjects.ts";
+import type { autoscalerLeaseSchema } from "../../libs/messages/subjects.ts";
 
 export class GroupLease {
   private revision: number | undefined;

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import type { AutoscalerGroupState } from "../../libs/bus/subjects.ts";
 import { autoscalerSettingsSchema } from "../../libs/config/autoscaler-section.ts";
 import type { ProviderState } from "../../libs/fleeting/instance-group.ts";
+import type { AutoscalerGroupState } from "../../libs/messages/subjects.ts";
 import {
   acquireSlot,
   capacityOf,

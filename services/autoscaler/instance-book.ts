@@ -1,8 +1,9 @@
 // The instance group's book, as the active autoscaler keeps it and the standby reads it: pure
 // operations on AutoscalerGroupState (what Update reported, acquire, release, restore), so the
 // service around them only does I/O.
-import type { AutoscalerGroupState } from "../../libs/bus/subjects.ts";
+
 import type { ProviderState } from "../../libs/fleeting/instance-group.ts";
+import type { AutoscalerGroupState } from "../../libs/messages/subjects.ts";
 import type { InstanceView } from "./planner.ts";
 import type { PlannerSettings } from "./planner-settings.ts";
 

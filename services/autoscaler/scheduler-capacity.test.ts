@@ -2,11 +2,11 @@
 // and a real Autoscaler on the in-process bus, a worker's heartbeat offering the executor.
 import { afterEach, describe, expect, test } from "bun:test";
 import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
-import { autoscalerCapacity, heartbeat, leaseAcquire } from "../../libs/bus/subjects.ts";
 import { autoscalerSettingsSchema } from "../../libs/config/autoscaler-section.ts";
 import { MemoryInstanceGroup } from "../../libs/fleeting/memory-instance-group.ts";
+import type { GitLabReporter } from "../../libs/gitlab/gitlab-reporter.ts";
 import { createLogger } from "../../libs/log/logger.ts";
-import type { GitLabReporter } from "../../libs/mesh/gitlab-reporter.ts";
+import { autoscalerCapacity, heartbeat, leaseAcquire } from "../../libs/messages/subjects.ts";
 import { Scheduler } from "../scheduler/scheduler.ts";
 import { Autoscaler } from "./autoscaler.ts";
 import { plannerSettings } from "./planner-settings.ts";

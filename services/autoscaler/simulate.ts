@@ -2,7 +2,7 @@
 // instance book, in simulated time (1 s steps, instances boot after `bootS`), and reports what it
 // would cost and how long jobs would wait: instance-minutes, idle instance-minutes, pickup latency.
 // Pure: trace and settings in, figures out; the same code path as the service's decisions.
-import type { AutoscalerGroupState } from "../../libs/bus/subjects.ts";
+import type { AutoscalerGroupState } from "../../libs/messages/subjects.ts";
 import { acquireSlot, emptyBook, plannerViews, releaseSlot } from "./instance-book.ts";
 import { plan } from "./planner.ts";
 import type { PlannerSettings } from "./planner-settings.ts";

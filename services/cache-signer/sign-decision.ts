@@ -4,12 +4,13 @@
 // only for a key the job may pull, PUT only for one it may push; the object is named inside the
 // job's own project. Everything else is refused with a reason naming the job, worker and key.
 // Pure: the record, the runner's cache settings and the time come in.
-import type { JobRecord } from "../../libs/bus/subjects.ts";
+
 import { parsePolicy, sanitizeCacheKey } from "../../libs/cache/cache-key.ts";
 import { gcsPutHeaders, signGcsV2 } from "../../libs/cache/gcs-sign.ts";
 import { cacheObjectName } from "../../libs/cache/object-name.ts";
 import { presignS3, s3PutHeaders } from "../../libs/cache/s3-presign.ts";
 import { parseJobPayload } from "../../libs/job/payload.ts";
+import type { JobRecord } from "../../libs/messages/subjects.ts";
 
 /** One runner entry's [runners.cache], credentials included: only the signer holds these. */
 export interface SignerCache {

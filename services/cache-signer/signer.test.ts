@@ -10,11 +10,11 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
-import { stowPayload } from "../../libs/bus/payload-handover.ts";
-import { cacheSignRpc, JOBS_BUCKET, type JobRecord, jobRecordSchema } from "../../libs/bus/subjects.ts";
 import { cacheObjectName } from "../../libs/cache/object-name.ts";
 import { presignS3 } from "../../libs/cache/s3-presign.ts";
 import { createLogger } from "../../libs/log/logger.ts";
+import { stowPayload } from "../../libs/messages/payload-handover.ts";
+import { cacheSignRpc, JOBS_BUCKET, type JobRecord, jobRecordSchema } from "../../libs/messages/subjects.ts";
 import { decideSign, type SignerCache } from "./sign-decision.ts";
 import { startCacheSigner } from "./signer.ts";
 

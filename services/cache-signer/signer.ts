@@ -3,9 +3,14 @@
 // scheduler's JOBS_BUCKET, and signs what sign-decision.ts allows; a refusal is logged with the
 // job, worker and key, never a credential, and answered with the reason.
 import type { Bus, Subscription } from "../../libs/bus/bus.ts";
-import { fetchPayload } from "../../libs/bus/payload-handover.ts";
-import { CACHE_SIGNER_QUEUE, cacheSignRpc, JOBS_BUCKET, jobRecordSchema } from "../../libs/bus/subjects.ts";
 import type { Logger } from "../../libs/log/logger.ts";
+import { fetchPayload } from "../../libs/messages/payload-handover.ts";
+import {
+  CACHE_SIGNER_QUEUE,
+  cacheSignRpc,
+  JOBS_BUCKET,
+  jobRecordSchema,
+} from "../../libs/messages/subjects.ts";
 import { decideSign, type SignerCache } from "./sign-decision.ts";
 
 export interface CacheSignerOptions {

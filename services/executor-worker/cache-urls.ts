@@ -4,8 +4,8 @@
 // the cache local-only for that key, with the reason in the job log, as GitLab Runner does when it
 // has no URL.
 import type { Bus } from "../../libs/bus/bus.ts";
-import { type AcceptedJob, cacheSignRpc } from "../../libs/bus/subjects.ts";
 import type { CacheUrlSource } from "../../libs/cache/remote-cache.ts";
+import { type AcceptedJob, cacheSignRpc } from "../../libs/messages/subjects.ts";
 
 const SIGNED_TYPES = new Set(["s3", "s3v2", "gcs", "gcsv2"]);
 

@@ -2,7 +2,7 @@
 // two-phase-commit acknowledgement), run the stages, stream the trace, report the end. Each step
 // is committed in the job record by compare-and-set first, so the scheduler can tell how far a
 // lost worker got, and no job is acknowledged twice.
-import type { AcceptedJob, JobRecord, jobEvent } from "../../libs/bus/subjects.ts";
+
 import type { CacheUrlSource } from "../../libs/cache/remote-cache.ts";
 import type { Executor } from "../../libs/executors/executor.ts";
 import type {
@@ -12,15 +12,16 @@ import type {
   WorkerExecutorOptions,
 } from "../../libs/executors/provider.ts";
 import type { ExecutorRegistry } from "../../libs/executors/registry.ts";
+import { failpoint } from "../../libs/failpoints/failpoints.ts";
+import { negotiateFailureReason } from "../../libs/gitlab/failure-reason.ts";
+import type { ClientFor } from "../../libs/gitlab/gitlab-reporter.ts";
 import type { RunnerInfo } from "../../libs/gitlab/runner-info.ts";
 import { type JobPlan, outputLimitBytes, planJob } from "../../libs/job/job-plan.ts";
 import { parseJobPayload } from "../../libs/job/payload.ts";
 import { type JobResult, runJob } from "../../libs/job/run-job.ts";
 import type { RunnerSettings } from "../../libs/job/runner-settings.ts";
 import type { Logger } from "../../libs/log/logger.ts";
-import { failpoint } from "../../libs/mesh/failpoints.ts";
-import { negotiateFailureReason } from "../../libs/mesh/failure-reason.ts";
-import type { ClientFor } from "../../libs/mesh/gitlab-reporter.ts";
+import type { AcceptedJob, JobRecord, jobEvent } from "../../libs/messages/subjects.ts";
 import { createJobLog, type JobLog } from "../../libs/trace/job-log.ts";
 import { createMasker } from "../../libs/trace/masking.ts";
 import { TraceBuffer } from "../../libs/trace/trace-buffer.ts";

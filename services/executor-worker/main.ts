@@ -4,17 +4,17 @@
 // start when that list names one it does not have.
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/build-info/version.ts";
 import type { Bus } from "../../libs/bus/bus.ts";
-import type { AcceptedJob } from "../../libs/bus/subjects.ts";
 import { ConfigError, type MeshConfig } from "../../libs/config/index.ts";
 import {
   builtinExecutors,
   type ExecutorRegistry,
   UnknownExecutorError,
 } from "../../libs/executors/registry.ts";
+import { gitlabClients, runnerInfoFor } from "../../libs/executors/runner-clients.ts";
 import type { Logger } from "../../libs/log/logger.ts";
-import { gitlabClients, runnerInfoFor } from "../../libs/mesh/gitlab-clients.ts";
-import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
+import type { AcceptedJob } from "../../libs/messages/subjects.ts";
 import { observeJobApi } from "../../libs/metrics/job-api-calls.ts";
 import { type ProcessMetrics, tierMetrics } from "../../libs/metrics/process-metrics.ts";
 import type { Tracing } from "../../libs/telemetry/tracing.ts";

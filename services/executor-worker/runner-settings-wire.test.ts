@@ -2,8 +2,8 @@
 // zod schema at the boundary (no record-then-cast), survives the JSON trip unchanged, and can hold
 // no token even when a sender puts one in.
 import { describe, expect, test } from "bun:test";
-import { workerRunnerSettingsSchema } from "../../libs/bus/subjects.ts";
 import { parseConfig, shortToken, workerRunnerSettings } from "../../libs/config/index.ts";
+import { workerRunnerSettingsSchema } from "../../libs/messages/subjects.ts";
 
 const TOKEN = "glrt-wire-runner-0123456789";
 const { config } = parseConfig(

@@ -3,7 +3,9 @@
 // each job brings its runner entry's settings (never a runner token) and its own job token.
 import type { Bus, Headers, KvBucket, Subscription } from "../../libs/bus/bus.ts";
 import { KvConflictError } from "../../libs/bus/bus.ts";
-import { discardPayload, fetchPayload } from "../../libs/bus/payload-handover.ts";
+import { failpoint } from "../../libs/failpoints/failpoints.ts";
+import { type Logger, secrets } from "../../libs/log/logger.ts";
+import { discardPayload, fetchPayload } from "../../libs/messages/payload-handover.ts";
 import {
   type AcceptedJob,
   dispatchRpc,
@@ -12,9 +14,7 @@ import {
   type JobRecord,
   jobEvent,
   jobRecordSchema,
-} from "../../libs/bus/subjects.ts";
-import { type Logger, secrets } from "../../libs/log/logger.ts";
-import { failpoint } from "../../libs/mesh/failpoints.ts";
+} from "../../libs/messages/subjects.ts";
 import { observeStages } from "../../libs/metrics/executor-stages.ts";
 import type { MeshMetrics } from "../../libs/metrics/mesh-metrics.ts";
 import { noTracing, type Tracing } from "../../libs/telemetry/tracing.ts";

@@ -1,4 +1,6 @@
 // Poller service entry: `runmesh poller --config config.toml --nats nats://…`.
+
+import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/build-info/version.ts";
 import type { Bus } from "../../libs/bus/bus.ts";
 import type { Config } from "../../libs/config/index.ts";
 import {
@@ -7,10 +9,9 @@ import {
   shortToken,
   workerRunnerSettings,
 } from "../../libs/config/index.ts";
+import { runnerInfoFor } from "../../libs/executors/runner-clients.ts";
 import { GitLabClient } from "../../libs/gitlab/client.ts";
 import type { Logger } from "../../libs/log/logger.ts";
-import { runnerInfoFor } from "../../libs/mesh/gitlab-clients.ts";
-import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
 import { type ProcessMetrics, tierMetrics } from "../../libs/metrics/process-metrics.ts";
 import type { Tracing } from "../../libs/telemetry/tracing.ts";
 import { Poller, type PollTarget } from "./poller.ts";

@@ -3,7 +3,14 @@
 // runner tokens; it parses only id, token and timeout of a job and forwards the rest unread.
 import type { Bus, Headers, KvBucket } from "../../libs/bus/bus.ts";
 import { BlobStoreFullError, KvConflictError } from "../../libs/bus/bus.ts";
-import { discardPayload, formatBytes, stowPayload } from "../../libs/bus/payload-handover.ts";
+import { failpoint } from "../../libs/failpoints/failpoints.ts";
+import type { GitLabClient } from "../../libs/gitlab/client.ts";
+import { GitLabReporter } from "../../libs/gitlab/gitlab-reporter.ts";
+import type { RunnerInfo } from "../../libs/gitlab/runner-info.ts";
+import type { Logger } from "../../libs/log/logger.ts";
+import { secrets } from "../../libs/log/logger.ts";
+import { jobKeyOf } from "../../libs/messages/job-key.ts";
+import { discardPayload, formatBytes, stowPayload } from "../../libs/messages/payload-handover.ts";
 import {
   ACCEPTED_ACK_WAIT_MS,
   ACCEPTED_JOBS_QUEUE,
@@ -17,14 +24,7 @@ import {
   type RunnerState,
   runnerStateSchema,
   type WorkerRunnerSettings,
-} from "../../libs/bus/subjects.ts";
-import type { GitLabClient } from "../../libs/gitlab/client.ts";
-import type { RunnerInfo } from "../../libs/gitlab/runner-info.ts";
-import type { Logger } from "../../libs/log/logger.ts";
-import { secrets } from "../../libs/log/logger.ts";
-import { failpoint } from "../../libs/mesh/failpoints.ts";
-import { GitLabReporter } from "../../libs/mesh/gitlab-reporter.ts";
-import { jobKeyOf } from "../../libs/mesh/job-key.ts";
+} from "../../libs/messages/subjects.ts";
 import type { MeshMetrics, RunnerIds } from "../../libs/metrics/mesh-metrics.ts";
 import { noTracing, type Tracing } from "../../libs/telemetry/tracing.ts";
 import { nextRequestAt, queueMoved, staggerOffsetMs } from "./request-schedule.ts";

@@ -1,7 +1,7 @@
 // GitLab Runner's health and adaptive request concurrency for one runner entry, as pure
 // functions over the shared RunnerState (reference runner-api.md (c) "Health" and
 // "Adaptive request concurrency").
-import type { RunnerState } from "../../libs/bus/subjects.ts";
+import type { RunnerState } from "../../libs/messages/subjects.ts";
 
 export interface HealthSettings {
   unhealthyRequestsLimit: number;

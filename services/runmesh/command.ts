@@ -1,8 +1,9 @@
 // The runmesh command line, parsed and run: help, version, a tier verb (run, poller, scheduler,
 // worker) through tier-process.ts, or a management verb. Shared by the all-in-one (every tier and
 // verb) and the per-tier binaries (their own tier only), so both answer the same way.
+
+import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/build-info/version.ts";
 import { ConfigError } from "../../libs/config/config-error.ts";
-import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
 import { configFileFor, type GlobalOptions, parseCommandLine } from "./cli/command-line.ts";
 import { appHelp, currentVersionInfo, verbHelp, versionText } from "./cli/help-text.ts";
 import type { OptionValues } from "./cli/option-table.ts";

@@ -3,13 +3,13 @@
 // answers (SIGQUIT drains, SIGTERM/SIGINT abort). The tiers come in as a `TierSet`, so a per-tier
 // entry hands over its own tier only and its compiled binary links nothing of the others.
 import { hostname } from "node:os";
+import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/build-info/version.ts";
 import type { Bus } from "../../libs/bus/bus.ts";
+import { type BusSettings, connectBus } from "../../libs/bus/connect.ts";
+import type { watchConfig } from "../../libs/config/config-reload.ts";
 import type { Config, MeshConfig } from "../../libs/config/index.ts";
 import { pinoLevel } from "../../libs/log/log-level.ts";
 import { createLogger, type Logger } from "../../libs/log/logger.ts";
-import { type BusSettings, connectBus } from "../../libs/mesh/bus-connect.ts";
-import type { watchConfig } from "../../libs/mesh/config-reload.ts";
-import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
 import { ProcessMetrics } from "../../libs/metrics/process-metrics.ts";
 import { createTracing } from "../../libs/telemetry/tracing.ts";
 import type { startCacheSignerService } from "../cache-signer/main.ts";

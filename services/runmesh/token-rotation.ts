@@ -11,9 +11,9 @@ import { setRunnerKeys, writeFileAtomic } from "../../libs/config/config-file-ed
 import type { Config } from "../../libs/config/index.ts";
 import { shortToken } from "../../libs/config/index.ts";
 import { nextRunnerToReset } from "../../libs/config/token-renewal.ts";
+import { runnerInfoFor } from "../../libs/executors/runner-clients.ts";
 import type { ResetTokenResult } from "../../libs/gitlab/client.ts";
 import type { Logger } from "../../libs/log/logger.ts";
-import { runnerInfoFor } from "../../libs/mesh/gitlab-clients.ts";
 import { gitlabClientFor } from "../poller/main.ts";
 import { readConfigRunners } from "./commands/config-runners.ts";
 

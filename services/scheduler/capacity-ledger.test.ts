@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { AutoscalerCapacity, Heartbeat } from "../../libs/bus/subjects.ts";
+import type { AutoscalerCapacity, Heartbeat } from "../../libs/messages/subjects.ts";
 import { autoscalerRefusal, CapacityLedger } from "./capacity-ledger.ts";
 
 const runners = new Map([

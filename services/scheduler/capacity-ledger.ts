@@ -3,7 +3,7 @@
 // by a job (tracked from acceptance until its worker reports it finished, or until the worker's
 // heartbeats stop listing it). Heartbeats are the truth for what runs, so a lost event cannot
 // leak a slot. Pure bookkeeping: no I/O, no clocks of its own.
-import type { AutoscalerCapacity, Heartbeat } from "../../libs/bus/subjects.ts";
+import type { AutoscalerCapacity, Heartbeat } from "../../libs/messages/subjects.ts";
 
 export interface RunnerCapacity {
   key: string;

@@ -1,7 +1,7 @@
 // Every refusal the real ledger gives folds into its own label value (this breaks when the
 // ledger's wording changes without lease-refusal.ts following).
 import { describe, expect, test } from "bun:test";
-import type { Heartbeat } from "../../libs/bus/subjects.ts";
+import type { Heartbeat } from "../../libs/messages/subjects.ts";
 import { CapacityLedger } from "./capacity-ledger.ts";
 import { type LeaseRefusal, leaseRefusal } from "./lease-refusal.ts";
 

@@ -1,12 +1,13 @@
 // Scheduler service entry: `runmesh scheduler --config config.toml --nats nats://…`.
 // It reads config.toml for capacity (concurrent, limit, executor) and keeps no runner token.
+
+import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/build-info/version.ts";
 import type { Bus } from "../../libs/bus/bus.ts";
 import type { Config } from "../../libs/config/index.ts";
 import { shortToken } from "../../libs/config/index.ts";
+import { gitlabClients, runnerInfoFor } from "../../libs/executors/runner-clients.ts";
+import { GitLabReporter } from "../../libs/gitlab/gitlab-reporter.ts";
 import type { Logger } from "../../libs/log/logger.ts";
-import { gitlabClients, runnerInfoFor } from "../../libs/mesh/gitlab-clients.ts";
-import { GitLabReporter } from "../../libs/mesh/gitlab-reporter.ts";
-import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/mesh/version.ts";
 import { type ProcessMetrics, tierMetrics } from "../../libs/metrics/process-metrics.ts";
 import type { Tracing } from "../../libs/telemetry/tracing.ts";
 import type { RunnerCapacity } from "./capacity-ledger.ts";

@@ -4,7 +4,10 @@
 import { randomUUID } from "node:crypto";
 import type { Bus, Headers, KvBucket, Subscription, WorkItem } from "../../libs/bus/bus.ts";
 import { KvConflictError } from "../../libs/bus/bus.ts";
-import { discardPayload } from "../../libs/bus/payload-handover.ts";
+import { failpoint } from "../../libs/failpoints/failpoints.ts";
+import type { GitLabReporter } from "../../libs/gitlab/gitlab-reporter.ts";
+import type { Logger } from "../../libs/log/logger.ts";
+import { discardPayload } from "../../libs/messages/payload-handover.ts";
 import {
   ACCEPTED_ACK_WAIT_MS,
   ACCEPTED_JOBS_QUEUE,
@@ -22,10 +25,7 @@ import {
   leaseRelease,
   leaseRenew,
   SCHEDULER_CONSUMER,
-} from "../../libs/bus/subjects.ts";
-import type { Logger } from "../../libs/log/logger.ts";
-import { failpoint } from "../../libs/mesh/failpoints.ts";
-import type { GitLabReporter } from "../../libs/mesh/gitlab-reporter.ts";
+} from "../../libs/messages/subjects.ts";
 import type { CapacityView, MeshMetrics } from "../../libs/metrics/mesh-metrics.ts";
 import { noTracing, type TraceSpan, type Tracing } from "../../libs/telemetry/tracing.ts";
 import { CapacityLedger, type RunnerCapacity } from "./capacity-ledger.ts";

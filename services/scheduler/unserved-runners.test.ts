@@ -3,9 +3,9 @@
 // defect 3). Real scheduler on the in-process bus; heartbeats as workers publish them.
 import { afterEach, describe, expect, test } from "bun:test";
 import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
-import { heartbeat } from "../../libs/bus/subjects.ts";
+import type { GitLabReporter } from "../../libs/gitlab/gitlab-reporter.ts";
 import { createLogger } from "../../libs/log/logger.ts";
-import type { GitLabReporter } from "../../libs/mesh/gitlab-reporter.ts";
+import { heartbeat } from "../../libs/messages/subjects.ts";
 import { CapacityLedger } from "./capacity-ledger.ts";
 import { Scheduler } from "./scheduler.ts";
 

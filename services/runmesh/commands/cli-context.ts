@@ -1,10 +1,11 @@
 // What every management verb gets from main.ts: where its output goes, the clock, and how to
 // reach GitLab for a runner entry. Injected, so tests run a verb in-process against the test
 // coordinator and read exactly what a user would see.
+
+import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../../libs/build-info/version.ts";
 import { loadOrCreateSystemId } from "../../../libs/config/system-id.ts";
 import { GitLabClient } from "../../../libs/gitlab/client.ts";
 import type { Logger } from "../../../libs/log/logger.ts";
-import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../../libs/mesh/version.ts";
 import type { RunnerRef } from "./config-runners.ts";
 
 export interface CliContext {

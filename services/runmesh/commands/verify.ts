@@ -4,7 +4,7 @@
 // --delete it is dropped from config.toml (atomically, the rest of the file kept) and verify
 // succeeds. Other answers (5xx, no answer) are reported but keep the entry, as GitLab Runner does.
 import { removeRunners, writeFileAtomic } from "../../../libs/config/config-file-edit.ts";
-import { runnerInfoFor } from "../../../libs/mesh/gitlab-clients.ts";
+import { runnerInfoFor } from "../../../libs/executors/runner-clients.ts";
 import type { CliContext, ExitCode } from "./cli-context.ts";
 import { readConfigRunners } from "./config-runners.ts";
 

@@ -1,11 +1,12 @@
 // What the scheduler says to GitLab about jobs no worker can speak for: keep-alive of a job
 // still waiting for a worker (two-phase commit), and the final failure of a job whose worker is
 // gone or never came. Workers report their own jobs through the trace reporter.
-import type { AcceptedJob } from "../bus/subjects.ts";
-import type { GitLabClient } from "../gitlab/client.ts";
-import type { RunnerInfo } from "../gitlab/runner-info.ts";
+
 import type { Logger } from "../log/logger.ts";
 import { secrets } from "../log/logger.ts";
+import type { AcceptedJob } from "../messages/subjects.ts";
+import type { GitLabClient } from "./client.ts";
+import type { RunnerInfo } from "./runner-info.ts";
 
 export type ClientFor = (job: Pick<AcceptedJob, "gitlabUrl" | "tls" | "runnerName">) => GitLabClient;
 

@@ -1,8 +1,8 @@
 // Picks the bus transport from [mesh] settings (or --nats): NATS when a URL is given,
 // otherwise the in-process bus of `runmesh run`.
-import type { Bus } from "../bus/bus.ts";
-import { createInprocBus } from "../bus/inproc-bus.ts";
-import { connectNatsBus } from "../bus/nats-bus.ts";
+import type { Bus } from "./bus.ts";
+import { createInprocBus } from "./inproc-bus.ts";
+import { connectNatsBus } from "./nats-bus.ts";
 
 export interface BusSettings {
   nats_url?: string;

@@ -2,8 +2,8 @@
 // reload. A file that fails to load is reported once and its mtime remembered, so the same
 // broken file is not retried; the running config stays in force.
 import { stat } from "node:fs/promises";
-import { type Config, loadConfig } from "../config/index.ts";
 import type { Logger } from "../log/logger.ts";
+import { type Config, loadConfig } from "./index.ts";
 
 export const CONFIG_CHECK_INTERVAL_MS = 3000;
 

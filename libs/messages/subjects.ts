@@ -1,8 +1,8 @@
 // Every subject, stream and bucket of the mesh, with the schema of what travels on it.
 // Services name subjects only through this module.
 import { z } from "zod";
+import { rpc, topic } from "../bus/topics.ts";
 import { runnerSettingsSchema } from "../config/runner-schema.ts";
-import { rpc, topic } from "./topics.ts";
 
 /**
  * The runner entry's settings as workers receive them: parsed by the entry's own schema

@@ -4,7 +4,7 @@
 // waits in a blob store (a JetStream object store, chunked) instead: written once by the poller,
 // read once by the claiming worker, deleted when the job ends. Only a name and a size travel.
 // A payload holds the job token and variables: nothing here logs it.
-import type { Bus } from "./bus.ts";
+import type { Bus } from "../bus/bus.ts";
 import type { AcceptedJob } from "./subjects.ts";
 
 export const PAYLOADS_STORE = "runmesh-payloads";

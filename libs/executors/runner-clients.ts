@@ -1,12 +1,13 @@
 // One GitLab client per (runner, URL, TLS files): clients keep connections and TLS material, so the
 // scheduler and workers reuse them across jobs of the same GitLab instance.
-import type { AcceptedJob } from "../bus/subjects.ts";
-import { builtinExecutors, type ExecutorRegistry } from "../executors/registry.ts";
+
+import { RUNMESH_REVISION, RUNMESH_VERSION } from "../build-info/version.ts";
+import { advertisedFeatures } from "../gitlab/advertised-features.ts";
 import { GitLabClient } from "../gitlab/client.ts";
 import { buildRunnerInfo, type RunnerInfo } from "../gitlab/runner-info.ts";
 import type { Logger } from "../log/logger.ts";
-import { advertisedFeatures } from "./features.ts";
-import { RUNMESH_REVISION, RUNMESH_VERSION } from "./version.ts";
+import type { AcceptedJob } from "../messages/subjects.ts";
+import { builtinExecutors, type ExecutorRegistry } from "./registry.ts";
 
 export function gitlabClients(
   logger: Logger,
