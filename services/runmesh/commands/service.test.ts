@@ -213,7 +213,9 @@ test("ExecStart words are quoted for systemd: quotes, backslashes, % and $ escap
 });
 
 test("from source the unit runs bin/runmesh; a compiled binary runs itself", () => {
-  expect(runmeshExecutable("/work/main/node_modules/bun/bin/bun.exe")).toBe(join(ROOT, "bin", "runmesh"));
+  expect(runmeshExecutable(join(ROOT, "node_modules", "bun", "bin", "bun.exe"))).toBe(
+    join(ROOT, "bin", "runmesh"),
+  );
   expect(runmeshExecutable("/usr/local/bin/bun")).toBe(join(ROOT, "bin", "runmesh"));
   expect(runmeshExecutable("/usr/bin/runmesh")).toBe("/usr/bin/runmesh");
 });
