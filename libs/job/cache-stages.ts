@@ -14,6 +14,7 @@ import type { JobLog } from "./job-log.ts";
 import type { JobPlan, Placement } from "./job-plan.ts";
 import type { JobCache } from "./payload.ts";
 import type { Outcome } from "./stage-runner.ts";
+import { inSection } from "./stage-section.ts";
 import { expandValue, lookupForExpansion } from "./variables.ts";
 
 interface CacheRun {
@@ -81,18 +82,6 @@ function cacheFile(run: CacheRun, key: string): string {
     projectSlug(job.git_info.repo_url, job.job_info.project_id),
     key,
   );
-}
-
-async function inSection(run: CacheRun, name: string, headline: string, work: () => Promise<Outcome>) {
-  if (run.signal.aborted) return { kind: "stopped" } satisfies Outcome;
-  run.log.sectionStart(name, headline);
-  try {
-    const outcome = await work();
-    if (outcome.kind === "error") run.log.error(outcome.error.message);
-    return run.signal.aborted ? ({ kind: "stopped" } satisfies Outcome) : outcome;
-  } finally {
-    run.log.sectionEnd(name);
-  }
 }
 
 export async function restoreCacheStage(run: CacheRun): Promise<Outcome> {

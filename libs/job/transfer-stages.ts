@@ -10,6 +10,7 @@ import type { JobLog } from "./job-log.ts";
 import type { JobPlan, Placement } from "./job-plan.ts";
 import type { JobPayload } from "./payload.ts";
 import type { Outcome } from "./stage-runner.ts";
+import { inSection } from "./stage-section.ts";
 
 /** Executors whose predefined stages run on the worker's host (GitLab: the helper runs locally). */
 export function transfersOnWorker(plan: JobPlan): boolean {
@@ -42,19 +43,6 @@ function variable(placed: Placement, key: string): string | undefined {
 
 function failed(message: string): Outcome {
   return { kind: "error", error: { reason: "script_failure", message, exitCode: 1 } };
-}
-
-/** In its section, like a script stage: the headline, the work's lines, the section end. */
-async function inSection(run: TransferRun, name: string, headline: string, work: () => Promise<Outcome>) {
-  if (run.signal.aborted) return { kind: "stopped" } satisfies Outcome;
-  run.log.sectionStart(name, headline);
-  try {
-    const outcome = await work();
-    if (outcome.kind === "error") run.log.error(outcome.error.message);
-    return run.signal.aborted ? ({ kind: "stopped" } satisfies Outcome) : outcome;
-  } finally {
-    run.log.sectionEnd(name);
-  }
 }
 
 export async function downloadArtifactsStage(run: TransferRun): Promise<Outcome> {
