@@ -819,16 +819,27 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
   }
 
   // ---------------------------------------------------------------- runners/*
-  function verifyRunner(req: Request, url: URL, raw: Uint8Array, rec: RequestRecord): Response {
+  type RunnerAuth =
+    | { ok: true; runner: RunnerRecord; params: Record<string, unknown> }
+    | { ok: false; response: Response };
+
+  /** GitLab's authenticate_runner!: 400 without a token, 403 for an unknown or forbidden one. */
+  function authenticateRunner(req: Request, url: URL, raw: Uint8Array, rec: RequestRecord): RunnerAuth {
     const parsed = parseParams(req, url, raw);
-    if (!parsed.ok) return parsed.response;
+    if (!parsed.ok) return parsed;
     rec.body = parsed.params;
     const token = parsed.params.token;
-    if (token === undefined) return json(400, { error: "token is missing" });
+    if (token === undefined) return { ok: false, response: json(400, { error: "token is missing" }) };
     const runner = typeof token === "string" ? runners.get(token) : undefined;
-    if (!runner || runner.forbidden) return forbidden();
-    const systemId = typeof parsed.params.system_id === "string" ? parsed.params.system_id : LEGACY_SYSTEM_ID;
-    const info = parsed.params.info as { features?: Record<string, unknown> } | undefined;
+    if (!runner || runner.forbidden) return { ok: false, response: forbidden() };
+    return { ok: true, runner, params: parsed.params };
+  }
+  function verifyRunner(req: Request, url: URL, raw: Uint8Array, rec: RequestRecord): Response {
+    const auth = authenticateRunner(req, url, raw, rec);
+    if (!auth.ok) return auth.response;
+    const { runner, params } = auth;
+    const systemId = typeof params.system_id === "string" ? params.system_id : LEGACY_SYSTEM_ID;
+    const info = params.info as { features?: Record<string, unknown> } | undefined;
     runner.managers.set(systemId, info?.features ?? {});
     return json(200, {
       id: runner.id,
@@ -852,13 +863,9 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
   }
 
   function deleteRunner(req: Request, url: URL, raw: Uint8Array, rec: RequestRecord): Response {
-    const parsed = parseParams(req, url, raw);
-    if (!parsed.ok) return parsed.response;
-    rec.body = parsed.params;
-    const token = parsed.params.token;
-    if (token === undefined) return json(400, { error: "token is missing" });
-    const runner = typeof token === "string" ? runners.get(token) : undefined;
-    if (!runner || runner.forbidden) return forbidden();
+    const auth = authenticateRunner(req, url, raw, rec);
+    if (!auth.ok) return auth.response;
+    const { runner } = auth;
     runners.delete(runner.token);
     bumpQueue(runner);
     return noContent();
@@ -898,13 +905,9 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
   // token is unknown), then reset_token!: the old token stops working at once; 201 (Grape's POST)
   // with ResetTokenResult {token, token_expires_at}. Jobs already handed out keep their own tokens.
   function resetRunnerToken(req: Request, url: URL, raw: Uint8Array, rec: RequestRecord): Response {
-    const parsed = parseParams(req, url, raw);
-    if (!parsed.ok) return parsed.response;
-    rec.body = parsed.params;
-    const token = parsed.params.token;
-    if (token === undefined) return json(400, { error: "token is missing" });
-    const runner = typeof token === "string" ? runners.get(token) : undefined;
-    if (!runner || runner.forbidden) return forbidden();
+    const auth = authenticateRunner(req, url, raw, rec);
+    if (!auth.ok) return auth.response;
+    const { runner } = auth;
     const fresh = `glrt-${randomHex(12)}`;
     runners.delete(runner.token);
     bumpQueue(runner);
