@@ -70,7 +70,8 @@ function walk(projectDir: string, rel: string, out: Set<string>, warnings: strin
     walk(projectDir, rel === "." ? name : `${rel}/${name}`, out, warnings);
 }
 
-async function untrackedFiles(projectDir: string): Promise<string[]> {
+/** `git ls-files -o` in `projectDir` (ignored files included); [] when it is not a work tree. */
+export async function untrackedFiles(projectDir: string): Promise<string[]> {
   const proc = Bun.spawn(["git", "ls-files", "-o", "-z"], {
     cwd: projectDir,
     stdout: "pipe",
@@ -81,8 +82,16 @@ async function untrackedFiles(projectDir: string): Promise<string[]> {
   return text.split("\0").filter((p) => p !== "");
 }
 
-/** The files of one entry; `projectDir` must exist. */
-export async function selectFiles(projectDir: string, sel: FileSelection): Promise<SelectedFiles> {
+/**
+ * The files of one entry; `projectDir` must exist. `listUntracked` answers `untracked` (default:
+ * git in `projectDir`; a copy of a remote project dir asks the remote side, see
+ * libs/executors/workspace-transfer.ts).
+ */
+export async function selectFiles(
+  projectDir: string,
+  sel: FileSelection,
+  listUntracked: (dir: string) => Promise<string[]> = untrackedFiles,
+): Promise<SelectedFiles> {
   const found = new Set<string>();
   const lines: string[] = [];
   const warnings: string[] = [];
@@ -108,7 +117,7 @@ export async function selectFiles(projectDir: string, sel: FileSelection): Promi
   }
   if (sel.untracked) {
     const before = found.size;
-    for (const f of await untrackedFiles(projectDir)) walk(projectDir, f.replace(/\/$/, ""), found, warnings);
+    for (const f of await listUntracked(projectDir)) walk(projectDir, f.replace(/\/$/, ""), found, warnings);
     lines.push(`untracked: found ${found.size - before} files`);
   }
   found.delete(".");

@@ -1,6 +1,7 @@
 // The executor contract: GitLab Runner's prepare / run / cleanup seam. An executor runs a
 // script it is given, somewhere (a host shell, a container, an ssh session); it knows nothing
 // of stages, git or variables beyond the environment it is handed.
+import type { WorkspaceTransfer } from "./workspace-transfer.ts";
 
 /** The shells runmesh writes job scripts for. */
 export type JobShell = "bash" | "sh";
@@ -27,6 +28,8 @@ export interface PrepareContext {
   credentials?: readonly { type: string; url: string; username: string; password: string }[];
   /** Expands `$VAR` in a value against the job's variables (image names, GitLab's ExpandValue). */
   expand?(value: string): string;
+  /** The job payload as parsed (GitLab's Build.Job, the job token in it): custom's JOB_RESPONSE_FILE. */
+  jobResponse?: unknown;
 }
 
 /**
@@ -93,6 +96,8 @@ export interface LayoutOverride {
   buildsDir?: string;
   cacheDir?: string;
   sharedBuildsDir?: boolean;
+  /** The shell the job's scripts are written for, instead of the runner entry's. */
+  shell?: JobShell;
 }
 
 export interface ConfigureContext {
@@ -102,10 +107,17 @@ export interface ConfigureContext {
   /** The job's image name, expanded (the custom executor's CUSTOM_ENV_CI_JOB_IMAGE). */
   image?: string;
   signal: AbortSignal;
+  /** The job payload as parsed (GitLab's Build.Job, the job token in it): custom's JOB_RESPONSE_FILE. */
+  jobResponse?: unknown;
 }
 
 export interface Executor {
   readonly name: string;
+  /**
+   * Where the job runs, once prepared, for prepare_script's "Running on $(hostname) via HOST..."
+   * (GitLab's Build.Hostname; the custom executor's config_exec `hostname`). Absent: no "via".
+   */
+  readonly hostname?: string;
   /**
    * Asked once before the job's stages are placed, when the executor defines it: the layout it
    * returns replaces the provider's (GitLab's custom executor lets config_exec move builds_dir).
@@ -120,16 +132,27 @@ export interface Executor {
    */
   run(stage: StageRun, io: StageIO, signal: AbortSignal): Promise<StageResult>;
   cleanup(): Promise<void>;
+  /**
+   * After prepare: how the worker's cache and artifact stages reach `projectDir`
+   * (workspace-transfer.ts). Absent: jobs with `cache:` or `artifacts:` fail as unsupported.
+   */
+  workspace?(projectDir: string): WorkspaceTransfer;
 }
 
-/** An executor failure that is not the script's fault: reported as runner_system_failure. */
+/**
+ * An executor failure: not the script's fault (runner_system_failure by default), or a build
+ * failure outside a stage (the custom executor's prepare_exec exiting with BUILD_FAILURE_EXIT_CODE,
+ * GitLab's BuildError: script_failure with its exit code, never retried).
+ */
 export class ExecutorError extends Error {
   constructor(
     message: string,
     readonly failureReason:
       | "runner_system_failure"
       | "runner_configuration_error"
-      | "image_pull_failure" = "runner_system_failure",
+      | "image_pull_failure"
+      | "script_failure" = "runner_system_failure",
+    readonly exitCode?: number,
   ) {
     super(message);
     this.name = "ExecutorError";

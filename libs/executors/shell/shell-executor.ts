@@ -18,6 +18,7 @@ import {
   type StageResult,
   type StageRun,
 } from "../executor.ts";
+import { localWorkspace, type WorkspaceTransfer } from "../workspace-transfer.ts";
 
 export interface ShellExecutorOptions {
   /** GitLab Runner's `run --user`: scripts run as this OS user through `su` (needs root). */
@@ -197,6 +198,11 @@ export class ShellExecutor implements Executor {
   async cleanup(): Promise<void> {
     for (const child of this.running) killGroup(child, "SIGKILL");
     this.running.clear();
+  }
+
+  /** The project dir is on this host: the worker's stages work in place. */
+  workspace(projectDir: string): WorkspaceTransfer {
+    return localWorkspace(projectDir);
   }
 }
 

@@ -1,0 +1,237 @@
+// How the worker reaches a job's project dir for the cache and artifact stages, wherever the
+// executor keeps it. GitLab Runner runs its own helper binary next to the project dir (on the
+// shell host, in the docker helper container, on the ssh host, through the custom driver);
+// runmesh runs those stages in the worker instead and moves files across this seam: export what
+// an entry may select into a worker-local staging dir, select and archive there with
+// libs/artifacts (the one place globs, `untracked`, `exclude` and the symlink refusal live), and
+// import an extracted tree back. On the shell executor the project dir is on the worker's host
+// and the seam is the identity. Remote executors implement a `RemoteProjectDir` (list, fetch,
+// push as tar streams) and get the rest from `remoteWorkspace`.
+import { spawn } from "node:child_process";
+import { lstatSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join, posix } from "node:path";
+import type { Readable, Writable } from "node:stream";
+import {
+  type FileSelection,
+  insideProject,
+  selectFiles,
+  untrackedFiles,
+} from "../artifacts/artifact-files.ts";
+
+/** A worker-local view of the project dir that selection and archiving read. */
+export interface ExportedFiles {
+  /** Select and archive from here: the project dir itself (shell) or a copy under the staging dir. */
+  dir: string;
+  /** The project's untracked files (`git ls-files -o`, relative), asked where the project lives. */
+  listUntracked(): Promise<string[]>;
+}
+
+/** What an executor's prepared job offers the worker's cache and artifact stages. */
+export interface WorkspaceTransfer {
+  /**
+   * Brings every file `sel` can select (at least) under `stagingDir`, symlinks as symlinks with
+   * their own targets, and returns where to select from. Selection runs on the worker on the
+   * returned dir with the same `sel`, so a symlink that points out of the project dir on the
+   * remote side points out of the copy too and is refused as on shell. The shell identity
+   * returns the project dir and copies nothing.
+   */
+  exportPaths(sel: FileSelection, stagingDir: string, signal: AbortSignal): Promise<ExportedFiles>;
+  /** Where the worker writes files for the project dir: the project dir itself when local, else `stagingDir`. */
+  importDir(stagingDir: string): string;
+  /** Puts the tree written under `importDir(stagingDir)` into the project dir (identity: nothing to do). */
+  importTree(stagingDir: string, signal: AbortSignal): Promise<void>;
+}
+
+/** The identity: the project dir is on the worker's host (the shell executor). */
+export function localWorkspace(projectDir: string): WorkspaceTransfer {
+  return {
+    exportPaths: async () => ({ dir: projectDir, listUntracked: () => untrackedFiles(projectDir) }),
+    importDir: () => projectDir,
+    importTree: async () => {},
+  };
+}
+
+/** One entry of a remote listing (`LIST_SCRIPT`). */
+export interface RemoteEntry {
+  /** Relative to the project dir, `/`-separated, no `./`. */
+  path: string;
+  type: "file" | "dir" | "symlink" | "other";
+  /** The symlink's own target, as written. */
+  target?: string;
+}
+
+/**
+ * What a remote executor provides, every path relative to its project dir (`projectDir` is the
+ * absolute one on the executor's side). Streams are tar (GNU or POSIX ustar), never buffered whole.
+ */
+export interface RemoteProjectDir {
+  readonly projectDir: string;
+  /** The entries under `roots` (recursively), as LIST_SCRIPT prints them; missing roots are skipped. */
+  list(roots: readonly string[], signal: AbortSignal): Promise<RemoteEntry[]>;
+  /** `git ls-files -o` in the project dir; [] when it is not a work tree. */
+  untracked(signal: AbortSignal): Promise<string[]>;
+  /** A tar stream of `roots` (recursively), member names relative to the project dir. */
+  fetch(roots: readonly string[], signal: AbortSignal): Promise<Readable>;
+  /** Extracts a tar stream (member names relative to the project dir) into the project dir. */
+  push(tar: Readable, signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * Lists entries under the NUL-separated roots read on stdin, run with the project dir as the
+ * working directory: `<type>\0<symlink target>\0<path>\0` per entry (GNU find's %y, %l, %p).
+ */
+export const LIST_SCRIPT = `xargs -0 -r sh -c 'find "$@" -printf "%y\\0%l\\0%p\\0" 2>/dev/null; true' find`;
+
+/** A tar of the NUL-separated roots read on stdin, on stdout (project dir as working directory). */
+export const TAR_CREATE_SCRIPT = "tar -cf - --null --no-unquote -T -";
+
+/** Extracts a tar read on stdin into the working directory, owned by whoever runs it. */
+export const TAR_EXTRACT_SCRIPT = "tar -xf - --no-same-owner --no-overwrite-dir";
+
+export function parseListing(out: string): RemoteEntry[] {
+  const parts = out.split("\0");
+  const entries: RemoteEntry[] = [];
+  for (let i = 0; i + 2 < parts.length; i += 3) {
+    const rel = insideProject(parts[i + 2]!);
+    if (rel === undefined || rel === ".") continue;
+    const y = parts[i]!;
+    const type = y === "f" ? "file" : y === "d" ? "dir" : y === "l" ? "symlink" : "other";
+    entries.push({ path: rel, type, target: type === "symlink" ? parts[i + 1] : undefined });
+  }
+  return entries;
+}
+
+/** The part of a pattern before its first glob segment: what must be listed for it. */
+export function staticRoot(pattern: string): string | undefined {
+  const rel = insideProject(pattern);
+  if (rel === undefined) return undefined;
+  const segments = rel.split("/");
+  const i = segments.findIndex((s) => /[*?[{]/.test(s));
+  const kept = i < 0 ? segments : segments.slice(0, i);
+  return kept.length === 0 ? "." : kept.join("/");
+}
+
+/** The shortest covering set: a path under another is dropped ("." covers all). */
+export function coveringRoots(paths: Iterable<string>): string[] {
+  const sorted = [...new Set(paths)].sort();
+  const out: string[] = [];
+  for (const p of sorted) {
+    if (out.includes(".")) break;
+    if (p === ".") {
+      out.length = 0;
+      out.push(".");
+      continue;
+    }
+    if (!out.some((r) => p === r || p.startsWith(`${r}/`))) out.push(p);
+  }
+  return out;
+}
+
+/**
+ * A remote project dir seen through its `RemoteProjectDir`: list what the entry's patterns can
+ * reach, lay that listing out under the staging dir (empty files, the symlinks as they are),
+ * select there, fetch only the selected entries' contents over it.
+ */
+export function remoteWorkspace(remote: RemoteProjectDir): WorkspaceTransfer {
+  return {
+    async exportPaths(sel, stagingDir, signal) {
+      const copy = join(stagingDir, "project");
+      mkdirSync(copy, { recursive: true });
+      const untracked = sel.untracked ? await remote.untracked(signal) : [];
+      const roots = coveringRoots([
+        ...sel.paths.map(staticRoot).filter((r): r is string => r !== undefined),
+        ...untracked,
+      ]);
+      const entries = roots.length === 0 ? [] : await remote.list(roots, signal);
+      layOut(copy, entries, remote.projectDir);
+      const listUntracked = async () => untracked;
+      const selected = await selectFiles(copy, sel, listUntracked);
+      const set = new Set(selected.files);
+      const fetchRoots = selected.files.filter((f) => !set.has(posix.dirname(f)));
+      if (fetchRoots.length > 0) await extractTar(await remote.fetch(fetchRoots, signal), copy, signal);
+      return { dir: copy, listUntracked };
+    },
+    importDir: (stagingDir) => stagingDir,
+    async importTree(stagingDir, signal) {
+      await remote.push(packTree(stagingDir), signal);
+    },
+  };
+}
+
+/**
+ * The listing as placeholders: directories, empty files, symlinks with their targets. An absolute
+ * target inside the remote project dir is pointed at the same place in the copy, so the symlink
+ * check judges it as it would remotely; any other absolute target stays and points out.
+ */
+function layOut(copy: string, entries: readonly RemoteEntry[], remoteProjectDir: string): void {
+  const remoteRoot = remoteProjectDir.replace(/\/+$/, "");
+  for (const e of entries) {
+    const abs = join(copy, e.path);
+    if (exists(abs)) continue;
+    mkdirSync(dirname(abs), { recursive: true });
+    if (e.type === "dir") mkdirSync(abs, { recursive: true });
+    else if (e.type === "symlink") {
+      const t = e.target ?? "";
+      const local =
+        t === remoteRoot
+          ? copy
+          : t.startsWith(`${remoteRoot}/`)
+            ? join(copy, t.slice(remoteRoot.length + 1))
+            : t;
+      symlinkSync(local, abs);
+    } else if (e.type === "file") writeFileSync(abs, "");
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Extracts a tar stream into `dir` with the worker's GNU tar (streaming; `..` members refused by tar). */
+export async function extractTar(tar: Readable, dir: string, signal: AbortSignal): Promise<void> {
+  const proc = spawn("tar", ["-xf", "-", "-C", dir, "--no-same-owner", "--no-same-permissions"], {
+    stdio: ["pipe", "ignore", "pipe"],
+    signal,
+  });
+  const stderr: Buffer[] = [];
+  proc.stderr.on("data", (c: Buffer) => stderr.push(c));
+  const done = new Promise<number>((ok, fail) => {
+    proc.on("error", fail);
+    proc.on("close", (code) => ok(code ?? -1));
+  });
+  await pipeInto(tar, proc.stdin);
+  const code = await done;
+  if (code !== 0)
+    throw new Error(`extracting into ${dir}: tar exited ${code}: ${Buffer.concat(stderr).toString().trim()}`);
+}
+
+/** A tar stream of everything under `dir` (member names relative to it). */
+export function packTree(dir: string): Readable {
+  const proc = spawn("tar", ["-cf", "-", "-C", dir, "--numeric-owner", "--owner=0", "--group=0", "."], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const stderr: Buffer[] = [];
+  proc.stderr.on("data", (c: Buffer) => stderr.push(c));
+  proc.on("close", (code) => {
+    if (code !== 0)
+      proc.stdout.destroy(
+        new Error(`packing ${dir}: tar exited ${code}: ${Buffer.concat(stderr).toString().trim()}`),
+      );
+  });
+  return proc.stdout;
+}
+
+/** Pipes `from` into `to`, ending it; rejects when either side fails. */
+export function pipeInto(from: Readable, to: Writable): Promise<void> {
+  return new Promise((ok, fail) => {
+    from.once("error", fail);
+    to.once("error", fail);
+    to.once("finish", () => ok());
+    from.pipe(to);
+  });
+}
