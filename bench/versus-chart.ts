@@ -9,7 +9,7 @@ export interface BarChart {
   bars: { label: string; value: number }[];
 }
 
-const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+const xmlText = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 export function barChartSvg(chart: BarChart): string {
   const width = 900;
@@ -25,7 +25,7 @@ export function barChartSvg(chart: BarChart): string {
     const y = top + i * (barHeight + gap);
     const w = Math.max(1, b.value * scale);
     return [
-      `<text x="${left - 10}" y="${y + barHeight / 2 + 5}" text-anchor="end" font-size="15">${escape(b.label)}</text>`,
+      `<text x="${left - 10}" y="${y + barHeight / 2 + 5}" text-anchor="end" font-size="15">${xmlText(b.label)}</text>`,
       `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="${colours[i % colours.length]}"/>`,
       `<text x="${(left + w + 8).toFixed(1)}" y="${y + barHeight / 2 + 5}" font-size="15">${b.value.toFixed(1)}</text>`,
     ].join("");
@@ -33,7 +33,7 @@ export function barChartSvg(chart: BarChart): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="20" y="32" font-size="18" font-weight="bold">${escape(chart.title)}</text>`,
+    `<text x="20" y="32" font-size="18" font-weight="bold">${xmlText(chart.title)}</text>`,
     ...rows,
     "</svg>",
   ].join("\n");
