@@ -31,6 +31,8 @@ export interface UploadContext {
   jobId: number;
   token: string;
   projectDir: string;
+  /** `untracked` from elsewhere than git in `projectDir` (a copy of a remote project dir). */
+  listUntracked?: () => Promise<string[]>;
   log: TransferLog;
   /** ARCHIVER_STAGING_DIR, when the job sets it. */
   stagingDir?: string;
@@ -58,7 +60,7 @@ export function archiveFileName(entry: ArtifactEntry, rawFile?: string): string 
 /** Uploads one entry; undefined on success (or nothing to upload), else the failure message. */
 export async function uploadEntry(ctx: UploadContext, entry: ArtifactEntry): Promise<string | undefined> {
   const { log } = ctx;
-  const selected = await selectFiles(ctx.projectDir, entry);
+  const selected = await selectFiles(ctx.projectDir, entry, ctx.listUntracked);
   for (const w of selected.warnings) log.warning(w);
   for (const l of selected.lines) log.println(l);
   const files = selected.files;

@@ -23,8 +23,10 @@ export async function saveLocalCache(
   sel: FileSelection,
   level: number,
   log: CacheLog,
+  /** `untracked` from elsewhere than git in `projectDir` (a copy of a remote project dir). */
+  listUntracked?: () => Promise<string[]>,
 ): Promise<boolean> {
-  const selected = await selectFiles(projectDir, sel);
+  const selected = await selectFiles(projectDir, sel, listUntracked);
   for (const w of selected.warnings) log.warning(w);
   for (const l of selected.lines) log.println(l);
   if (selected.files.length === 0) {

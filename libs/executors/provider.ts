@@ -7,6 +7,7 @@
 import type { z } from "zod";
 import type { customSchema, dockerSchema, sshSchema } from "../config/executor-sections.ts";
 import type { FeatureKey } from "../gitlab/runner-info.ts";
+import type { Logger } from "../log/logger.ts";
 import type { Executor, JobShell } from "./executor.ts";
 
 /** Where one job's builds and caches live, as the executor decides (abstract.go RootDir/CacheDir). */
@@ -24,6 +25,12 @@ export interface BuildsLayout {
    * the builds dir itself when it is on the host (so workers sharing it share the slots).
    */
   locksDir: string;
+  /**
+   * Where the worker keeps the local cache archives (`<dir>/<project>/<key>/cache.zip`) when
+   * `cacheDir` is on the executor's side (docker, ssh): the cache stages run in the worker
+   * (workspace-transfer.ts). Absent: `cacheDir`, which is on the worker's host (shell).
+   */
+  localCacheDir?: string;
 }
 
 export interface LayoutInput {
@@ -61,6 +68,8 @@ export interface CreateContext {
   instance?: ExecutorInstance;
   /** The job's runner entry (never its token): container executors read their table from it. */
   runner?: RunnerEntrySettings;
+  /** The runner's log for this job (its id and runner on every line), not the job log. */
+  log?: Logger;
 }
 
 /** What an executor may read of its runner entry: its name, short token and executor tables. */

@@ -1,14 +1,17 @@
-// restore_cache and archive_cache / archive_cache_on_failure for executors whose predefined
-// stages the worker runs on its own host (shell), with the local cache only: runner-api.md (d)
+// restore_cache and archive_cache / archive_cache_on_failure, run by the worker: on the project
+// dir itself (shell) or on a copy the executor's workspace transfer brings over (docker, ssh:
+// libs/executors/workspace-transfer.ts), the archives on the worker's host: runner-api.md (d)
 // "Restore" and "Save", in GitLab Runner's words (commands/helpers/cache_{extractor,archiver}.go,
 // shells/abstract.go). Keys, fallbacks and policies come from libs/cache; a cache failure is a
 // warning, never the job's failure — only an unknown policy fails the restore stage, as in GitLab.
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { compressionLevel } from "../artifacts/artifact-upload.ts";
 import { parsePolicy, restoreCandidates, sanitizeCacheKey } from "../cache/cache-key.ts";
 import { localCacheFile, restoreLocalCache, saveLocalCache } from "../cache/local-cache.ts";
 import { type CacheUrlSource, downloadCache, uploadCache } from "../cache/remote-cache.ts";
+import type { WorkspaceTransfer } from "../executors/workspace-transfer.ts";
 import { projectSlug } from "./build-dir.ts";
 import type { JobLog } from "./job-log.ts";
 import type { JobPlan, Placement } from "./job-plan.ts";
@@ -22,8 +25,20 @@ interface CacheRun {
   placed: Placement;
   log: JobLog;
   signal: AbortSignal;
+  /** How the worker reaches the project dir (the executor's). */
+  workspace: WorkspaceTransfer;
   /** The distributed cache through the cache-signer; absent: local cache only. */
   remote?: CacheUrlSource;
+}
+
+/** A fresh staging dir (ARCHIVER_STAGING_DIR or the temp dir), removed after `use`. */
+async function staged<T>(run: CacheRun, use: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(variable(run, "ARCHIVER_STAGING_DIR") || tmpdir(), "runmesh-cache-"));
+  try {
+    return await use(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** CACHE_REQUEST_TIMEOUT, minutes (GitLab: 10). */
@@ -48,7 +63,16 @@ async function restoreOne(run: CacheRun, key: string): Promise<boolean> {
     const got = await downloadCache(signed, file, requestTimeoutMs(run), log);
     if (got === "missing") return false;
   } else log.println(NO_URL_DOWNLOAD);
-  return restoreLocalCache(file, run.placed.projectDir, log);
+  return staged(run, async (staging) => {
+    if (!(await restoreLocalCache(file, run.workspace.importDir(staging), log))) return false;
+    try {
+      await run.workspace.importTree(staging, run.signal);
+      return true;
+    } catch (e) {
+      log.warning(`${run.placed.projectDir}: ${(e as Error).message}`);
+      return false;
+    }
+  });
 }
 
 const wanted = (c: JobCache) => c.paths.length > 0 || c.untracked;
@@ -78,7 +102,7 @@ function entryKey(run: CacheRun, entry: JobCache, raw?: string): string | undefi
 function cacheFile(run: CacheRun, key: string): string {
   const { job } = run.plan;
   return localCacheFile(
-    run.plan.layout.cacheDir,
+    run.plan.layout.localCacheDir ?? run.plan.layout.cacheDir,
     projectSlug(job.git_info.repo_url, job.job_info.project_id),
     key,
   );
@@ -148,13 +172,16 @@ export async function archiveCacheStage(run: CacheRun, jobFailed: boolean): Prom
         continue;
       }
       log.println(`Creating cache ${key}...`);
-      const saved = await saveLocalCache(
-        cacheFile(run, key),
-        run.placed.projectDir,
-        { paths: entry.paths.map(expander(run)), exclude: [], untracked: entry.untracked },
-        level,
-        log,
-      );
+      const sel = { paths: entry.paths.map(expander(run)), exclude: [], untracked: entry.untracked };
+      const saved = await staged(run, async (staging) => {
+        try {
+          const view = await run.workspace.exportPaths(sel, staging, run.signal);
+          return await saveLocalCache(cacheFile(run, key), view.dir, sel, level, log, view.listUntracked);
+        } catch (e) {
+          log.warning(`${run.placed.projectDir}: ${(e as Error).message}`);
+          return false;
+        }
+      });
       if (!saved) {
         log.warning("Failed to create cache");
         continue;

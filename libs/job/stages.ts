@@ -38,7 +38,7 @@ import {
   sleep,
 } from "./stage-runner.ts";
 import { executionTimeoutMessage, parseStageTimeout, stageRetryDelayMs } from "./stage-settings.ts";
-import { downloadArtifactsStage, transfersOnWorker, uploadArtifactsStage } from "./transfer-stages.ts";
+import { downloadArtifactsStage, uploadArtifactsStage } from "./transfer-stages.ts";
 import { expandValue, lookupForExpansion, type Variable } from "./variables.ts";
 
 export type { FailureReason } from "./stage-runner.ts";
@@ -219,7 +219,7 @@ export async function runStages(input: StageMachineInput): Promise<JobResult> {
     const prepared = await run.stages.run(
       "prepare_script",
       "Preparing environment",
-      prepareScript(run.env(placed.variables)),
+      prepareScript(run.env(placed.variables), input.executor.hostname),
       signals.job,
     );
     if (signals.job.aborted) return fail(signals.stopReason());
@@ -237,16 +237,20 @@ export async function runStages(input: StageMachineInput): Promise<JobResult> {
     if (!jobError) jobError = await userScripts(run);
     if (signals.job.aborted) return fail(signals.stopReason());
 
-    // archive_cache* and upload_artifacts_*: run by the worker where the executor lets it
-    // (cache-stages.ts, transfer-stages.ts; elsewhere such jobs already failed loudly above). A
-    // cache failure is a warning; a failed upload fails an otherwise successful job.
-    if (transfersOnWorker(plan)) {
+    // archive_cache* and upload_artifacts_*: run by the worker through the executor's workspace
+    // transfer (cache-stages.ts, transfer-stages.ts; without one such jobs already failed loudly
+    // above). A cache failure is a warning; a failed upload fails an otherwise successful job.
+    const workspace = input.executor.workspace?.(placed.projectDir);
+    if (workspace) {
       await archiveCacheStage(
-        { plan, placed, log, signal: signals.job, remote: input.cacheUrls },
+        { plan, placed, log, signal: signals.job, workspace, remote: input.cacheUrls },
         !!jobError,
       );
       if (signals.job.aborted) return fail(signals.stopReason());
-      const upload = await uploadArtifactsStage({ plan, placed, log, signal: signals.job }, !!jobError);
+      const upload = await uploadArtifactsStage(
+        { plan, placed, log, signal: signals.job, workspace },
+        !!jobError,
+      );
       if (signals.job.aborted) return fail(signals.stopReason());
       if (!isSuccess(upload)) jobError ??= outcomeError(upload, () => signals.stopReason());
     }
@@ -294,6 +298,7 @@ async function prepareExecutor(run: JobRun): Promise<JobError | undefined> {
         credentials: job.credentials,
         expand: (value) =>
           expandValue(value, (k) => lookupForExpansion(placed.variables, placed.projectDir, k)),
+        jobResponse: job,
       });
       break;
     } catch (error) {
@@ -361,15 +366,23 @@ async function fetchInputs(run: JobRun): Promise<JobError | undefined> {
       ),
   );
   if (!isSuccess(sources)) return outcomeError(sources, stopped);
+  const workspace = input.executor.workspace?.(placed.projectDir);
   const cache = await stages.attempt(plan.attempts.restoreCache, () =>
-    transfersOnWorker(plan)
-      ? restoreCacheStage({ plan, placed, log: run.log, signal: signals.job, remote: input.cacheUrls })
+    workspace
+      ? restoreCacheStage({
+          plan,
+          placed,
+          log: run.log,
+          signal: signals.job,
+          workspace,
+          remote: input.cacheUrls,
+        })
       : stages.runPlanned("restore_cache", "Restoring cache", () => unsupportedCache(job), signals.job),
   );
   if (!isSuccess(cache)) return outcomeError(cache, stopped);
   const artifacts = await stages.attempt(plan.attempts.artifactDownload, () =>
-    transfersOnWorker(plan)
-      ? downloadArtifactsStage({ plan, placed, log: run.log, signal: signals.job })
+    workspace
+      ? downloadArtifactsStage({ plan, placed, log: run.log, signal: signals.job, workspace })
       : stages.runPlanned(
           "download_artifacts",
           "Downloading artifacts",
