@@ -1,6 +1,8 @@
 // A dependency's artifacts from GitLab into the project dir, as GitLab Runner's
 // artifacts-downloader does it: its own token, direct_download on the first try, the archive
-// type from its magic bytes, extracted without ever writing outside the project dir.
+// type from its magic bytes, extracted without ever writing outside the project dir. Like GitLab
+// Runner's artifacts-downloader, only zip archives are extracted (their entries deflate, store or
+// zstd: the zipzstd format), FASTZIP_EXTRACTOR_CONCURRENCY entries at a time.
 import { closeSync, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,6 +25,10 @@ export interface DownloadContext {
   stagingDir?: string;
   signal?: AbortSignal;
   retryDelayMs?: number;
+  /** TRANSFER_METER_FREQUENCY in ms; 0 or absent: no meter. */
+  meterFrequencyMs?: number;
+  /** FASTZIP_EXTRACTOR_CONCURRENCY. */
+  extractConcurrency?: number;
 }
 
 /** zip, gzip or zstd, from the first bytes. */
@@ -47,6 +53,9 @@ export async function downloadDependency(ctx: DownloadContext, dep: Dependency):
       directDownload: ctx.directDownload,
       signal: ctx.signal,
       retryDelayMs: ctx.retryDelayMs,
+      meter: ctx.meterFrequencyMs
+        ? { out: log.raw ? { raw: log.raw.bind(log) } : undefined, frequencyMs: ctx.meterFrequencyMs }
+        : undefined,
     });
     for (const l of result.lines) (result.ok ? log.println : log.warning).call(log, l);
     if (!result.ok) return `${result.error} (dependency ${dep.name})`;
@@ -57,7 +66,7 @@ export async function downloadDependency(ctx: DownloadContext, dep: Dependency):
     const kind = archiveKind(head);
     if (kind !== "zip")
       return `artifacts of ${dep.name} (${dep.id}) are a ${kind} archive; runmesh extracts zip archives only`;
-    const extracted = await extractZip(file, ctx.projectDir);
+    const extracted = await extractZip(file, ctx.projectDir, { concurrency: ctx.extractConcurrency });
     for (const w of extracted.warnings) log.warning(w);
     return undefined;
   } catch (e) {

@@ -1,19 +1,27 @@
 // One artifacts entry from the project dir to GitLab, as GitLab Runner's artifacts-uploader
-// does it: select the files, archive them in the entry's format (zip, gzip, raw), upload with
-// the job's token. "No files to upload" is an error line, not a failure; a failed upload is.
+// does it: select the files, add the attestation file when asked (zip only), archive them in the
+// entry's format (zip, gzip, raw), upload with the job's token, metered when
+// TRANSFER_METER_FREQUENCY is set. "No files to upload" is an error line, not a failure; a failed
+// upload is.
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { selectFiles } from "./artifact-files.ts";
 import { uploadArtifact } from "./artifacts-client.ts";
+import { type AttestationInputs, writeAttestation } from "./attestation.ts";
+import type { FastZipOptions } from "./fast-zip.ts";
 import { writeZip } from "./zip-archive.ts";
+
+export { compressionLevel } from "./archive-settings.ts";
 
 /** Where transfer stages write: the job log (JobLog fits). */
 export interface TransferLog {
   println(text: string): void;
   warning(text: string): void;
   error(text: string): void;
+  /** Raw text (the transfer meter's `\r` lines); JobLog has it. */
+  raw?(text: string): void;
 }
 
 export interface ArtifactEntry {
@@ -36,17 +44,16 @@ export interface UploadContext {
   log: TransferLog;
   /** ARCHIVER_STAGING_DIR, when the job sets it. */
   stagingDir?: string;
-  /** ARTIFACT_COMPRESSION_LEVEL mapped to zlib (fastest 1 … slowest 9). */
+  /** ARTIFACT_COMPRESSION_LEVEL mapped to zlib (fastest 0 = store … slowest 9). */
   compressionLevel?: number;
+  /** FASTZIP_ARCHIVER_CONCURRENCY / _BUFFER_SIZE (archive-settings.ts). */
+  zip?: Partial<Omit<FastZipOptions, "level">>;
+  /** TRANSFER_METER_FREQUENCY in ms; 0 or absent: no meter. */
+  meterFrequencyMs?: number;
+  /** RUNNER_GENERATE_ARTIFACTS_METADATA: what the statement says; absent: no statement. */
+  attestation?: AttestationInputs;
   signal?: AbortSignal;
   retryDelayMs?: (retry: number) => number;
-}
-
-const LEVELS: Record<string, number> = { fastest: 1, fast: 3, default: 6, slow: 7, slowest: 9 };
-
-/** ARTIFACT_COMPRESSION_LEVEL / CACHE_COMPRESSION_LEVEL → a zlib level; unknown ⇒ default. */
-export function compressionLevel(value: string | undefined): number {
-  return LEVELS[(value ?? "").trim().toLowerCase()] ?? 6;
 }
 
 /** The archive's file name: `<name>.zip`, `<name>.gz`, or the one file's own name for raw. */
@@ -63,7 +70,7 @@ export async function uploadEntry(ctx: UploadContext, entry: ArtifactEntry): Pro
   const selected = await selectFiles(ctx.projectDir, entry, ctx.listUntracked);
   for (const w of selected.warnings) log.warning(w);
   for (const l of selected.lines) log.println(l);
-  const files = selected.files;
+  const files = [...selected.files];
   if (files.length === 0) {
     log.error("No files to upload");
     return undefined;
@@ -99,7 +106,18 @@ export async function uploadEntry(ctx: UploadContext, entry: ArtifactEntry): Pro
     } else if (format === "zip") {
       fileName = archiveFileName(entry);
       path = join(staging, fileName);
-      await writeZip(ctx.projectDir, files, path, ctx.compressionLevel);
+      if (ctx.attestation) {
+        log.println("Generating artifacts metadata");
+        const metadata = await writeAttestation(ctx.projectDir, files, entry.name, {
+          ...ctx.attestation,
+          endedAt: new Date(),
+        });
+        if (!files.includes(metadata)) files.push(metadata);
+      }
+      await writeZip(ctx.projectDir, files, path, ctx.compressionLevel, {
+        scratchDir: ctx.stagingDir || tmpdir(),
+        ...ctx.zip,
+      });
     } else {
       return `artifacts "${entry.name || "default"}": unsupported artifact_format ${JSON.stringify(format)} (runmesh writes zip, gzip and raw)`;
     }
@@ -114,6 +132,9 @@ export async function uploadEntry(ctx: UploadContext, entry: ArtifactEntry): Pro
       artifactType: entry.artifact_type,
       signal: ctx.signal,
       retryDelayMs: ctx.retryDelayMs,
+      meter: ctx.meterFrequencyMs
+        ? { out: log.raw ? { raw: log.raw.bind(log) } : undefined, frequencyMs: ctx.meterFrequencyMs }
+        : undefined,
     });
     for (const l of result.lines) (result.ok ? log.println : log.warning).call(log, l);
     return result.ok ? undefined : result.error;

@@ -5,9 +5,19 @@
 // retries, 403 and 413 are final, 503 gets up to 6 tries and anything else 3. Download: the
 // dependency's own token, `direct_download=true` on the first try, redirects followed by hand so
 // the job token never reaches object storage; 401/403/404 are final, others get 2 more tries.
-import { createWriteStream } from "node:fs";
+// Both go through the transfer meter ("Uploading artifacts" / "Downloading artifacts") when
+// TRANSFER_METER_FREQUENCY is set: the upload body is streamed (with its Content-Length) so the
+// meter counts bytes as they leave, not as a file is read into memory.
+import { createWriteStream, statSync } from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { type MeterOutput, meteredStream, startMeter, type TransferMeter } from "./transfer-meter.ts";
+
+/** TRANSFER_METER_FREQUENCY for one call: where the lines go and how often. */
+export interface MeterSettings {
+  out?: MeterOutput;
+  frequencyMs: number;
+}
 
 export interface UploadRequest {
   /** The runner entry's GitLab URL (`[[runners]] url`). */
@@ -22,6 +32,7 @@ export interface UploadRequest {
   signal?: AbortSignal;
   /** Pause before retry `n` (0-based); GitLab: 1–5 s. */
   retryDelayMs?: (retry: number) => number;
+  meter?: MeterSettings;
 }
 
 export interface TransferResult {
@@ -39,6 +50,35 @@ export function apiUrl(baseUrl: string, path: string): string {
 
 const defaultUploadDelay = (retry: number) => Math.min(1000 * 2 ** retry, 5000);
 
+/** multipart/form-data with the one field `file`, as a stream of known length. */
+function multipartBody(
+  filePath: string,
+  fileName: string,
+  meter: TransferMeter,
+): { body: ReadableStream<Uint8Array>; length: number; type: string } {
+  const boundary = `runmesh${crypto.randomUUID().replaceAll("-", "")}`;
+  const quoted = fileName.replaceAll('"', "%22").replaceAll("\r", "%0D").replaceAll("\n", "%0A");
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${quoted}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const file = Bun.file(filePath);
+  const length = head.length + statSync(filePath).size + tail.length;
+  const parts = (async function* () {
+    yield head;
+    for await (const chunk of file.stream()) yield chunk;
+    yield tail;
+  })();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { value, done } = await parts.next();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+  });
+  return { body: meteredStream(body, meter), length, type: `multipart/form-data; boundary=${boundary}` };
+}
+
 export async function uploadArtifact(req: UploadRequest): Promise<TransferResult> {
   const lines: string[] = [];
   const query = new URLSearchParams();
@@ -50,16 +90,16 @@ export async function uploadArtifact(req: UploadRequest): Promise<TransferResult
   const delay = req.retryDelayMs ?? defaultUploadDelay;
   let error = "";
   for (let attempt = 0; ; attempt++) {
-    const form = new FormData();
-    form.append("file", Bun.file(req.filePath), req.fileName);
     let status = 0;
     let location = "";
     let text = "";
+    const meter = startMeter(req.meter?.out, "Uploading artifacts", 0, req.meter?.frequencyMs ?? 0);
     try {
+      const { body, length, type } = multipartBody(req.filePath, req.fileName, meter);
       const res = await fetch(apiUrl(base, `jobs/${req.jobId}/artifacts${qs}`), {
         method: "POST",
-        headers: { "JOB-TOKEN": req.token },
-        body: form,
+        headers: { "JOB-TOKEN": req.token, "Content-Type": type, "Content-Length": String(length) },
+        body,
         redirect: "manual",
         signal: req.signal,
       });
@@ -69,6 +109,8 @@ export async function uploadArtifact(req: UploadRequest): Promise<TransferResult
     } catch (e) {
       if (req.signal?.aborted) return { ok: false, lines, error: "upload aborted" };
       error = (e as Error).message;
+    } finally {
+      meter.stop();
     }
     const tag = `id=${req.jobId} responseStatus=${status === 0 ? "error" : status}`;
     if (status === 201) {
@@ -116,6 +158,7 @@ export interface DownloadRequest {
   directDownload: boolean;
   signal?: AbortSignal;
   retryDelayMs?: number;
+  meter?: MeterSettings;
 }
 
 const FINAL: Record<number, string> = { 401: "unauthorized", 403: "forbidden", 404: "not found" };
@@ -143,7 +186,15 @@ export async function downloadArtifact(req: DownloadRequest): Promise<TransferRe
       }
       const tag = `id=${req.jobId} responseStatus=${status}`;
       if (status === 200 && res.body) {
-        await pipeline(Readable.fromWeb(res.body as never), createWriteStream(req.outPath));
+        const meter = startMeter(req.meter?.out, "Downloading artifacts", 0, req.meter?.frequencyMs ?? 0);
+        try {
+          await pipeline(
+            Readable.fromWeb(meteredStream(res.body, meter) as never),
+            createWriteStream(req.outPath),
+          );
+        } finally {
+          meter.stop();
+        }
         lines.push(`Downloading artifacts from coordinator... ok  ${tag}`);
         return { ok: true, lines };
       }

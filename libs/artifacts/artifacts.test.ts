@@ -75,11 +75,13 @@ describe("artifact file selection (pure parts)", () => {
   ])("excludedBy(%p, %p) = %p", (rel, ex, want) => expect(excludedBy(rel, ex)).toBe(want));
 
   test.each([
-    ["fastest", 1],
-    ["FAST", 3],
+    ["fastest", 0],
+    ["FAST", 1],
+    ["default", 5],
+    ["slow", 7],
     ["slowest", 9],
-    ["", 6],
-    ["bogus", 6],
+    ["", 5],
+    ["bogus", 5],
   ])("compressionLevel(%p) = %p", (v, want) => expect(compressionLevel(v)).toBe(want));
 
   test.each([
