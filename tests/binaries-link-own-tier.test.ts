@@ -21,6 +21,7 @@ const TIER_DIRS = {
   poller: "services/poller/",
   scheduler: "services/scheduler/",
   worker: "services/executor-worker/",
+  "cache-signer": "services/cache-signer/",
 } as const;
 
 describe("per-tier binaries", () => {
@@ -28,6 +29,7 @@ describe("per-tier binaries", () => {
     ["services/poller/entry.ts", "poller"],
     ["services/scheduler/entry.ts", "scheduler"],
     ["services/executor-worker/entry.ts", "worker"],
+    ["services/cache-signer/entry.ts", "cache-signer"],
   ] as const)("%s links the %s tier and no other tier", async (entry, own) => {
     const inputs = await linked(entry);
     for (const [tier, dir] of Object.entries(TIER_DIRS)) {

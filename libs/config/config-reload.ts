@@ -13,21 +13,36 @@ export interface ConfigWatch {
   stop(): void;
 }
 
-export async function watchConfig(
+export function watchConfig(
   path: string,
   onReload: (config: Config) => Promise<void> | void,
+  logger: Logger,
+  intervalMs = CONFIG_CHECK_INTERVAL_MS,
+): Promise<ConfigWatch> {
+  const load = async (p: string) => {
+    const { config, warnings } = await loadConfig(p);
+    return { value: config, warnings };
+  };
+  return watchConfigFile(path, load, onReload, logger, intervalMs);
+}
+
+/** The same watch with a tier's own reading of the file (the cache-signer's allowlist). */
+export async function watchConfigFile<T>(
+  path: string,
+  load: (path: string) => Promise<{ value: T; warnings: string[] }>,
+  onReload: (value: T) => Promise<void> | void,
   logger: Logger,
   intervalMs = CONFIG_CHECK_INTERVAL_MS,
 ): Promise<ConfigWatch> {
   const mtimeOf = async () => (await stat(path).catch(() => undefined))?.mtimeMs;
   let seen = await mtimeOf();
   let busy: Promise<void> | undefined;
-  const load = async (mtime: number | undefined, why: string) => {
+  const reread = async (mtime: number | undefined, why: string) => {
     seen = mtime;
     try {
-      const { config, warnings } = await loadConfig(path);
+      const { value, warnings } = await load(path);
       for (const w of warnings) logger.warn(w);
-      await onReload(config);
+      await onReload(value);
       logger.info({ why }, "configuration reloaded");
     } catch (e) {
       logger.error(
@@ -37,7 +52,7 @@ export async function watchConfig(
     }
   };
   const run = (why: string, mtime?: number) => {
-    busy ??= (async () => load(mtime ?? (await mtimeOf()), why))().finally(() => {
+    busy ??= (async () => reread(mtime ?? (await mtimeOf()), why))().finally(() => {
       busy = undefined;
     });
     return busy;

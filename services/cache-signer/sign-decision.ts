@@ -31,6 +31,7 @@ export interface SignerCache {
     SessionToken?: string;
   };
   gcs?: { BucketName?: string; AccessID?: string; PrivateKey?: string; CredentialsFile?: string };
+  azure?: { AccountName?: string; AccountKey?: string; ContainerName?: string; StorageDomain?: string };
   MaxUploadedArchiveSize?: number;
 }
 

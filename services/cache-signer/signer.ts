@@ -18,16 +18,21 @@ export interface CacheSignerOptions {
   logger: Logger;
   /** Each runner entry's [runners.cache], by its short token (never the full token). */
   caches: ReadonlyMap<string, SignerCache>;
+  /** STORAGE_EMULATOR_HOST for GCS; default: the process environment's. */
+  emulatorHost?: string;
   now?: () => Date;
 }
 
 export interface CacheSigner {
+  /** A reloaded config.toml's caches: the next request is signed with them. */
+  reload(caches: ReadonlyMap<string, SignerCache>): void;
   stop(): Promise<void>;
 }
 
 export async function startCacheSigner(o: CacheSignerOptions): Promise<CacheSigner> {
   const jobs = await o.bus.kv(JOBS_BUCKET, jobRecordSchema);
   const now = o.now ?? (() => new Date());
+  let caches = o.caches;
   const sub: Subscription = await o.bus.serve(
     cacheSignRpc,
     async ({ data: req }) => {
@@ -40,9 +45,9 @@ export async function startCacheSigner(o: CacheSignerOptions): Promise<CacheSign
       const decision = decideSign({
         req,
         record,
-        cacheFor: (t) => o.caches.get(t),
+        cacheFor: (t) => caches.get(t),
         now: now(),
-        emulatorHost: process.env.STORAGE_EMULATOR_HOST,
+        emulatorHost: o.emulatorHost ?? process.env.STORAGE_EMULATOR_HOST,
       });
       const fields = {
         jobKey: req.jobKey,
@@ -62,6 +67,10 @@ export async function startCacheSigner(o: CacheSignerOptions): Promise<CacheSign
   );
   o.logger.info({ runners: o.caches.size }, "cache-signer serving");
   return {
+    reload(next) {
+      caches = next;
+      o.logger.info({ runners: next.size }, "cache-signer: caches reloaded");
+    },
     async stop() {
       await sub.unsubscribe();
     },

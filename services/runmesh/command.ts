@@ -48,7 +48,8 @@ export async function runCommand(
       verb.name === "run" ||
       verb.name === "poller" ||
       verb.name === "scheduler" ||
-      verb.name === "worker"
+      verb.name === "worker" ||
+      verb.name === "cache-signer"
     ) {
       const args = options as TierArgs;
       // GitLab Runner's default config file for the verbs that read runner entries.

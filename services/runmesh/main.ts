@@ -1,6 +1,6 @@
 // The runmesh command: every tier in one process (`runmesh run`, a drop-in for
 // `gitlab-runner run`), or one tier per process over NATS (`runmesh poller|scheduler|worker`).
-import { startCacheSignerService } from "../cache-signer/main.ts";
+import { cacheSignerTier } from "../cache-signer/tier.ts";
 import { workerTier } from "../executor-worker/tier.ts";
 import { pollerTier } from "../poller/tier.ts";
 import { schedulerTier } from "../scheduler/tier.ts";
@@ -17,7 +17,7 @@ export function main(argv: string[], env: Record<string, string | undefined> = p
       poller: pollerTier,
       scheduler: schedulerTier,
       worker: workerTier,
-      cacheSigner: { start: startCacheSignerService },
+      cacheSigner: cacheSignerTier,
     },
     management: runManagementVerb,
   });

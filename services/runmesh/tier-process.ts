@@ -6,13 +6,15 @@ import { hostname } from "node:os";
 import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/build-info/version.ts";
 import type { Bus } from "../../libs/bus/bus.ts";
 import { type BusSettings, connectBus } from "../../libs/bus/connect.ts";
-import type { watchConfig } from "../../libs/config/config-reload.ts";
+import type { watchConfig, watchConfigFile } from "../../libs/config/config-reload.ts";
 import type { Config, MeshConfig } from "../../libs/config/index.ts";
 import { pinoLevel } from "../../libs/log/log-level.ts";
 import { createLogger, type Logger } from "../../libs/log/logger.ts";
 import { ProcessMetrics } from "../../libs/metrics/process-metrics.ts";
 import { createTracing } from "../../libs/telemetry/tracing.ts";
-import type { startCacheSignerService } from "../cache-signer/main.ts";
+import type { signerCaches } from "../cache-signer/signed-caches.ts";
+import type { CacheSigner, startCacheSigner } from "../cache-signer/signer.ts";
+import type { loadSignerSettings } from "../cache-signer/signer-settings.ts";
 import type { startWorkerService, workerDataDir, workerExecutors } from "../executor-worker/main.ts";
 import type { loadMeshSettings } from "../executor-worker/mesh-settings.ts";
 import type { ExecutorWorker } from "../executor-worker/worker.ts";
@@ -54,9 +56,14 @@ export interface WorkerTier {
   start: typeof startWorkerService;
 }
 
-/** The cache-signer (issue 10): in `run`, it signs cache URLs with the file's [runners.cache] keys. */
+/** The cache-signer (issue 10): signs cache URLs with the file's [runners.cache] keys. */
 export interface CacheSignerTier {
-  start: typeof startCacheSignerService;
+  /** `run`: the caches of the config the process loaded. */
+  caches: typeof signerCaches;
+  /** `cache-signer`: config.toml through the signer's own allowlist. */
+  loadSettings: typeof loadSignerSettings;
+  watch: typeof watchConfigFile;
+  start: typeof startCacheSigner;
 }
 
 /** The tiers this binary links: the all-in-one has all three, a per-tier binary its own. */
@@ -89,7 +96,7 @@ function need<T>(tier: T | undefined, mode: Mode): T {
   return tier;
 }
 
-export type Mode = "run" | "poller" | "scheduler" | "worker";
+export type Mode = "run" | "poller" | "scheduler" | "worker" | "cache-signer";
 
 export interface TierArgs {
   config?: string;
@@ -125,6 +132,7 @@ export async function runTiers(
     }
   }
   const nats = args.nats ?? process.env.RUNMESH_NATS_URL;
+  if (mode === "cache-signer") return runCacheSigner(args, nats, globals, need(tiers.cacheSigner, mode));
   let config: Config | undefined;
   let mesh: MeshConfig;
   let warnings: string[] = [];
@@ -215,7 +223,11 @@ export async function runTiers(
       tracing,
     });
   // The only tier with object-storage keys; before the worker, so a first job finds it.
-  if (mode === "run" && tiers.cacheSigner) await tiers.cacheSigner.start({ config: config!, bus, logger });
+  let signer: CacheSigner | undefined;
+  const signerTier = mode === "run" ? tiers.cacheSigner : undefined;
+  const caches = signerTier?.caches(config!);
+  if (signerTier && caches?.size)
+    signer = await signerTier.start({ bus, logger: logger.child({ component: "cache-signer" }), caches });
   if (identity) {
     worker = await need(tiers.worker, mode).start({
       listenAddress,
@@ -255,6 +267,7 @@ export async function runTiers(
         if (poller && tiers.poller)
           await poller.reload(tiers.poller.targets(next, logger), next.check_interval_ms);
         rotator?.plan(next);
+        if (signer && signerTier) signer.reload(signerTier.caches(next));
       },
       logger,
     );
@@ -287,6 +300,54 @@ export async function runTiers(
   await rotator?.stop();
   await tracing.shutdown().catch(() => {});
   await identity?.release();
+  return code;
+}
+
+/**
+ * `runmesh cache-signer`: the one tier with object-storage keys, alone over NATS. It reads
+ * config.toml through its own allowlist (never a full runner token) and re-reads it on change
+ * and SIGHUP, as GitLab Runner reloads [runners.cache]: the next request is signed with it.
+ */
+async function runCacheSigner(
+  args: TierArgs,
+  nats: string | undefined,
+  globals: GlobalOptions,
+  tier: CacheSignerTier,
+): Promise<number> {
+  const path = args.config;
+  if (!path) throw new Error(`--config is required for "cache-signer" (a GitLab Runner config.toml)`);
+  const settings = await tier.loadSettings(path, { nats });
+  if (!settings.mesh.nats_url)
+    throw new Error(
+      `"cache-signer" runs alone only over NATS: pass --nats nats://host:4222 or set [mesh] nats_url`,
+    );
+  const logger = createLogger({
+    service: "cache-signer",
+    level: effectiveLogLevel(globals) ?? settings.logLevel ?? process.env.RUNMESH_LOG_LEVEL ?? "info",
+    format: globals.logFormat ?? settings.logFormat,
+  });
+  for (const w of settings.warnings) logger.warn(w);
+  const bus = await connectBus(
+    natsIdentity(settings.mesh, process.env),
+    `runmesh-cache-signer-${safeId(settings.mesh.name ?? hostname())}`,
+  );
+  logger.info({ transport: bus.transport, mode: "cache-signer" }, "bus connected");
+  const signer = await tier.start({ bus, logger, caches: settings.caches });
+  const watch = await tier.watch(
+    path,
+    async (p) => {
+      const next = await tier.loadSettings(p, { nats });
+      return { value: next, warnings: next.warnings };
+    },
+    (next) => {
+      if (!effectiveLogLevel(globals) && next.logLevel) logger.level = pinoLevel(next.logLevel);
+      signer.reload(next.caches);
+    },
+    logger,
+  );
+  logger.info({ mode: "cache-signer", version: RUNMESH_VERSION }, "runmesh ready");
+  const code = await waitForSignals({ logger, bus, shutdownTimeoutMs: 30_000 });
+  watch.stop();
   return code;
 }
 

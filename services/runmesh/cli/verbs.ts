@@ -433,6 +433,15 @@ export const VERBS: readonly VerbSpec[] = [
       help,
     ],
   },
+  {
+    name: "cache-signer",
+    summary: "runmesh tier: signs cache URLs (holds [runners.cache] keys, never runner tokens); needs NATS",
+    options: [
+      { ...config, help: "Config file ([runners.cache] and short tokens are all it reads)" },
+      nats,
+      help,
+    ],
+  },
   { name: "version", summary: "print the version (same as --version)", options: [help] },
 ];
 
