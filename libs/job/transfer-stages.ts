@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { downloadDependency } from "../artifacts/artifact-download.ts";
-import { compressionLevel, uploadEntry } from "../artifacts/artifact-upload.ts";
+import { uploadEntry } from "../artifacts/artifact-upload.ts";
 import type { WorkspaceTransfer } from "../executors/workspace-transfer.ts";
+import { downloadOptions, uploadOptions } from "./artifact-transfer-options.ts";
 import type { JobLog } from "./job-log.ts";
 import type { JobPlan, Placement } from "./job-plan.ts";
 import type { JobPayload } from "./payload.ts";
@@ -72,6 +73,7 @@ export async function downloadArtifactsStage(run: TransferRun): Promise<Outcome>
             directDownload: run.plan.featureFlags.FF_USE_DIRECT_DOWNLOAD !== false,
             stagingDir: variable(run.placed, "ARCHIVER_STAGING_DIR"),
             signal: run.signal,
+            ...downloadOptions(run.placed),
           },
           dep,
         );
@@ -115,8 +117,8 @@ export async function uploadArtifactsStage(run: TransferRun, jobFailed: boolean)
               listUntracked: view.listUntracked,
               log: run.log,
               stagingDir: variable(run.placed, "ARCHIVER_STAGING_DIR"),
-              compressionLevel: compressionLevel(variable(run.placed, "ARTIFACT_COMPRESSION_LEVEL")),
               signal: run.signal,
+              ...uploadOptions(run.plan, run.placed, run.log),
             },
             entry,
           );
