@@ -106,6 +106,8 @@ export interface ConfigureContext {
   variables: readonly { key: string; value: string }[];
   /** The job's image name, expanded (the custom executor's CUSTOM_ENV_CI_JOB_IMAGE). */
   image?: string;
+  /** The job's services (the custom executor's CUSTOM_ENV_CI_JOB_SERVICES). */
+  services?: readonly ImageSpec[];
   signal: AbortSignal;
   /** The job payload as parsed (GitLab's Build.Job, the job token in it): custom's JOB_RESPONSE_FILE. */
   jobResponse?: unknown;

@@ -135,10 +135,10 @@ export function isSuccess(o: Outcome): boolean {
 
 export function executorError(error: unknown): JobError {
   const err = error instanceof Error ? error : new Error(String(error));
-  return {
-    reason: err instanceof ExecutorError ? err.failureReason : "runner_system_failure",
-    message: err.message,
-  };
+  if (!(err instanceof ExecutorError)) return { reason: "runner_system_failure", message: err.message };
+  const e: JobError = { reason: err.failureReason, message: err.message };
+  if (err.exitCode !== undefined) e.exitCode = err.exitCode;
+  return e;
 }
 
 export function outcomeError(outcome: Outcome, stopped: () => JobError): JobError {

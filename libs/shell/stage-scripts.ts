@@ -69,10 +69,19 @@ function finish(w: BashWriter, env: ScriptEnv): string {
   return w.finish(env.shell, { trace: env.debugTrace });
 }
 
-/** prepare_script: only says where the job runs. */
-export function prepareScript(env: Pick<ScriptEnv, "shell" | "debugTrace" | "posixEscapes">): string {
+/**
+ * prepare_script: only says where the job runs, `via` the executor's host name when it names one
+ * (GitLab's Build.Hostname, e.g. the custom executor's config_exec `hostname`). The name is
+ * printed as given: quoted so the shell expands nothing in it (GitLab's strconv.Quote would let
+ * `$` through).
+ */
+export function prepareScript(
+  env: Pick<ScriptEnv, "shell" | "debugTrace" | "posixEscapes">,
+  hostname?: string,
+): string {
   const w = scriptWriter(env);
-  w.line(`echo "Running on $(hostname)..."`);
+  const via = hostname ? ` via ${hostname.replace(/[\\"$`]/g, (c) => `\\${c}`)}` : "";
+  w.line(`echo "Running on $(hostname)${via}..."`);
   return w.finish(env.shell, { trace: env.debugTrace });
 }
 

@@ -222,7 +222,12 @@ async function runOnExecutor(
     return systemFailure(`acquiring an instance for the "${name}" executor: ${(e as Error).message}`);
   }
   try {
-    const executor = provider.create({ worker: deps.executorOptions, instance, runner: o.runner });
+    const executor = provider.create({
+      worker: deps.executorOptions,
+      instance,
+      runner: o.runner,
+      log: h.log,
+    });
     return await runJob({
       plan: await configured(
         executor,
@@ -261,14 +266,22 @@ async function configured(
 ): Promise<JobPlan> {
   if (!executor.configure) return plan;
   const override = await executor
-    .configure({ jobId: plan.job.id, variables: plan.job.variables, image: plan.job.image.name, signal })
+    .configure({
+      jobId: plan.job.id,
+      variables: plan.job.variables,
+      image: plan.job.image.name,
+      services: plan.job.services,
+      signal,
+      jobResponse: plan.job,
+    })
     .catch(() => undefined);
   if (!override) return plan;
   const layout = { ...plan.layout };
   if (override.buildsDir !== undefined) layout.buildsDir = override.buildsDir;
   if (override.cacheDir !== undefined) layout.cacheDir = override.cacheDir;
   if (override.sharedBuildsDir !== undefined) layout.sharedBuildsDir = override.sharedBuildsDir;
-  return planJob(plan.job, settings, { executor: provider, layout });
+  const shell = override.shell ?? settings.shell;
+  return planJob(plan.job, { ...settings, shell }, { executor: provider, layout });
 }
 
 /** PUT state=running, retried a few times on transient failures (never on abort). */

@@ -46,7 +46,7 @@ beforeAll(async () => {
   const run = script(
     "run.sh",
     [
-      'if [ "$CUSTOM_ENV_FAIL_SYSTEM" = "yes" ] && [ "$2" = "step_script" ]; then exit "$SYSTEM_FAILURE_EXIT_CODE"; fi',
+      'if [ "$CUSTOM_ENV_FAIL_SYSTEM" = "yes" ] && [ "$2" = "build_script" ]; then exit "$SYSTEM_FAILURE_EXIT_CODE"; fi',
       'bash "$1" || { code=$?; echo "$code" > "$BUILD_EXIT_CODE_FILE"; exit "$BUILD_FAILURE_EXIT_CODE"; }',
     ].join("\n"),
   );

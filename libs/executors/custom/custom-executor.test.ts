@@ -145,8 +145,9 @@ describe("CustomExecutor", () => {
       expect(r).toEqual({ exitCode: 0, aborted: false });
       seen.push(out.text());
     }
+    // step_script reaches the driver as build_script, as GitLab Runner still hands it over.
     expect(seen).toEqual(
-      ["prepare_script", "step_script"].map(
+      ["prepare_script", "build_script"].map(
         (name) =>
           `first=--flag stage=${name} script=script.bash exists=y\ncodes=1/2 var=my value id=1\ntmp=cwd stage_env=s\nfrom-script\n`,
       ),

@@ -1,21 +1,28 @@
 // The custom executor (GitLab Runner's executors/custom): the job runs through the driver the
 // runner entry names. config_exec first (its JSON moves builds_dir / cache_dir, says whether the
-// builds dir is shared, names the driver and adds job_env), then prepare_exec, then run_exec once
-// per stage with the stage's script file and the stage name, and cleanup_exec at the end whatever
-// happened. Each call runs in a temp dir of the job, with the protocol's environment
-// (driver-protocol.ts) on top of the worker's minimal job environment: not the worker's own
-// environment, as GitLab passes it, since a runmesh worker's environment may hold NATS
-// credentials. Exit codes: 0 success, BUILD_FAILURE_EXIT_CODE a script failure (its code from
-// BUILD_EXIT_CODE_FILE), SYSTEM_FAILURE_EXIT_CODE and anything else a system failure.
+// builds dir is shared, names the driver and the host prepare_script prints after "via", picks the
+// shell and adds job_env), then prepare_exec, then run_exec once per stage with the stage's script
+// file and the stage name (step_script handed over as build_script, as GitLab does), and
+// cleanup_exec at the end whatever happened, its output to the runner's log only. Each call runs
+// in a temp dir of the job, with the protocol's environment (driver-protocol.ts) on top of the
+// worker's minimal job environment: not the worker's own environment, as GitLab passes it, since a
+// runmesh worker's environment may hold NATS credentials. The job payload is in that dir as
+// JOB_RESPONSE_FILE (0600, the job token in it, as GitLab writes it) for every call, removed after
+// cleanup_exec. Exit codes: 0 success, BUILD_FAILURE_EXIT_CODE a script failure (in run_exec its
+// code from BUILD_EXIT_CODE_FILE; in config_exec or prepare_exec GitLab's BuildError: the job
+// fails at once as script_failure), SYSTEM_FAILURE_EXIT_CODE and anything else a system failure,
+// which prepare_executor retries after running cleanup_exec, config_exec again each time.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { z } from "zod";
 import type { customSchema } from "../../config/executor-sections.ts";
+import type { Logger } from "../../log/logger.ts";
 import {
   type ConfigureContext,
   type Executor,
   ExecutorError,
+  type JobShell,
   type LayoutOverride,
   type PrepareContext,
   type StageIO,
@@ -29,6 +36,8 @@ import {
   classifyExit,
   driverEnv,
   parseConfigOutput,
+  runExecStageName,
+  type ServiceForDriver,
   startupLine,
 } from "./driver-protocol.ts";
 
@@ -41,7 +50,12 @@ export interface CustomExecutorOptions {
   baseEnv?: Record<string, string>;
   /** Where the job's temp dirs go. Default: the OS temp dir. */
   tmpRoot?: string;
+  /** The runner's log for this job: cleanup_exec's output (stdout debug, stderr warn). */
+  log?: Logger;
 }
+
+/** The shells runmesh writes scripts for; config_exec's `shell` must name one. */
+const SHELLS: readonly JobShell[] = ["bash", "sh"];
 
 type Phase = "config_exec" | "prepare_exec" | "run_exec" | "cleanup_exec";
 
@@ -53,7 +67,12 @@ export class CustomExecutor implements Executor {
   private configureError?: Error;
   private variables: readonly { key: string; value: string }[] = [];
   private image = "";
+  private services: readonly ServiceForDriver[] = [];
+  private jobResponse?: unknown;
+  private jobResponseFile?: string;
   private scripts = 0;
+  /** A prepare attempt failed: the next one starts over, as GitLab's does with a new executor. */
+  private failedPrepare = false;
 
   constructor(private readonly o: CustomExecutorOptions) {}
 
@@ -61,9 +80,22 @@ export class CustomExecutor implements Executor {
     return `runner "${this.o.runnerName}": [runners.custom] ${phase}`;
   }
 
+  /** The job's temp dir, with JOB_RESPONSE_FILE in it (GitLab: response.json, 0600). */
   private async ensureTmpDir(): Promise<string> {
-    this.tmpDir ??= await mkdtemp(join(this.o.tmpRoot ?? tmpdir(), "custom-executor"));
-    return this.tmpDir;
+    if (this.tmpDir) return this.tmpDir;
+    const dir = await mkdtemp(join(this.o.tmpRoot ?? tmpdir(), "custom-executor"));
+    this.tmpDir = dir;
+    if (this.jobResponse !== undefined) {
+      const file = join(dir, "response.json");
+      await writeFile(file, `${JSON.stringify(this.jobResponse)}\n`, { mode: 0o600 });
+      this.jobResponseFile = file;
+    }
+    return dir;
+  }
+
+  /** Where the job runs (config_exec's `hostname`), for prepare_script's "via". */
+  get hostname(): string | undefined {
+    return this.config.hostname || undefined;
   }
 
   async configure(ctx: ConfigureContext): Promise<LayoutOverride | undefined> {
@@ -85,6 +117,8 @@ export class CustomExecutor implements Executor {
       );
     this.variables = ctx.variables;
     this.image = ctx.image ?? "";
+    if (ctx.services) this.services = ctx.services;
+    if (ctx.jobResponse !== undefined) this.jobResponse = ctx.jobResponse;
     await this.ensureTmpDir();
     if (!s.config_exec) return undefined;
     const stdout: Uint8Array[] = [];
@@ -100,9 +134,20 @@ export class CustomExecutor implements Executor {
     this.check("config_exec", outcome);
     const parsed = parseConfigOutput(Buffer.concat(stdout).toString("utf8"));
     if (!parsed.ok) throw new ExecutorError(`${this.where("config_exec")}: ${parsed.error}`);
-    this.config = parsed.config;
     const c = parsed.config;
-    return { buildsDir: c.builds_dir, cacheDir: c.cache_dir, sharedBuildsDir: c.builds_dir_is_shared };
+    const shell = c.shell as JobShell | undefined;
+    if (shell !== undefined && !SHELLS.includes(shell))
+      throw new ExecutorError(
+        `${this.where("config_exec")}: shell ${JSON.stringify(c.shell)} is not one runmesh writes scripts for; print ${SHELLS.map((x) => JSON.stringify(x)).join(" or ")}`,
+        "runner_configuration_error",
+      );
+    this.config = c;
+    return {
+      buildsDir: c.builds_dir,
+      cacheDir: c.cache_dir,
+      sharedBuildsDir: c.builds_dir_is_shared,
+      shell,
+    };
   }
 
   /** The driver's identity and job_env as config_exec gave them (hostname is kept for the log). */
@@ -111,9 +156,33 @@ export class CustomExecutor implements Executor {
   }
 
   async prepare(ctx: PrepareContext): Promise<void> {
+    try {
+      await this.prepareOnce(ctx);
+    } catch (error) {
+      this.failedPrepare = true;
+      throw error;
+    }
+  }
+
+  private async prepareOnce(ctx: PrepareContext): Promise<void> {
     const s = this.o.settings;
+    if (ctx.jobResponse !== undefined) this.jobResponse = ctx.jobResponse;
+    if (ctx.services) this.services = ctx.services;
+    if (this.failedPrepare) {
+      // GitLab cleans a failed attempt up (cleanup_exec) and prepares a new executor: config_exec
+      // runs again. The layout the first config_exec gave stays the job's.
+      await this.cleanup();
+      this.failedPrepare = false;
+      this.configureError = undefined;
+      this.config = {};
+    }
     if (!this.tmpDir && !this.configureError)
-      await this.configure({ jobId: ctx.jobId, variables: ctx.variables ?? [], signal: ctx.signal });
+      await this.configure({
+        jobId: ctx.jobId,
+        variables: ctx.variables ?? [],
+        signal: ctx.signal,
+        jobResponse: ctx.jobResponse,
+      }).catch(() => {});
     for (const line of lines(this.configOutput)) ctx.log(line);
     this.configOutput = "";
     if (this.configureError) throw this.configureError;
@@ -151,10 +220,15 @@ export class CustomExecutor implements Executor {
     const scriptFile = join(dir, `script.${stage.shell === "bash" ? "bash" : "sh"}`);
     const exitCodeFile = join(dir, "exit_code");
     await writeFile(scriptFile, stage.script, { mode: 0o700 });
+    const stageName = runExecStageName(stage.stage);
+    if (stageName !== stage.stage)
+      this.o.log?.warn(
+        `Starting with version 17.0 the '${stageName}' stage will be replaced with '${stage.stage}': https://gitlab.com/groups/gitlab-org/-/epics/6112`,
+      );
     const outcome = await this.call(
       "run_exec",
       s.run_exec ?? "",
-      [...(s.run_args ?? []), scriptFile, stage.stage],
+      [...(s.run_args ?? []), scriptFile, stageName],
       {
         signal,
         onStdout: (c) => io.onOutput(c, "stdout"),
@@ -187,18 +261,26 @@ export class CustomExecutor implements Executor {
     const s = this.o.settings;
     try {
       if (s.cleanup_exec && this.tmpDir) {
-        // GitLab runs cleanup_exec on its own deadline, not the job's (already over), output to
-        // the runner's log only.
-        await this.call("cleanup_exec", s.cleanup_exec, s.cleanup_args ?? [], {
+        // GitLab runs cleanup_exec on its own deadline, not the job's (already over), its stdout
+        // to the runner's log at debug and its stderr at warning, never to the job log.
+        const log = this.o.log;
+        const out = lineSink((line) => log?.debug({ cleanup_std: "out" }, line));
+        const err = lineSink((line) => log?.warn({ cleanup_std: "err" }, line));
+        const outcome = await this.call("cleanup_exec", s.cleanup_exec, s.cleanup_args ?? [], {
           signal: new AbortController().signal,
           timeoutMs: s.cleanup_exec_timeout * 1000,
-          onStdout: () => {},
-          onStderr: () => {},
-        }).catch(() => {});
+          onStdout: out.write,
+          onStderr: err.write,
+        }).catch((error: Error) => error);
+        out.end();
+        err.end();
+        const failure = outcome instanceof Error ? outcome.message : cleanupFailure(outcome);
+        if (failure) log?.warn(`Cleanup script failed: ${failure}`);
       }
     } finally {
       if (this.tmpDir) await rm(this.tmpDir, { recursive: true, force: true }).catch(() => {});
       this.tmpDir = undefined;
+      this.jobResponseFile = undefined;
     }
   }
 
@@ -224,7 +306,9 @@ export class CustomExecutor implements Executor {
         variables: this.variables,
         jobEnv: this.config.job_env,
         buildExitCodeFile: o.buildExitCodeFile,
+        jobResponseFile: this.jobResponseFile,
         jobImage: this.image,
+        services: this.services,
         extra: o.extra,
       }),
     };
@@ -249,9 +333,12 @@ export class CustomExecutor implements Executor {
     if (outcome.kind === "exited") {
       const exit = classifyExit(outcome.code);
       if (exit.kind === "success") return;
+      // GitLab's BuildError: the job fails now, as a script failure, without another attempt.
       if (exit.kind === "build_failure")
         throw new ExecutorError(
           `${this.where(phase)}: exited with BUILD_FAILURE_EXIT_CODE (${outcome.code})`,
+          "script_failure",
+          exit.exitCode,
         );
       if (exit.kind === "system_failure")
         throw new ExecutorError(
@@ -272,6 +359,31 @@ export class CustomExecutor implements Executor {
     }
     throw new ExecutorError(`${this.where(phase)}: stopped, the job was canceled or aborted`);
   }
+}
+
+/** Why cleanup_exec failed, or undefined when it exited 0. */
+function cleanupFailure(outcome: DriverOutcome): string | undefined {
+  if (outcome.kind === "exited") return outcome.code === 0 ? undefined : `exit status ${outcome.code}`;
+  return outcome.kind === "dormant"
+    ? "did not finish within cleanup_exec_timeout and did not die after SIGKILL"
+    : "did not finish within cleanup_exec_timeout";
+}
+
+/** Splits a byte stream into lines for a line-per-event log. */
+function lineSink(emit: (line: string) => void) {
+  let pending = "";
+  return {
+    write: (c: Uint8Array) => {
+      pending += Buffer.from(c).toString("utf8");
+      const parts = pending.split("\n");
+      pending = parts.pop() ?? "";
+      for (const line of parts) emit(line);
+    },
+    end: () => {
+      if (pending) emit(pending);
+      pending = "";
+    },
+  };
 }
 
 function lines(text: string): string[] {

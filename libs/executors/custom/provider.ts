@@ -26,6 +26,7 @@ export function customProvider(o: { tmpRoot?: string } = {}): ExecutorProvider {
         settings: ctx.runner?.custom ?? defaultSettings(),
         runnerName: ctx.runner?.name ?? "",
         tmpRoot: o.tmpRoot,
+        log: ctx.log,
       }),
   };
 }
