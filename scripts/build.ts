@@ -7,6 +7,7 @@ const targets: [string, string][] = [
   ["services/poller/entry.ts", "dist/runmesh-poller"],
   ["services/scheduler/entry.ts", "dist/runmesh-scheduler"],
   ["services/executor-worker/entry.ts", "dist/runmesh-worker"],
+  ["services/autoscaler/entry.ts", "dist/runmesh-autoscaler"],
   ["services/cache-signer/entry.ts", "dist/runmesh-cache-signer"],
 ];
 const only = process.argv.slice(2);

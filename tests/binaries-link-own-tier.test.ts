@@ -22,6 +22,7 @@ const TIER_DIRS = {
   scheduler: "services/scheduler/",
   worker: "services/executor-worker/",
   "cache-signer": "services/cache-signer/",
+  autoscaler: "services/autoscaler/",
 } as const;
 
 describe("per-tier binaries", () => {
@@ -30,6 +31,7 @@ describe("per-tier binaries", () => {
     ["services/scheduler/entry.ts", "scheduler"],
     ["services/executor-worker/entry.ts", "worker"],
     ["services/cache-signer/entry.ts", "cache-signer"],
+    ["services/autoscaler/entry.ts", "autoscaler"],
   ] as const)("%s links the %s tier and no other tier", async (entry, own) => {
     const inputs = await linked(entry);
     for (const [tier, dir] of Object.entries(TIER_DIRS)) {

@@ -1,11 +1,12 @@
 // Autoscaler service entry: one Autoscaler per [[runners]] entry that has [runners.autoscaler]
 // (executor docker-autoscaler or instance). It is the only tier that reads plugin_config, the
-// cloud plugin's credentials. The instance group behind each entry comes from `groupFor`: the
-// in-memory group for now, fleeting plugins in issue 14 part 2.
+// cloud plugin's credentials. The instance group behind each entry is the one its `plugin` names
+// (libs/fleeting/plugin-groups.ts), resolved for every entry before any autoscaler starts.
 import { dirname, isAbsolute, join } from "node:path";
 import type { Bus } from "../../libs/bus/bus.ts";
 import type { Config } from "../../libs/config/index.ts";
 import type { InstanceGroup } from "../../libs/fleeting/instance-group.ts";
+import { resolveInstanceGroup } from "../../libs/fleeting/plugin-groups.ts";
 import type { Logger } from "../../libs/log/logger.ts";
 import { checkPolicies } from "./active-policy.ts";
 import { Autoscaler } from "./autoscaler.ts";
@@ -44,11 +45,13 @@ export async function startAutoscalerService(o: {
   bus: Bus;
   logger: Logger;
   autoscalerId: string;
-  groupFor: (runner: Runner) => InstanceGroup;
+  /** The instance group of an entry (default: the one its `plugin` names). */
+  groupFor?: (runner: Runner) => InstanceGroup;
   leaseTtlMs?: number;
 }): Promise<Autoscaler[]> {
-  const started: Autoscaler[] = [];
-  for (const runner of autoscaledRunners(o.config)) {
+  const groupFor = o.groupFor ?? defaultGroupFor;
+  // Every entry checked and its group made before any starts: a bad entry starts nothing.
+  const planned = autoscaledRunners(o.config).map((runner) => {
     const name = runner.name ?? runner.runnerKey;
     const settings = plannerSettings(runner.autoscaler!);
     try {
@@ -56,9 +59,13 @@ export async function startAutoscalerService(o: {
     } catch (err) {
       throw new Error(`runner "${name}": ${(err as Error).message}`);
     }
+    return { runner, name, settings, group: groupFor(runner) };
+  });
+  const started: Autoscaler[] = [];
+  for (const { runner, name, settings, group } of planned) {
     const a = new Autoscaler({
       bus: o.bus,
-      group: o.groupFor(runner),
+      group,
       groupKey: runner.runnerKey,
       runnerName: name,
       autoscalerId: o.autoscalerId,
@@ -72,4 +79,13 @@ export async function startAutoscalerService(o: {
     started.push(a);
   }
   return started;
+}
+
+function defaultGroupFor(runner: Runner): InstanceGroup {
+  const request = {
+    plugin: runner.autoscaler?.plugin ?? "",
+    runnerName: runner.name ?? runner.runnerKey,
+    runnerKey: runner.runnerKey,
+  };
+  return resolveInstanceGroup(request)(request);
 }

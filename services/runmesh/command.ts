@@ -49,12 +49,21 @@ export async function runCommand(
       verb.name === "poller" ||
       verb.name === "scheduler" ||
       verb.name === "worker" ||
+      verb.name === "autoscaler" ||
       verb.name === "cache-signer"
     ) {
       const args = options as TierArgs;
       // GitLab Runner's default config file for the verbs that read runner entries.
       if (verb.name !== "worker") args.config = configFileFor(options);
       return await runTiers(verb.name, args, globals, o.tiers);
+    }
+    if (verb.name === "autoscaler simulate") {
+      if (!o.tiers.autoscaler)
+        throw new Error(`"${verb.name}" needs the autoscaler tier; use the runmesh binary`);
+      return await o.tiers.autoscaler.simulate(
+        { ...(options as Record<string, string | undefined>), config: configFileFor(options) },
+        (line) => console.log(line),
+      );
     }
     if (!o.management) throw new Error(`"${verb.name}" is a verb of the runmesh binary, not of this tier's`);
     return await o.management(verb.name, options, globals);

@@ -1,5 +1,6 @@
 // The runmesh command: every tier in one process (`runmesh run`, a drop-in for
 // `gitlab-runner run`), or one tier per process over NATS (`runmesh poller|scheduler|worker`).
+import { autoscalerTier } from "../autoscaler/tier.ts";
 import { cacheSignerTier } from "../cache-signer/tier.ts";
 import { workerTier } from "../executor-worker/tier.ts";
 import { pollerTier } from "../poller/tier.ts";
@@ -18,6 +19,7 @@ export function main(argv: string[], env: Record<string, string | undefined> = p
       scheduler: schedulerTier,
       worker: workerTier,
       cacheSigner: cacheSignerTier,
+      autoscaler: autoscalerTier,
     },
     management: runManagementVerb,
   });

@@ -12,6 +12,9 @@ import { pinoLevel } from "../../libs/log/log-level.ts";
 import { createLogger, type Logger } from "../../libs/log/logger.ts";
 import { ProcessMetrics } from "../../libs/metrics/process-metrics.ts";
 import { createTracing } from "../../libs/telemetry/tracing.ts";
+import type { Autoscaler } from "../autoscaler/autoscaler.ts";
+import type { autoscaledRunners, startAutoscalerService } from "../autoscaler/main.ts";
+import type { SimulateArgs } from "../autoscaler/simulate-command.ts";
 import type { signerCaches } from "../cache-signer/signed-caches.ts";
 import type { CacheSigner, startCacheSigner } from "../cache-signer/signer.ts";
 import type { loadSignerSettings } from "../cache-signer/signer-settings.ts";
@@ -66,12 +69,22 @@ export interface CacheSignerTier {
   start: typeof startCacheSigner;
 }
 
+/** The autoscaler (issue 14): one per [runners.autoscaler] entry; `runmesh run` starts it when one has. */
+export interface AutoscalerTier {
+  configFile: ConfigFile;
+  start: typeof startAutoscalerService;
+  autoscaled: typeof autoscaledRunners;
+  /** `autoscaler simulate`: prints its report through `out`, returns the exit code. */
+  simulate(args: SimulateArgs, out: (line: string) => void): Promise<number>;
+}
+
 /** The tiers this binary links: the all-in-one has all three, a per-tier binary its own. */
 export interface TierSet {
   poller?: PollerTier;
   scheduler?: SchedulerTier;
   worker?: WorkerTier;
   cacheSigner?: CacheSignerTier;
+  autoscaler?: AutoscalerTier;
 }
 
 /**
@@ -96,7 +109,7 @@ function need<T>(tier: T | undefined, mode: Mode): T {
   return tier;
 }
 
-export type Mode = "run" | "poller" | "scheduler" | "worker" | "cache-signer";
+export type Mode = "run" | "poller" | "scheduler" | "worker" | "autoscaler" | "cache-signer";
 
 export interface TierArgs {
   config?: string;
@@ -149,13 +162,13 @@ export async function runTiers(
     listenAddress = args["listen-address"] || listenAddress;
   } else {
     if (!args.config) throw new Error(`--config is required for "${mode}" (a GitLab Runner config.toml)`);
-    const configFile = tiers.poller?.configFile ?? need(tiers.scheduler, mode).configFile;
+    const configFile = (tiers.poller ?? tiers.scheduler ?? need(tiers.autoscaler, mode)).configFile;
     ({ config, warnings } = await configFile.load(args.config));
     // multi.go listenAddress(): --listen-address ($LISTEN_ADDRESS) wins over config.toml's.
     listenAddress = args["listen-address"] || config.listen_address;
     mesh = nats ? { ...config.mesh, nats_url: nats } : config.mesh;
     if (workingDirectory && mode === "run") mesh = { ...mesh, data_dir: mesh.data_dir ?? process.cwd() };
-    if (mode === "poller" || mode === "scheduler") {
+    if (mode === "poller" || mode === "scheduler" || mode === "autoscaler") {
       if (!mesh.nats_url)
         throw new Error(
           `"${mode}" runs alone only over NATS: pass --nats nats://host:4222 or set [mesh] nats_url`,
@@ -222,6 +235,16 @@ export async function runTiers(
       systemId,
       tracing,
     });
+  // The only tier with plugin credentials; an autoscaler waits as a standby until it holds its group.
+  let autoscalers: Autoscaler[] = [];
+  if (mode === "autoscaler" || (mode === "run" && tiers.autoscaler?.autoscaled(config!).length))
+    autoscalers = await need(tiers.autoscaler, mode).start({
+      config: config!,
+      configPath: args.config!,
+      bus,
+      logger,
+      autoscalerId: `${name}-${process.pid}`,
+    });
   // The only tier with object-storage keys; before the worker, so a first job finds it.
   let signer: CacheSigner | undefined;
   const signerTier = mode === "run" ? tiers.cacheSigner : undefined;
@@ -257,7 +280,7 @@ export async function runTiers(
     // Only what GitLab Runner reloads: runner entries, concurrent, check_interval, log level,
     // and health (wiped). Workers need nothing: each job brings its runner's settings.
     const path = args.config;
-    const configFile = tiers.poller?.configFile ?? need(tiers.scheduler, mode).configFile;
+    const configFile = (tiers.poller ?? tiers.scheduler ?? need(tiers.autoscaler, mode)).configFile;
     const watch = await configFile.watch(
       path,
       async (next) => {
@@ -295,6 +318,7 @@ export async function runTiers(
     poller,
     scheduler,
     worker,
+    autoscalers,
     shutdownTimeoutMs: config?.shutdown_timeout_ms ?? 30_000,
   });
   await rotator?.stop();
@@ -357,6 +381,7 @@ function waitForSignals(o: {
   poller?: Poller;
   scheduler?: Scheduler;
   worker?: ExecutorWorker;
+  autoscalers?: Autoscaler[];
   shutdownTimeoutMs: number;
 }): Promise<number> {
   return new Promise((resolve) => {
@@ -364,6 +389,8 @@ function waitForSignals(o: {
     const finish = async (code: number) => {
       await o.scheduler?.stop().catch(() => {});
       await o.worker?.stop().catch(() => {});
+      // After the jobs: an autoscaler hands its group's lease over (delete_instances_on_shutdown).
+      for (const a of o.autoscalers ?? []) await a.stop().catch(() => {});
       await o.bus.close().catch(() => {});
       resolve(code);
     };

@@ -86,9 +86,11 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     const about = argv[i + 1] === undefined ? undefined : verbNamed(argv[i + 1] as string);
     return { ok: true, value: { kind: "help", verb: about } };
   }
-  const verb = verbNamed(verbName);
+  // A verb of two words (`autoscaler simulate`) before the one-word verb it starts with.
+  const sub = argv[i + 1] !== undefined ? verbNamed(`${verbName} ${argv[i + 1]}`) : undefined;
+  const verb = sub ?? verbNamed(verbName);
   if (!verb) return { ok: false, message: `Command ${verbName} not found.` };
-  const rest = argv.slice(i + 1);
+  const rest = argv.slice(i + (sub ? 2 : 1));
   if (rest.includes("--help") || rest.includes("-h")) return { ok: true, value: { kind: "help", verb } };
   const parsed = parseVerbOptions(verb, rest, env, { globals: GLOBAL_OPTIONS, others: VERBS });
   if (!parsed.ok) return { ok: false, message: parsed.message, verb: verb.name };

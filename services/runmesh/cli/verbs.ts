@@ -434,6 +434,23 @@ export const VERBS: readonly VerbSpec[] = [
     ],
   },
   {
+    name: "autoscaler",
+    summary: "runmesh tier: [runners.autoscaler] instance groups (holds plugin_config); needs NATS",
+    options: [config, nats, listenAddress, help],
+  },
+  {
+    name: "autoscaler simulate",
+    summary: "replay a job-arrival trace against an entry's [runners.autoscaler] policy",
+    options: [
+      config,
+      { name: "trace", type: "string", arg: "FILE", help: "Job arrivals: `at_s,duration_s` lines" },
+      name("simulate (default: the only autoscaled entry)"),
+      { name: "boot", type: "string", arg: "SECONDS", help: "Seconds from Increase to ready (60)" },
+      { name: "start", type: "string", arg: "TIME", help: "ISO 8601 start of the trace (today 00:00Z)" },
+      help,
+    ],
+  },
+  {
     name: "cache-signer",
     summary: "runmesh tier: signs cache URLs (holds [runners.cache] keys, never runner tokens); needs NATS",
     options: [
