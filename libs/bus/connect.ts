@@ -13,6 +13,13 @@ export interface BusSettings {
   nats_tls_ca_file?: string;
   nats_tls_cert_file?: string;
   nats_tls_key_file?: string;
+  nats_inbox_prefix?: string;
+}
+
+/** Replies come back under `_INBOX_<user>` for a named user, so another identity cannot read them. */
+export function inboxPrefixFor(mesh: BusSettings): string | undefined {
+  if (mesh.nats_inbox_prefix) return mesh.nats_inbox_prefix;
+  return mesh.nats_user ? `_INBOX_${mesh.nats_user.replace(/[^A-Za-z0-9_-]/g, "_")}` : undefined;
 }
 
 export async function connectBus(mesh: BusSettings, name: string): Promise<Bus> {
@@ -32,5 +39,6 @@ export async function connectBus(mesh: BusSettings, name: string): Promise<Bus> 
           }
         : undefined,
     name,
+    inboxPrefix: inboxPrefixFor(mesh),
   });
 }

@@ -55,6 +55,11 @@ export interface NatsBusOptions {
     | undefined;
   /** Connection name shown by the server's monitoring (e.g. the service and its id). */
   name?: string | undefined;
+  /**
+   * Prefix of this connection's reply subjects (default "_INBOX"): with one per identity, the
+   * server can let each user subscribe to its own replies only (deploy/nats/identities.conf).
+   */
+  inboxPrefix?: string | undefined;
   /** Prefix of the JetStream stream of every work queue (default "RUNMESH_"). */
   streamPrefix?: string | undefined;
   /** Pause between reconnect attempts (default 1000 ms); attempts never stop. */
@@ -74,6 +79,7 @@ export async function connectNatsBus(opts: NatsBusOptions): Promise<Bus> {
     reconnectTimeWait: opts.reconnectTimeWaitMs ?? 1_000,
   };
   if (opts.name) options.name = opts.name;
+  if (opts.inboxPrefix) options.inboxPrefix = opts.inboxPrefix;
   if (opts.user !== undefined) options.user = opts.user;
   if (opts.pass !== undefined) options.pass = opts.pass;
   if (opts.token !== undefined) options.token = opts.token;

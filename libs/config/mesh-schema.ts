@@ -42,6 +42,8 @@ export const meshSchema = z.object(
     nats_tls_ca_file: optStr(),
     nats_tls_cert_file: optStr(),
     nats_tls_key_file: optStr(),
+    /** Reply subjects' prefix; default `_INBOX_<nats_user>` (identities.conf allows each user its own). */
+    nats_inbox_prefix: optStr(),
     /** This member's identity on the mesh; default: the hostname. */
     name: optStr(),
     /** Jobs this worker runs at once; default: `concurrent`. */

@@ -2,9 +2,12 @@
 // inline in the accepted-job message. A bigger one (a job with a 2 MiB variable) would break
 // NATS's max_payload (1 MiB by default) in the handoff, the dispatch and the job record, so it
 // waits in a blob store (a JetStream object store, chunked) instead: written once by the poller,
-// read once by the claiming worker, deleted when the job ends. Only a name and a size travel.
-// A payload holds the job token and variables: nothing here logs it.
+// read once by the claiming worker, deleted when the job ends. Only a name, a size and a key travel.
+// A payload holds the job token and variables: nothing here logs it. It is stored encrypted with a
+// key of its own, which rides only with the job (the accepted-jobs stream, the dispatch to one
+// worker, the sealed job record): every worker may read the store, none can read another's payload.
 import type { Bus } from "../bus/bus.ts";
+import { newAeadKey, open, seal } from "./aead.ts";
 import type { AcceptedJob } from "./subjects.ts";
 
 export const PAYLOADS_STORE = "runmesh-payloads";
@@ -29,8 +32,13 @@ export async function stowPayload(bus: Bus, job: AcceptedJob): Promise<AcceptedJ
   const data = new TextEncoder().encode(job.payload);
   if (data.byteLength <= INLINE_PAYLOAD_MAX_BYTES) return job;
   const name = `${job.jobKey}.${job.acceptedAt}`;
-  await (await openStore(bus)).put(name, data);
-  return { ...job, payload: "", payloadBlob: { name, bytes: data.byteLength } };
+  const key = newAeadKey();
+  await (await openStore(bus)).put(name, seal(key, data, name));
+  return {
+    ...job,
+    payload: "",
+    payloadBlob: { name, bytes: data.byteLength, key: Buffer.from(key).toString("base64") },
+  };
 }
 
 /** The payload text for the worker, read from the store when it waits there. */
@@ -42,9 +50,11 @@ export async function fetchPayload(
   if (!blob) return { ok: true, payload: job.payload };
   const what = `the job payload (${formatBytes(blob.bytes)}) in the mesh's store "${PAYLOADS_STORE}"`;
   try {
-    const data = await (await openStore(bus)).get(blob.name);
-    if (!data)
+    const stored = await (await openStore(bus)).get(blob.name);
+    if (!stored)
       return { ok: false, error: `${what} is gone (expired or deleted) before a worker could read it` };
+    const data = blob.key ? open(Buffer.from(blob.key, "base64"), stored, blob.name) : stored;
+    if (!data) return { ok: false, error: `${what} does not open with the job's payload key` };
     if (data.byteLength !== blob.bytes)
       return { ok: false, error: `${what} has ${data.byteLength} bytes, ${blob.bytes} were stored` };
     return { ok: true, payload: new TextDecoder().decode(data) };

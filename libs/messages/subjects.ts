@@ -29,7 +29,14 @@ export const acceptedJobSchema = z.object({
   /** The 201 body exactly as GitLab sent it; only the worker parses it fully. "" when in `payloadBlob`. */
   payload: z.string(),
   /** A payload too big to ride in messages waits in the PAYLOADS_STORE under this name (payload-handover.ts). */
-  payloadBlob: z.object({ name: z.string(), bytes: z.number().int().nonnegative() }).optional(),
+  payloadBlob: z
+    .object({
+      name: z.string(),
+      bytes: z.number().int().nonnegative(),
+      /** The stored payload is encrypted with this key (base64), which travels only with the job. */
+      key: z.string().optional(),
+    })
+    .optional(),
   runner: runnerSettings,
   systemId: z.string(),
   leaseId: z.string(),
@@ -43,6 +50,8 @@ export const acceptedJobSchema = z.object({
     certFile: z.string().optional(),
     keyFile: z.string().optional(),
   }),
+  /** Set by the scheduler's dispatch: the job sealed for its record (record-seal.ts), stored by the worker. */
+  sealed: z.string().optional(),
 });
 export type AcceptedJob = z.infer<typeof acceptedJobSchema>;
 
@@ -56,19 +65,34 @@ export const runningJobSchema = z.object({
   traceCrc32: z.number().int().nonnegative().optional(),
 });
 
-export const heartbeat = topic(
-  "runmesh.worker.heartbeat",
-  z.object({
-    workerId: z.string(),
-    slots: z.number().int().nonnegative(),
-    executors: z.array(z.string()),
-    running: z.array(runningJobSchema),
-    draining: z.boolean(),
-    intervalMs: z.number().int().positive(),
-    seq: z.number().int(),
-  }),
-);
-export type Heartbeat = z.infer<typeof heartbeat.schema>;
+/**
+ * Subjects a worker publishes carry its id (`runmesh.worker.<id>.heartbeat`): the NATS identity of
+ * worker <id> is the only one allowed to publish there (deploy/nats/identities.conf), so whoever
+ * listens takes the sender's identity from the subject, never from the message (workerFromSubject).
+ */
+const workerSubject = (workerId: string, verb: string) => `runmesh.worker.${workerId}.${verb}`;
+
+/** The worker a per-worker subject belongs to: its third token (`runmesh.worker.<id>.…`, `runmesh.cache.sign.<id>`). */
+export function workerFromSubject(subject: string): string {
+  const t = subject.split(".");
+  return (t[1] === "cache" ? t[3] : t[2]) ?? "";
+}
+
+const heartbeatSchema = z.object({
+  workerId: z.string(),
+  slots: z.number().int().nonnegative(),
+  executors: z.array(z.string()),
+  running: z.array(runningJobSchema),
+  draining: z.boolean(),
+  intervalMs: z.number().int().positive(),
+  seq: z.number().int(),
+});
+
+/** What the scheduler hears: every worker's heartbeats. */
+export const heartbeats = topic(workerSubject("*", "heartbeat"), heartbeatSchema);
+/** What worker `workerId` publishes. */
+export const heartbeatOf = (workerId: string) => topic(workerSubject(workerId, "heartbeat"), heartbeatSchema);
+export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
 export const dispatchResult = z.object({
   accepted: z.boolean(),
@@ -109,18 +133,20 @@ export const leaseRelease = rpc(
 /** Published by the scheduler whenever slots free up, so waiting pollers retry at once. */
 export const capacityChanged = topic("runmesh.scheduler.capacity", z.object({ free: z.number().int() }));
 
-export const jobEvent = topic(
-  "runmesh.job.event",
-  z.object({
-    jobKey: z.string(),
-    jobId: z.number().int(),
-    runnerKey: z.string(),
-    workerId: z.string(),
-    event: z.enum(["acknowledged", "running", "finished", "dropped"]),
-    state: z.string().optional(),
-    failureReason: z.string().optional(),
-  }),
-);
+const jobEventSchema = z.object({
+  jobKey: z.string(),
+  jobId: z.number().int(),
+  runnerKey: z.string(),
+  workerId: z.string(),
+  event: z.enum(["acknowledged", "running", "finished", "dropped"]),
+  state: z.string().optional(),
+  failureReason: z.string().optional(),
+});
+export type JobEvent = z.infer<typeof jobEventSchema>;
+/** What the scheduler hears: every worker's job lifecycle events. */
+export const jobEvents = topic(workerSubject("*", "event"), jobEventSchema);
+/** What worker `workerId` publishes. */
+export const jobEventOf = (workerId: string) => topic(workerSubject(workerId, "event"), jobEventSchema);
 
 /** Durable handoff poller → scheduler (JetStream work queue on NATS). */
 export const acceptedJobs = topic("runmesh.jobs.accepted", acceptedJobSchema);
@@ -137,7 +163,10 @@ export const jobStates = ["claimed", "acknowledged", "running", "final"] as cons
 export const jobRecordSchema = z.object({
   state: z.enum(jobStates),
   workerId: z.string(),
+  /** The job without its secrets (no token, payload or payload key): workers can read this bucket. */
   job: acceptedJobSchema,
+  /** The whole job and the worker it went to, sealed for the scheduler and the cache-signer (record-seal.ts). */
+  sealed: z.string(),
   /** How it ended (final only): success, failed, dropped, lost. */
   outcome: z.string().optional(),
   updatedAt: z.number(),
@@ -256,25 +285,28 @@ export type AutoscalerGroupState = z.infer<typeof autoscalerGroupStateSchema>;
 export const AUTOSCALER_GROUPS_BUCKET = "runmesh-autoscaler-groups";
 
 /**
- * Cache-signer (issue 10): a worker asks for a presigned URL for one cache key of a job it runs.
- * `workerId` is the worker's claimed id until workers get NATS identities; the signer checks it
- * against the job's record in JOBS_BUCKET. No credential ever travels: only the signed URL and
- * the headers the request must carry.
+ * Cache-signer (issue 10): a worker asks for a presigned URL for one cache key of a job it runs, on
+ * its own subject (`runmesh.cache.sign.<worker>`, which only that worker's NATS identity may publish
+ * to). The signer takes the worker from the subject, refuses a request whose `workerId` names
+ * another, and checks the job's sealed record (record-seal.ts) says the job runs there. No
+ * credential ever travels: only the signed URL and the headers the request must carry.
  */
-export const cacheSignRpc = rpc(
-  "runmesh.cache.sign",
-  z.object({
-    workerId: z.string(),
-    jobKey: z.string(),
-    key: z.string(),
-    op: z.enum(["get", "head", "put"]),
-  }),
-  z.object({
-    ok: z.boolean(),
-    url: z.string().optional(),
-    headers: z.record(z.string(), z.string()).optional(),
-    /** Why it was refused (names the job, worker and key, never a credential). */
-    reason: z.string().optional(),
-  }),
-);
+const cacheSignRequest = z.object({
+  workerId: z.string(),
+  jobKey: z.string(),
+  key: z.string(),
+  op: z.enum(["get", "head", "put"]),
+});
+const cacheSignReply = z.object({
+  ok: z.boolean(),
+  url: z.string().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  /** Why it was refused (names the job, worker and key, never a credential). */
+  reason: z.string().optional(),
+});
+/** What worker `workerId` asks on. */
+export const cacheSignRpcOf = (workerId: string) =>
+  rpc(`runmesh.cache.sign.${workerId}`, cacheSignRequest, cacheSignReply);
+/** What the signer serves: every worker's subject. */
+export const cacheSignRpcs = cacheSignRpcOf("*");
 export const CACHE_SIGNER_QUEUE = "cache-signer";

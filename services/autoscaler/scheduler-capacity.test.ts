@@ -6,7 +6,7 @@ import { autoscalerSettingsSchema } from "../../libs/config/autoscaler-section.t
 import { MemoryInstanceGroup } from "../../libs/fleeting/memory-instance-group.ts";
 import type { GitLabReporter } from "../../libs/gitlab/gitlab-reporter.ts";
 import { createLogger } from "../../libs/log/logger.ts";
-import { autoscalerCapacity, heartbeat, leaseAcquire } from "../../libs/messages/subjects.ts";
+import { autoscalerCapacity, heartbeatOf, leaseAcquire } from "../../libs/messages/subjects.ts";
 import { Scheduler } from "../scheduler/scheduler.ts";
 import { Autoscaler } from "./autoscaler.ts";
 import { plannerSettings } from "./planner-settings.ts";
@@ -33,7 +33,7 @@ describe("scheduler leases and autoscaler capacity", () => {
     });
     await scheduler.start();
     stops.push(() => scheduler.stop());
-    await bus.publish(heartbeat, {
+    await bus.publish(heartbeatOf("w1"), {
       workerId: "w1",
       slots: 10,
       executors: ["docker-autoscaler"],

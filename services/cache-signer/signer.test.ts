@@ -14,7 +14,13 @@ import { cacheObjectName } from "../../libs/cache/object-name.ts";
 import { presignS3 } from "../../libs/cache/s3-presign.ts";
 import { createLogger } from "../../libs/log/logger.ts";
 import { stowPayload } from "../../libs/messages/payload-handover.ts";
-import { cacheSignRpc, JOBS_BUCKET, type JobRecord, jobRecordSchema } from "../../libs/messages/subjects.ts";
+import { recordsKey, sealRecord } from "../../libs/messages/record-seal.ts";
+import {
+  cacheSignRpcOf,
+  JOBS_BUCKET,
+  type JobRecord,
+  jobRecordSchema,
+} from "../../libs/messages/subjects.ts";
 import { decideSign, type SignerCache } from "./sign-decision.ts";
 import { startCacheSigner } from "./signer.ts";
 
@@ -121,6 +127,7 @@ function record(o: {
     state: o.state ?? "running",
     workerId: o.workerId ?? "w1",
     updatedAt: 0,
+    sealed: "",
     job: {
       jobKey: "h_77",
       gitlabUrl: "http://gitlab",
@@ -240,10 +247,11 @@ describe("cache-signer over the bus against s3rver", () => {
       destination: { write: (l: string) => lines.push(l) },
     });
     const jobs = await bus.kv(JOBS_BUCKET, jobRecordSchema);
-    await jobs.put("h_77", record({}));
+    // As the scheduler's dispatch and the worker's claim leave it: the job sealed in its record.
+    await jobs.put("h_77", sealRecord((await recordsKey(bus, { create: true }))!, record({})));
     const signer = await startCacheSigner({ bus, logger, caches: new Map([["abc12345", cacheConfig()]]) });
     try {
-      const put = await bus.request(cacheSignRpc, {
+      const put = await bus.request(cacheSignRpcOf("w1"), {
         workerId: "w1",
         jobKey: "h_77",
         key: "deps-non_protected",
@@ -267,7 +275,7 @@ describe("cache-signer over the bus against s3rver", () => {
       // Without the signed headers, the same URL is refused.
       expect((await fetch(put.url!, { method: "PUT", body })).status).toBe(403);
 
-      const get = await bus.request(cacheSignRpc, {
+      const get = await bus.request(cacheSignRpcOf("w1"), {
         workerId: "w1",
         jobKey: "h_77",
         key: "deps-non_protected",
@@ -302,14 +310,14 @@ describe("cache-signer over the bus against s3rver", () => {
       expect((await fetch(old.ok ? old.url : "")).status).toBe(403);
 
       // The signer refuses another worker and another project's key, and logs why.
-      const other = await bus.request(cacheSignRpc, {
+      const other = await bus.request(cacheSignRpcOf("w9"), {
         workerId: "w9",
         jobKey: "h_77",
         key: "deps-non_protected",
         op: "get",
       });
       expect(other).toMatchObject({ ok: false });
-      const foreign = await bus.request(cacheSignRpc, {
+      const foreign = await bus.request(cacheSignRpcOf("w1"), {
         workerId: "w1",
         jobKey: "h_77",
         key: "../43/deps",
@@ -340,10 +348,11 @@ describe("cache-signer over the bus against s3rver", () => {
     const rec = record({ padding: "x".repeat(300_000) });
     const stowed = { ...rec, job: await stowPayload(bus, rec.job) };
     expect(stowed.job.payload).toBe("");
-    await (await bus.kv(JOBS_BUCKET, jobRecordSchema)).put("h_77", stowed);
+    const key = (await recordsKey(bus, { create: true }))!;
+    await (await bus.kv(JOBS_BUCKET, jobRecordSchema)).put("h_77", sealRecord(key, stowed));
     const signer = await startCacheSigner({ bus, logger, caches: new Map([["abc12345", cacheConfig()]]) });
     try {
-      const r = await bus.request(cacheSignRpc, {
+      const r = await bus.request(cacheSignRpcOf("w1"), {
         workerId: "w1",
         jobKey: "h_77",
         key: "deps-non_protected",

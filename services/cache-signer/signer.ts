@@ -1,15 +1,20 @@
 // The cache-signer tier (DESIGN.md "The tiers"): the only process that holds object-storage
-// credentials. It answers cacheSignRpc in a queue group, reads the job's record from the
-// scheduler's JOBS_BUCKET, and signs what sign-decision.ts allows; a refusal is logged with the
-// job, worker and key, never a credential, and answered with the reason.
+// credentials. It answers every worker's own cache-sign subject (cacheSignRpcs) in a queue group,
+// takes the asking worker from that subject (only its NATS identity may publish there), opens the
+// job's sealed record from the scheduler's JOBS_BUCKET (record-seal.ts: the worker a job runs on
+// cannot be forged by a worker), and signs what sign-decision.ts allows; a refusal is logged with
+// the job, worker and key, never a credential, and answered with the reason.
 import type { Bus, Subscription } from "../../libs/bus/bus.ts";
 import type { Logger } from "../../libs/log/logger.ts";
 import { fetchPayload } from "../../libs/messages/payload-handover.ts";
+import { openRecord, recordsKey } from "../../libs/messages/record-seal.ts";
 import {
   CACHE_SIGNER_QUEUE,
-  cacheSignRpc,
+  cacheSignRpcs,
   JOBS_BUCKET,
+  type JobRecord,
   jobRecordSchema,
+  workerFromSubject,
 } from "../../libs/messages/subjects.ts";
 import { decideSign, type SignerCache } from "./sign-decision.ts";
 
@@ -33,22 +38,43 @@ export async function startCacheSigner(o: CacheSignerOptions): Promise<CacheSign
   const jobs = await o.bus.kv(JOBS_BUCKET, jobRecordSchema);
   const now = o.now ?? (() => new Date());
   let caches = o.caches;
+  // Made by the scheduler on its first start; read once it exists.
+  let key: Uint8Array | undefined;
+  /** The record as the scheduler sealed it (whole job, its worker), or why it cannot be trusted. */
+  const sealedRecord = async (jobKey: string): Promise<JobRecord | string | undefined> => {
+    const entry = await jobs.get(jobKey);
+    if (!entry) return undefined;
+    key ??= await recordsKey(o.bus, { create: false });
+    const opened = key && openRecord(key, jobKey, entry.value);
+    if (!opened) return "the job's record is not sealed by this mesh's scheduler";
+    let job = opened.job;
+    // A payload too big for messages waits in the mesh's store; the cache keys are in it.
+    if (job.payloadBlob) {
+      const p = await fetchPayload(o.bus, job);
+      if (p.ok) job = { ...job, payload: p.payload, payloadBlob: undefined };
+    }
+    return { ...entry.value, workerId: opened.workerId, job };
+  };
   const sub: Subscription = await o.bus.serve(
-    cacheSignRpc,
-    async ({ data: req }) => {
-      let record = (await jobs.get(req.jobKey))?.value;
-      // A payload too big for messages waits in the mesh's store; the cache keys are in it.
-      if (record?.job.payloadBlob) {
-        const p = await fetchPayload(o.bus, record.job);
-        if (p.ok) record = { ...record, job: { ...record.job, payload: p.payload, payloadBlob: undefined } };
-      }
-      const decision = decideSign({
-        req,
-        record,
-        cacheFor: (t) => caches.get(t),
-        now: now(),
-        emulatorHost: o.emulatorHost ?? process.env.STORAGE_EMULATOR_HOST,
-      });
+    cacheSignRpcs,
+    async ({ data, subject }) => {
+      const asker = workerFromSubject(subject);
+      const req = { ...data, workerId: asker };
+      const found =
+        data.workerId === asker
+          ? await sealedRecord(req.jobKey)
+          : `worker ${JSON.stringify(asker)} asked naming worker ${JSON.stringify(data.workerId)}`;
+      const record = typeof found === "string" ? undefined : found;
+      const decision: ReturnType<typeof decideSign> =
+        typeof found === "string"
+          ? { ok: false, reason: `job ${req.jobKey}, worker ${JSON.stringify(asker)}: ${found}` }
+          : decideSign({
+              req,
+              record,
+              cacheFor: (t) => caches.get(t),
+              now: now(),
+              emulatorHost: o.emulatorHost ?? process.env.STORAGE_EMULATOR_HOST,
+            });
       const fields = {
         jobKey: req.jobKey,
         jobId: record?.job.jobId,

@@ -21,7 +21,7 @@ import { parseJobPayload } from "../../libs/job/payload.ts";
 import { type JobResult, runJob } from "../../libs/job/run-job.ts";
 import type { RunnerSettings } from "../../libs/job/runner-settings.ts";
 import type { Logger } from "../../libs/log/logger.ts";
-import type { AcceptedJob, JobRecord, jobEvent } from "../../libs/messages/subjects.ts";
+import type { AcceptedJob, JobEvent, JobRecord } from "../../libs/messages/subjects.ts";
 import { createJobLog, type JobLog } from "../../libs/trace/job-log.ts";
 import { createMasker } from "../../libs/trace/masking.ts";
 import { TraceBuffer } from "../../libs/trace/trace-buffer.ts";
@@ -49,7 +49,7 @@ export interface LifecycleHooks {
   advance: (state: JobRecord["state"], outcome?: string) => Promise<boolean>;
   publish: (
     event: "acknowledged" | "running" | "finished" | "dropped",
-    extra?: Partial<typeof jobEvent.schema._output>,
+    extra?: Partial<JobEvent>,
   ) => Promise<void>;
   /** Where GitLab's copy of the log ends and the CRC-32 of the bytes before it (for heartbeats). */
   setProgressSource: (f: () => { offset: number; crc32: number }) => void;

@@ -6,13 +6,14 @@ import { KvConflictError } from "../../libs/bus/bus.ts";
 import { failpoint } from "../../libs/failpoints/failpoints.ts";
 import { type Logger, secrets } from "../../libs/log/logger.ts";
 import { discardPayload, fetchPayload } from "../../libs/messages/payload-handover.ts";
+import { jobRecord } from "../../libs/messages/record-seal.ts";
 import {
   type AcceptedJob,
   dispatchRpc,
-  heartbeat,
+  heartbeatOf,
   JOBS_BUCKET,
   type JobRecord,
-  jobEvent,
+  jobEventOf,
   jobRecordSchema,
 } from "../../libs/messages/subjects.ts";
 import { observeStages } from "../../libs/metrics/executor-stages.ts";
@@ -83,7 +84,7 @@ export class ExecutorWorker {
   }
 
   private async beat(): Promise<void> {
-    await this.o.bus.publish(heartbeat, {
+    await this.o.bus.publish(heartbeatOf(this.o.workerId), {
       workerId: this.o.workerId,
       slots: this.o.slots,
       // Exactly what is registered and configured: the scheduler routes jobs by it.
@@ -118,7 +119,8 @@ export class ExecutorWorker {
     this.claiming++;
     let revision: number;
     try {
-      const record: JobRecord = { state: "claimed", workerId: this.o.workerId, job, updatedAt: Date.now() };
+      // The record keeps the job's secrets only inside the scheduler's seal (record-seal.ts).
+      const record = jobRecord(job, { state: "claimed", workerId: this.o.workerId, updatedAt: Date.now() });
       revision = await this.jobsKv.create(job.jobKey, record);
     } catch (e) {
       if (e instanceof KvConflictError) {
@@ -170,7 +172,7 @@ export class ExecutorWorker {
       try {
         revision = await this.jobsKv.update(
           job.jobKey,
-          { state, workerId: this.o.workerId, job, outcome, updatedAt: Date.now() },
+          jobRecord(job, { state, workerId: this.o.workerId, outcome, updatedAt: Date.now() }),
           revision,
         );
         ended = state === "final";
@@ -197,7 +199,7 @@ export class ExecutorWorker {
         });
       } else watch?.dropped();
       return this.o.bus
-        .publish(jobEvent, {
+        .publish(jobEventOf(this.o.workerId), {
           jobKey: job.jobKey,
           jobId: job.jobId,
           runnerKey: job.runnerKey,

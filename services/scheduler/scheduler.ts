@@ -8,6 +8,7 @@ import { failpoint } from "../../libs/failpoints/failpoints.ts";
 import type { GitLabReporter } from "../../libs/gitlab/gitlab-reporter.ts";
 import type { Logger } from "../../libs/log/logger.ts";
 import { discardPayload } from "../../libs/messages/payload-handover.ts";
+import { openRecord, recordsKey, sealJob } from "../../libs/messages/record-seal.ts";
 import {
   ACCEPTED_ACK_WAIT_MS,
   ACCEPTED_JOBS_QUEUE,
@@ -16,15 +17,16 @@ import {
   autoscalerCapacity,
   capacityChanged,
   dispatchRpc,
-  heartbeat,
+  heartbeats,
   JOBS_BUCKET,
   type JobRecord,
-  jobEvent,
+  jobEvents,
   jobRecordSchema,
   leaseAcquire,
   leaseRelease,
   leaseRenew,
   SCHEDULER_CONSUMER,
+  workerFromSubject,
 } from "../../libs/messages/subjects.ts";
 import type { CapacityView, MeshMetrics } from "../../libs/metrics/mesh-metrics.ts";
 import { noTracing, type TraceSpan, type Tracing } from "../../libs/telemetry/tracing.ts";
@@ -73,6 +75,8 @@ export class Scheduler {
   private readonly pending = new Map<string, Pending>();
   private readonly subs: Subscription[] = [];
   private jobsKv!: KvBucket<typeof jobRecordSchema>;
+  /** Seals each dispatched job for its record and opens records of lost workers (record-seal.ts). */
+  private recordsKey!: Uint8Array;
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly now: () => number;
   private startedAt = 0;
@@ -122,8 +126,10 @@ export class Scheduler {
     this.startedAt = this.now();
     this.quietUntil = this.startedAt + this.o.workerLostAfterMs;
     this.jobsKv = await bus.kv(JOBS_BUCKET, jobRecordSchema);
+    this.recordsKey = (await recordsKey(bus, { create: true }))!;
     this.subs.push(
-      await bus.subscribe(heartbeat, (m) => {
+      await bus.subscribe(heartbeats, (m) => {
+        if (this.impersonates(m)) return;
         const gone = this.ledger.heartbeat(m.data, this.now());
         if (gone.length) this.capacityFreed(`worker ${m.data.workerId} no longer runs ${gone.join(", ")}`);
       }),
@@ -144,7 +150,8 @@ export class Scheduler {
         if (m.data.free > before)
           this.capacityFreed(`autoscaled group ${m.data.groupKey}: ${m.data.free} free slots`);
       }),
-      await bus.subscribe(jobEvent, (m) => {
+      await bus.subscribe(jobEvents, (m) => {
+        if (this.impersonates(m)) return;
         const e = m.data;
         if (e.event === "finished" || e.event === "dropped") {
           this.ledger.jobs.delete(e.jobKey);
@@ -181,6 +188,20 @@ export class Scheduler {
     this.active = false;
     if (this.timer) clearInterval(this.timer);
     for (const s of this.subs.splice(0)) await s.unsubscribe();
+  }
+
+  /**
+   * A worker speaks for itself only: its subject (which only its NATS identity may publish to)
+   * names it, and a message naming another worker is dropped.
+   */
+  private impersonates(m: { subject: string; data: { workerId: string } }): boolean {
+    const sender = workerFromSubject(m.subject);
+    if (sender === m.data.workerId) return false;
+    this.log.warn(
+      { worker: sender, claimed: m.data.workerId, subject: m.subject },
+      `worker "${sender}" sent a message naming worker "${m.data.workerId}"; ignored`,
+    );
+    return true;
   }
 
   private acquire(req: { runnerKey: string; pollerId: string; maxInFlight: number }) {
@@ -286,7 +307,11 @@ export class Scheduler {
       failpoint("scheduler.before_dispatch");
       const offeredAt = performance.now();
       const res = await this.o.bus
-        .request(dispatchRpc(target.id), job, { timeoutMs: 5000, headers: p.span.headers() })
+        .request(
+          dispatchRpc(target.id),
+          { ...job, sealed: sealJob(this.recordsKey, target.id, job) },
+          { timeoutMs: 5000, headers: p.span.headers() },
+        )
         .catch((e: Error) => ({ accepted: false, reason: e.message }));
       this.o.metrics?.dispatched(res.accepted, (performance.now() - offeredAt) / 1000);
       if (res.accepted) {
@@ -433,20 +458,33 @@ export class Scheduler {
     progress: { offset: number; crc32?: number },
   ): Promise<void> {
     const log = this.log.child({ job: rec.job.jobId, runner: rec.job.runnerName, worker: rec.workerId });
+    // The record's job is redacted; the whole job (token, payload) is in the seal.
+    const job = openRecord(this.recordsKey, key, rec)?.job;
+    if (!job) {
+      log.error(
+        { jobKey: key },
+        "the job's record is not sealed with this mesh's records key (KV bucket runmesh-keys); it cannot be failed at GitLab from here",
+      );
+      await this.jobsKv
+        .update(key, { ...rec, state: "final", outcome: "lost", updatedAt: this.now() }, revision)
+        .catch(() => {});
+      this.ledger.jobs.delete(key);
+      return;
+    }
     try {
       if (rec.state === "claimed") {
         // Not yet acknowledged at GitLab: another worker may still take it.
         await this.jobsKv.delete(key, revision);
         log.warn("worker lost before acknowledging the job; re-dispatching");
         const p: Pending = {
-          job: rec.job,
+          job,
           item: undefined,
-          span: this.dispatchSpan(rec.job, {}),
+          span: this.dispatchSpan(job, {}),
           lastKeepaliveAt: this.now(),
           lastWorkingAt: this.now(),
           dispatching: false,
         };
-        this.track(rec.job, undefined, false);
+        this.track(job, undefined, false);
         this.pending.set(key, p);
         await this.dispatch(p);
         return;
@@ -463,11 +501,8 @@ export class Scheduler {
     this.ledger.jobs.delete(key);
     const msg = `runmesh executor worker "${rec.workerId}" was lost (no heartbeat for ${Math.round(this.o.workerLostAfterMs / 1000)} s) while running this job`;
     log.error({ traceOffset: progress.offset }, msg);
-    this.report(
-      this.o.reporter.failJob(rec.job, progress.offset, msg, { traceCrc32: progress.crc32 }),
-      rec.job,
-    );
-    this.discard(rec.job);
+    this.report(this.o.reporter.failJob(job, progress.offset, msg, { traceCrc32: progress.crc32 }), job);
+    this.discard(job);
   }
 
   /** A job ended here, not on a worker: its stored payload (if any) goes too. */

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
 import type { GitLabReporter } from "../../libs/gitlab/gitlab-reporter.ts";
 import { createLogger } from "../../libs/log/logger.ts";
-import { heartbeat } from "../../libs/messages/subjects.ts";
+import { heartbeatOf } from "../../libs/messages/subjects.ts";
 import { CapacityLedger } from "./capacity-ledger.ts";
 import { Scheduler } from "./scheduler.ts";
 
@@ -63,7 +63,7 @@ describe("scheduler", () => {
     });
     await scheduler.start();
     const beat = (executors: string[], seq: number) =>
-      bus.publish(heartbeat, {
+      bus.publish(heartbeatOf("w"), {
         workerId: "w",
         slots: 1,
         executors,

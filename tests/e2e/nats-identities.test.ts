@@ -31,6 +31,8 @@ const PASSWORDS = {
   RUNMESH_NATS_SCHEDULER_PASSWORD: "scheduler-pw-3d4c",
   RUNMESH_NATS_WORKER_1_PASSWORD: "worker1-pw-5b6a",
   RUNMESH_NATS_WORKER_2_PASSWORD: "worker2-pw-7a8b",
+  RUNMESH_NATS_CACHE_SIGNER_PASSWORD: "signer-pw-9c0d",
+  RUNMESH_NATS_AUTOSCALER_PASSWORD: "autoscaler-pw-1e2f",
 };
 const dir = mkdtempSync(join(tmpdir(), "runmesh-nats-ids-"));
 const cleanups: (() => Promise<unknown> | unknown)[] = [() => rmSync(dir, { recursive: true, force: true })];

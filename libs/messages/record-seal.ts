@@ -1,0 +1,82 @@
+// A job's record in the jobs KV (JOBS_BUCKET) is written by the worker that claims the job, by
+// compare-and-set, so every worker's NATS identity may read and write that bucket: JetStream has
+// no per-key read permission, and which worker claims which job is decided at run time. A record
+// therefore carries the job's secrets (job token, payload with its variables, the stored
+// payload's key) sealed — AES-256-GCM under the records key, bound to the job key — and only a
+// redacted job in clear. The scheduler seals the job for the worker it dispatches to; the worker
+// stores the seal unchanged; the scheduler (failing a lost worker's jobs, also after its own
+// restart) and the cache-signer (which worker runs which job) open it. A worker can neither read
+// another job's secrets nor forge a record that a job runs on it.
+//
+// The records key lives in its own KV bucket (KEYS_BUCKET) that only the scheduler and the
+// cache-signer may read (deploy/nats/identities.conf); the scheduler creates it on its first
+// start. On disk it is under JetStream's encryption at rest, like everything the mesh stores.
+import { z } from "zod";
+import type { Bus } from "../bus/bus.ts";
+import { KvConflictError } from "../bus/bus.ts";
+import { newAeadKey, open, seal } from "./aead.ts";
+import { type AcceptedJob, acceptedJobSchema, type JobRecord } from "./subjects.ts";
+
+export const KEYS_BUCKET = "runmesh-keys";
+const RECORDS_KEY = "records";
+const keySchema = z.object({ key: z.string() });
+const sealedSchema = z.object({ workerId: z.string(), job: acceptedJobSchema });
+
+/**
+ * The mesh's records key; with `create`, made on first use (the scheduler). Undefined when it does
+ * not exist yet and `create` is off (a cache-signer before any scheduler ever dispatched).
+ */
+export async function recordsKey(bus: Bus, o: { create: boolean }): Promise<Uint8Array | undefined> {
+  const kv = await bus.kv(KEYS_BUCKET, keySchema);
+  const found = await kv.get(RECORDS_KEY);
+  if (found) return Buffer.from(found.value.key, "base64");
+  if (!o.create) return undefined;
+  try {
+    await kv.create(RECORDS_KEY, { key: Buffer.from(newAeadKey()).toString("base64") });
+  } catch (e) {
+    if (!(e instanceof KvConflictError)) throw e; // another scheduler made it first: use theirs
+  }
+  const made = await kv.get(RECORDS_KEY);
+  if (!made) throw new Error(`the records key in KV bucket ${KEYS_BUCKET} vanished right after it was made`);
+  return Buffer.from(made.value.key, "base64");
+}
+
+/** What stays readable in a record: the job without token, payload, payload key or seal. */
+export function redactJob(job: AcceptedJob): AcceptedJob {
+  const { sealed: _, payloadBlob, ...rest } = job;
+  return {
+    ...rest,
+    jobToken: "",
+    payload: "",
+    ...(payloadBlob ? { payloadBlob: { name: payloadBlob.name, bytes: payloadBlob.bytes } } : {}),
+  };
+}
+
+/** The job sealed for its record, naming the worker it is dispatched to. */
+export function sealJob(key: Uint8Array, workerId: string, job: AcceptedJob): string {
+  const { sealed: _, ...whole } = job;
+  const plain = new TextEncoder().encode(JSON.stringify({ workerId, job: whole }));
+  return Buffer.from(seal(key, plain, job.jobKey)).toString("base64");
+}
+
+/** The job and its worker from a record, or undefined when the seal is not the scheduler's for this key. */
+export function openRecord(
+  key: Uint8Array,
+  jobKey: string,
+  record: Pick<JobRecord, "sealed">,
+): { workerId: string; job: AcceptedJob } | undefined {
+  const plain = open(key, Buffer.from(record.sealed, "base64"), jobKey);
+  if (!plain) return undefined;
+  const parsed = sealedSchema.safeParse(JSON.parse(new TextDecoder().decode(plain)));
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** The record a worker writes for a job dispatched to it: the scheduler's seal, the rest redacted. */
+export function jobRecord(job: AcceptedJob, fields: Omit<JobRecord, "job" | "sealed">): JobRecord {
+  return { ...fields, job: redactJob(job), sealed: job.sealed ?? "" };
+}
+
+/** A record as it is stored after the scheduler's dispatch: for tests and tools that write one directly. */
+export function sealRecord(key: Uint8Array, record: JobRecord): JobRecord {
+  return { ...record, job: redactJob(record.job), sealed: sealJob(key, record.workerId, record.job) };
+}

@@ -1,0 +1,184 @@
+// Writes deploy/nats/identities.conf: one NATS user per tier and one per worker, each with an
+// allow-list (issue 13). nats-server's config users take no permission templates (those are JWT
+// only), so every worker's own subjects are spelled out here, from one table:
+//   bun scripts/nats-identities.ts worker-1 worker-2 > deploy/nats/identities.conf
+// What the lists guarantee, proved on a real nats-server by tests/e2e/nats-identities.test.ts:
+// - replies: each user subscribes to its own inbox prefix only (`_INBOX_<user>.>`, the bus's
+//   default for a named user), so nobody reads another's KV reads, acks or signed URLs;
+// - a worker publishes and subscribes on subjects carrying its own id (dispatch, heartbeat, job
+//   events, cache-sign requests): the scheduler and the cache-signer take the worker's identity
+//   from the subject, which only that worker may publish to;
+// - a worker's JetStream access is the jobs KV (its claim by compare-and-set; records carry the
+//   job's secrets sealed for the scheduler, libs/messages/record-seal.ts) and the payload store
+//   (each stored payload encrypted with a key that travels only in the job's own dispatch);
+//   never the accepted-jobs stream, runner state, the records key or autoscaler state.
+
+/** One user's permissions as nats-server spells them. */
+interface Identity {
+  user: string;
+  comment: string;
+  publish: string[];
+  subscribe: string[];
+  /** Lets a responder answer on the asker's reply subject (and nothing else). */
+  allowResponses?: boolean;
+}
+
+/** The JetStream API subjects that read (and, with `write`, create or update) one stream. */
+function streamAccess(stream: string, o: { write?: boolean; consumers?: boolean } = {}): string[] {
+  return [
+    `$JS.API.STREAM.INFO.${stream}`,
+    `$JS.API.STREAM.CREATE.${stream}`,
+    `$JS.API.STREAM.MSG.GET.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}.>`,
+    ...(o.write ? [`$JS.API.STREAM.UPDATE.${stream}`, `$JS.API.STREAM.PURGE.${stream}`] : []),
+    ...(o.consumers
+      ? [
+          `$JS.API.CONSUMER.CREATE.${stream}`,
+          `$JS.API.CONSUMER.CREATE.${stream}.>`,
+          `$JS.API.CONSUMER.DELETE.${stream}.>`,
+        ]
+      : []),
+  ];
+}
+
+const JOBS_KV = "KV_runmesh-jobs";
+const KEYS_KV = "KV_runmesh-keys";
+const PAYLOADS = "OBJ_runmesh-payloads";
+const inbox = (user: string) => `_INBOX_${user}.>`;
+
+/** The payload store as writers (poller) and readers (worker, cache-signer) use it. */
+const payloadStore = [
+  ...streamAccess(PAYLOADS, { write: true, consumers: true }),
+  "$O.runmesh-payloads.>",
+  `$JS.FC.${PAYLOADS}.>`,
+];
+
+export function identities(workers: readonly string[]): Identity[] {
+  return [
+    {
+      user: "poller",
+      comment: "asks the scheduler for leases, hands accepted jobs over, keeps runner state",
+      publish: [
+        "runmesh.scheduler.lease.>",
+        "runmesh.jobs.accepted",
+        "$JS.API.INFO",
+        ...streamAccess("RUNMESH_accepted-jobs", { write: true }),
+        ...streamAccess("KV_runmesh-runners", { write: true }),
+        "$KV.runmesh-runners.>",
+        ...payloadStore,
+      ],
+      subscribe: ["runmesh.scheduler.capacity", inbox("poller")],
+    },
+    {
+      user: "scheduler",
+      comment: "grants leases, dispatches, owns the jobs KV and the records key",
+      publish: [
+        "runmesh.scheduler.capacity",
+        "runmesh.worker.*.dispatch",
+        "$JS.API.>",
+        "$JS.ACK.>",
+        "$JS.FC.>",
+        "$KV.runmesh-jobs.>",
+        "$KV.runmesh-keys.>",
+        "$O.runmesh-payloads.>",
+      ],
+      subscribe: [
+        "runmesh.worker.*.heartbeat",
+        "runmesh.worker.*.event",
+        "runmesh.scheduler.lease.>",
+        "runmesh.autoscaler.capacity",
+        inbox("scheduler"),
+      ],
+      allowResponses: true,
+    },
+    {
+      user: "cache-signer",
+      comment: "answers each worker's own cache-sign subject; reads job records and the records key",
+      publish: ["$JS.API.INFO", ...streamAccess(JOBS_KV), ...streamAccess(KEYS_KV), ...payloadStore],
+      subscribe: ["runmesh.cache.sign.*", inbox("cache-signer")],
+      allowResponses: true,
+    },
+    {
+      user: "autoscaler",
+      comment: "serves instance acquisitions, publishes capacity, keeps its leases and group state",
+      publish: [
+        "runmesh.autoscaler.capacity",
+        "$JS.API.INFO",
+        ...streamAccess("KV_runmesh-autoscaler-leases", { write: true }),
+        ...streamAccess("KV_runmesh-autoscaler-groups", { write: true }),
+        "$KV.runmesh-autoscaler-leases.>",
+        "$KV.runmesh-autoscaler-groups.>",
+      ],
+      subscribe: ["runmesh.autoscaler.*.acquire", "runmesh.autoscaler.*.release", inbox("autoscaler")],
+      allowResponses: true,
+    },
+    ...workers.map(
+      (id): Identity => ({
+        user: id,
+        comment: `executor worker "${id}" (runmesh worker --id ${id})`,
+        publish: [
+          `runmesh.worker.${id}.heartbeat`,
+          `runmesh.worker.${id}.event`,
+          `runmesh.cache.sign.${id}`,
+          "runmesh.autoscaler.*.acquire",
+          "runmesh.autoscaler.*.release",
+          "$JS.API.INFO",
+          ...streamAccess(JOBS_KV),
+          "$KV.runmesh-jobs.>",
+          ...payloadStore,
+        ],
+        subscribe: [`runmesh.worker.${id}.dispatch`, inbox(id)],
+        allowResponses: true,
+      }),
+    ),
+  ];
+}
+
+/** A worker id as it appears in subjects and user names (worker-id.ts makes ids this way). */
+const WORKER_ID = /^[A-Za-z0-9_-]+$/;
+
+export function identitiesConf(workers: readonly string[]): string {
+  for (const w of workers)
+    if (!WORKER_ID.test(w) || ["poller", "scheduler", "cache-signer", "autoscaler"].includes(w))
+      throw new Error(
+        `worker id ${JSON.stringify(w)}: expected letters, digits, "-" or "_", not a tier's name`,
+      );
+  const env = (user: string) => `$RUNMESH_NATS_${user.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_PASSWORD`;
+  const list = (xs: string[]) =>
+    `[\n${xs.map((x) => `          ${JSON.stringify(x)},`).join("\n")}\n        ]`;
+  const users = identities(workers).map(
+    (i) => `    # ${i.comment}
+    {
+      user: ${JSON.stringify(i.user)}
+      password: ${env(i.user)}
+      permissions: {
+        publish: ${list(i.publish)}
+        subscribe: ${list(i.subscribe)}${i.allowResponses ? "\n        allow_responses: true" : ""}
+      }
+    },`,
+  );
+  return `# runmesh's NATS identities: one user per tier and one per worker, each with an allow-list.
+# Generated by scripts/nats-identities.ts (edit that, then:
+#   bun scripts/nats-identities.ts ${workers.join(" ")} > deploy/nats/identities.conf).
+# Included by nats.conf. Passwords come from the environment of nats-server (never this file).
+# Replies: each user reads its own inbox prefix only (_INBOX_<user>). A worker publishes and
+# subscribes only on subjects carrying its own id; the scheduler and the cache-signer take the
+# worker's identity from that subject. Checked on a real nats-server by
+# tests/e2e/nats-identities.test.ts.
+authorization {
+  users = [
+${users.join("\n")}
+  ]
+}
+`;
+}
+
+if (import.meta.main) {
+  const workers = process.argv.slice(2);
+  if (!workers.length) {
+    console.error("usage: bun scripts/nats-identities.ts <worker-id>... > deploy/nats/identities.conf");
+    process.exit(2);
+  }
+  process.stdout.write(identitiesConf(workers));
+}
