@@ -250,6 +250,8 @@ export const autoscalerCapacity = topic(
     preemptive: z.boolean(),
     /** max_instances × capacity_per_instance; 0 = unlimited. */
     maxSlots: z.number().int().nonnegative(),
+    /** The report holds this long after it arrives (receiver's clock); re-sent well within it. */
+    ttlMs: z.number().int().positive().optional(),
   }),
 );
 export type AutoscalerCapacity = z.infer<typeof autoscalerCapacity.schema>;

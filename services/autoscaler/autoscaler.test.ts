@@ -81,6 +81,27 @@ describe("autoscaler service (in-process bus)", () => {
     await bus.close();
   });
 
+  test("while active its capacity report is said again within every TTL; once dead, never", async () => {
+    const bus = createInprocBus({ logger });
+    const reports: { ttlMs?: number }[] = [];
+    await bus.subscribe(autoscalerCapacity, (m) => {
+      reports.push(m.data);
+    });
+    const a = autoscaler({ bus, group: new MemoryInstanceGroup(), settings: settings({}), leaseTtlMs: 300 });
+    await a.start();
+    // Nothing changes in the group (no idle target), yet the report keeps coming with its TTL.
+    const before = reports.length;
+    await Bun.sleep(900);
+    expect(reports.length - before).toBeGreaterThanOrEqual(3);
+    expect(reports.every((r) => r.ttlMs === 300)).toBe(true);
+    a.abandon();
+    await Bun.sleep(100);
+    const atDeath = reports.length;
+    await Bun.sleep(900);
+    expect(reports.length).toBe(atDeath);
+    await bus.close();
+  });
+
   test("every scaling decision is logged with the formula's terms, under the runner's name", async () => {
     const bus = createInprocBus({ logger });
     const lines: Record<string, unknown>[] = [];

@@ -98,8 +98,12 @@ export class Autoscaler {
   }
 
   /** Starts as a standby; becomes active as soon as the group's lease is free. */
+  private get leaseTtlMs(): number {
+    return this.o.leaseTtlMs ?? 15_000;
+  }
+
   async start(): Promise<void> {
-    const ttl = this.o.leaseTtlMs ?? 15_000;
+    const ttl = this.leaseTtlMs;
     const leases = await this.o.bus.kv(AUTOSCALER_LEASES_BUCKET, autoscalerLeaseSchema);
     this.books = await this.o.bus.kv(AUTOSCALER_GROUPS_BUCKET, autoscalerGroupStateSchema);
     this.lease = new GroupLease(leases, this.o.groupKey, this.o.autoscalerId, ttl, this.now);
@@ -110,7 +114,7 @@ export class Autoscaler {
 
   private async leaseBeat(): Promise<void> {
     if (this.stopped) return;
-    const wasActive = this.lease.held;
+    const wasActive = this.served.length > 0;
     let holds = false;
     try {
       holds = await this.lease.tryAcquire();
@@ -119,6 +123,10 @@ export class Autoscaler {
     }
     if (holds && !wasActive) await this.becomeActive();
     else if (!holds && wasActive) await this.stepDown("another autoscaler holds the group's lease");
+    // The capacity report expires at the scheduler after a lease TTL: say it again while active.
+    else if (holds) await this.publishCapacity().catch(() => undefined);
+    // Ticks pause while a renewal is overdue (the lease may be someone else's by now): resume them.
+    if (holds && wasActive && Date.now() > this.tickDueAt + 1_000) this.schedule(0);
   }
 
   private async becomeActive(): Promise<void> {
@@ -384,6 +392,7 @@ export class Autoscaler {
       ...c,
       preemptive: activePolicy(s.policies, this.now()).policy.preemptive,
       maxSlots: s.maxInstances * s.capacityPerInstance,
+      ttlMs: this.leaseTtlMs,
     });
   }
 

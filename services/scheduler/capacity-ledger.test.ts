@@ -136,4 +136,19 @@ describe("capacity ledger: autoscaled runner entries", () => {
     );
     expect(l.decideLease("r2", 5).granted).toBe(false);
   });
+
+  test("a capacity report expires after its TTL: a dead autoscaler's free slots are promised to nobody", () => {
+    const l = new CapacityLedger(10, runners);
+    l.heartbeat(hb("w1", 10), 0);
+    l.reportAutoscaled(cap({ free: 3, ttlMs: 15_000 }), 1_000);
+    expect(l.decideLease("r2", 5, 16_000).granted).toBe(true);
+    expect(l.decideLease("r2", 5, 16_001)).toEqual({
+      granted: false,
+      reason:
+        'runner "two": no active autoscaler for the instance group (its last capacity report is 15 s old; reports live 15 s)',
+    });
+    // A fresh report (the standby took over) and leases flow again.
+    l.reportAutoscaled(cap({ free: 3, ttlMs: 15_000 }), 20_000);
+    expect(l.decideLease("r2", 5, 20_000).granted).toBe(true);
+  });
 });

@@ -51,6 +51,8 @@ export class CapacityLedger {
   readonly jobs = new Map<string, TrackedJob>();
   /** What each autoscaled runner entry's instance group can take, as its autoscaler last said. */
   readonly autoscaled = new Map<string, AutoscalerCapacity>();
+  /** When (scheduler's clock) each group's last capacity report arrived. */
+  private readonly reportedAt = new Map<string, number>();
 
   constructor(
     private concurrent: number,
@@ -102,8 +104,20 @@ export class CapacityLedger {
     return n;
   }
 
-  /** May one more jobs/request for this runner entry go out, and on which worker's slot? */
-  decideLease(runnerKey: string, maxInFlight: number): LeaseDecision {
+  /** An autoscaler's capacity report; returns the group's free slots before it. */
+  reportAutoscaled(c: AutoscalerCapacity, now: number): number {
+    const before = this.autoscaled.get(c.groupKey)?.free ?? 0;
+    this.autoscaled.set(c.groupKey, c);
+    this.reportedAt.set(c.groupKey, now);
+    return before;
+  }
+
+  /**
+   * May one more jobs/request for this runner entry go out, and on which worker's slot? `now`
+   * (scheduler's clock) lets an autoscaler's capacity report expire: a dead autoscaler's last
+   * word must not keep promising its instances.
+   */
+  decideLease(runnerKey: string, maxInFlight: number, now?: number): LeaseDecision {
     const runner = this.runners.get(runnerKey);
     if (!runner)
       return { granted: false, reason: `runner ${runnerKey} is not in the scheduler's config.toml` };
@@ -116,7 +130,8 @@ export class CapacityLedger {
       return { granted: false, reason: `limit = ${runner.limit} of runner "${runner.name}" reached` };
     const scaled = this.autoscaled.get(runnerKey);
     if (scaled) {
-      const refusal = autoscalerRefusal(scaled, u.byRunner.get(runnerKey) ?? 0);
+      const age = now === undefined ? undefined : now - (this.reportedAt.get(runnerKey) ?? now);
+      const refusal = staleReport(scaled, age) ?? autoscalerRefusal(scaled, u.byRunner.get(runnerKey) ?? 0);
       if (refusal) return { granted: false, reason: `runner "${runner.name}": ${refusal}` };
     }
     const worker = this.pickWorker(runner.executor, u.byWorker);
@@ -209,4 +224,10 @@ export function autoscalerRefusal(c: AutoscalerCapacity, taken: number): string 
   if (c.maxSlots > 0 && taken >= c.maxSlots)
     return `the instance group is full (max_instances × capacity_per_instance = ${c.maxSlots})`;
   return undefined;
+}
+
+/** A capacity report older than the TTL its autoscaler gave it: nobody holds the group now. */
+export function staleReport(c: AutoscalerCapacity, ageMs: number | undefined): string | undefined {
+  if (c.ttlMs === undefined || ageMs === undefined || ageMs <= c.ttlMs) return undefined;
+  return `no active autoscaler for the instance group (its last capacity report is ${Math.round(ageMs / 1000)} s old; reports live ${Math.round(c.ttlMs / 1000)} s)`;
 }

@@ -70,6 +70,31 @@ describe("lease refusal label", () => {
         }, "r1"),
       "autoscaler",
     ],
+    [
+      "the autoscaler's last capacity report expired",
+      () => {
+        const l = new CapacityLedger(2, runners);
+        l.heartbeat(hb(10), 0);
+        l.reportAutoscaled(
+          {
+            groupKey: "r1",
+            autoscalerId: "a",
+            free: 5,
+            total: 5,
+            acquired: 0,
+            instances: 5,
+            preemptive: true,
+            maxSlots: 0,
+            ttlMs: 1_000,
+          },
+          0,
+        );
+        const d = l.decideLease("r1", 5, 2_000);
+        if (d.granted) throw new Error("expected a refusal");
+        return d.reason;
+      },
+      "autoscaler",
+    ],
     ["anything else", () => "the moon is full", "other"],
   ];
   for (const [name, reason, want] of cases) test(name, () => expect(leaseRefusal(reason())).toBe(want));

@@ -16,6 +16,7 @@ export function leaseRefusal(reason: string): LeaseRefusal {
   if (/^concurrent = \d+ reached$/.test(reason)) return "concurrent";
   if (/^limit = \d+ of runner .* reached$/.test(reason)) return "limit";
   if (reason.startsWith("no worker with a free slot")) return "no_worker";
-  if (/: (no ready autoscaled instance|the instance group is full)/.test(reason)) return "autoscaler";
+  if (/: (no ready autoscaled instance|the instance group is full|no active autoscaler)/.test(reason))
+    return "autoscaler";
   return "other";
 }

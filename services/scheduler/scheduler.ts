@@ -145,8 +145,7 @@ export class Scheduler {
         return { ok };
       }),
       await bus.subscribe(autoscalerCapacity, (m) => {
-        const before = this.ledger.autoscaled.get(m.data.groupKey)?.free ?? 0;
-        this.ledger.autoscaled.set(m.data.groupKey, m.data);
+        const before = this.ledger.reportAutoscaled(m.data, this.now());
         if (m.data.free > before)
           this.capacityFreed(`autoscaled group ${m.data.groupKey}: ${m.data.free} free slots`);
       }),
@@ -205,7 +204,7 @@ export class Scheduler {
   }
 
   private acquire(req: { runnerKey: string; pollerId: string; maxInFlight: number }) {
-    const d = this.ledger.decideLease(req.runnerKey, req.maxInFlight);
+    const d = this.ledger.decideLease(req.runnerKey, req.maxInFlight, this.now());
     const runnerName = this.ledger.runner(req.runnerKey)?.name ?? req.runnerKey;
     this.o.metrics?.lease(runnerName, d.granted, d.granted ? "" : leaseRefusal(d.reason));
     if (!d.granted) return { granted: false as const, reason: d.reason, retryAfterMs: 1000 };
