@@ -5,6 +5,7 @@
 // job's own project. Everything else is refused with a reason naming the job, worker and key.
 // Pure: the record, the runner's cache settings and the time come in.
 
+import { azureBlobSas, azureBlobUrl, azurePutHeaders } from "../../libs/cache/azure-sas.ts";
 import { parsePolicy, sanitizeCacheKey } from "../../libs/cache/cache-key.ts";
 import { gcsPutHeaders, signGcsV2 } from "../../libs/cache/gcs-sign.ts";
 import { cacheObjectName } from "../../libs/cache/object-name.ts";
@@ -94,6 +95,8 @@ export function decideSign(o: {
   const type = (cache?.Type ?? "").toLowerCase();
   if (cache && (type === "gcs" || type === "gcsv2"))
     return signGcs(cache, req, record, job.job_info.project_id, job.runner_info.timeout, o, refuse);
+  if (cache && type === "azure")
+    return signAzure(cache, req, record, job.job_info.project_id, job.runner_info.timeout, o, refuse);
   if (!cache?.s3 || !["s3", "s3v2"].includes((cache.Type ?? "").toLowerCase()))
     return refuse(`runner ${record.job.runner.short_token} has no S3 cache the signer can sign for`);
   const s3 = cache.s3;
@@ -178,4 +181,49 @@ function signGcs(
     emulatorHost: o.emulatorHost,
   });
   return { ok: true, url: signed.url, headers: signed.headers, objectName };
+}
+
+/** Azure: a blob SAS from AccountName + AccountKey, r for GET/HEAD, w for PUT (cache/azure/azure.go). */
+function signAzure(
+  cache: SignerCache,
+  req: SignRequest,
+  record: JobRecord,
+  projectId: number,
+  timeoutS: number,
+  o: { now: Date },
+  refuse: (why: string) => SignDecision,
+): SignDecision {
+  const token = record.job.runner.short_token;
+  const az = cache.azure;
+  if (!az?.ContainerName) return refuse(`runner ${token}: [runners.cache.azure] ContainerName is empty`);
+  if (!az.AccountName || !az.AccountKey)
+    return refuse(
+      `runner ${token}: Azure needs AccountName and AccountKey; Entra ID (user delegation) credentials cannot be reached from here`,
+    );
+  const objectName = cacheObjectName({
+    path: cache.Path,
+    shared: cache.Shared,
+    shortToken: token,
+    projectId,
+    key: req.key,
+  });
+  if (objectName === undefined) return refuse("the key would leave the project's cache folder");
+  const put = req.op === "put";
+  const sas = azureBlobSas({
+    accountName: az.AccountName,
+    accountKey: az.AccountKey,
+    container: az.ContainerName,
+    blob: objectName,
+    permissions: put ? "w" : "r",
+    // GitLab: valid from an hour ago, for clock skew.
+    start: new Date(o.now.getTime() - 3600_000),
+    expiry: new Date(o.now.getTime() + (timeoutS > 0 ? timeoutS : DEFAULT_TIMEOUT_S) * 1000),
+  });
+  const url = azureBlobUrl({
+    accountName: az.AccountName,
+    storageDomain: az.StorageDomain,
+    container: az.ContainerName,
+    blob: objectName,
+  });
+  return { ok: true, url: `${url}?${sas}`, headers: put ? azurePutHeaders(req.key) : {}, objectName };
 }

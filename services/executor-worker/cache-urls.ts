@@ -1,4 +1,4 @@
-// The worker's side of the cache-signer: for a job whose runner entry has an S3 cache, cache
+// The worker's side of the cache-signer: for a job whose runner entry has an S3, GCS or Azure cache, cache
 // stages get their URLs by asking the signer on this worker's own subject (cacheSignRpcOf) with its id and
 // the job's key; the worker never sees a storage credential. A refusal or a silent signer leaves
 // the cache local-only for that key, with the reason in the job log, as GitLab Runner does when it
@@ -7,7 +7,7 @@ import type { Bus } from "../../libs/bus/bus.ts";
 import type { CacheUrlSource } from "../../libs/cache/remote-cache.ts";
 import { type AcceptedJob, cacheSignRpcOf } from "../../libs/messages/subjects.ts";
 
-const SIGNED_TYPES = new Set(["s3", "s3v2", "gcs", "gcsv2"]);
+const SIGNED_TYPES = new Set(["s3", "s3v2", "gcs", "gcsv2", "azure"]);
 
 export function cacheUrlsVia(bus: Bus, workerId: string) {
   const rpc = cacheSignRpcOf(workerId);
