@@ -1,10 +1,14 @@
 // What the signer takes from config.toml: each signed-cache entry's short token and cache table with
 // its credentials, and [mesh]; never a full runner token, never another entry's settings.
 import { describe, expect, test } from "bun:test";
+import { createVerify, generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gcsPutHeaders, gcsStringToSign } from "../../libs/cache/gcs-sign.ts";
 import { ConfigError, parseConfig, shortToken } from "../../libs/config/index.ts";
+import { jobRecordSchema } from "../../libs/messages/subjects.ts";
+import { decideSign } from "./sign-decision.ts";
 import { signerCaches } from "./signed-caches.ts";
 import { parseSignerSettings } from "./signer-settings.ts";
 
@@ -126,5 +130,83 @@ describe("signerCaches (runmesh run: from the config the process loaded)", () =>
     const caches = signerCaches(config);
     expect([...caches.keys()]).toEqual([shortToken(S3_TOKEN), shortToken(AZ_TOKEN)]);
     expect(caches.get(shortToken(S3_TOKEN))?.Shared).toBe(true);
+  });
+});
+
+describe("GCS through the signer (no GCS emulator here verifies signatures: checked with the public key)", () => {
+  test("a CredentialsFile becomes the signing identity; STORAGE_EMULATOR_HOST is where the URL points", () => {
+    const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const dir = mkdtempSync(join(tmpdir(), "signer-gcs-"));
+    const creds = join(dir, "sa.json");
+    const email = "cache@project.iam.gserviceaccount.com";
+    writeFileSync(
+      creds,
+      JSON.stringify({
+        type: "service_account",
+        client_email: email,
+        private_key: privateKey.export({ type: "pkcs8", format: "pem" }),
+      }),
+    );
+    const token = "glrt-gcs-routing-0123456789";
+    const settings = parseSignerSettings(
+      `[[runners]]\nname = "g"\ntoken = "${token}"\n[runners.cache]\nType = "gcs"\nMaxUploadedArchiveSize = 1000\n[runners.cache.gcs]\nBucketName = "ci"\nCredentialsFile = "${creds}"\n`,
+      { source: "g.toml", env: {} },
+    );
+    const cache = settings.caches.get(shortToken(token))!;
+    expect(cache.gcs?.AccessID).toBe(email);
+    const payload = JSON.stringify({
+      id: 5,
+      token: "t",
+      job_info: { name: "b", project_id: 9 },
+      git_info: { ref: "main" },
+      runner_info: { timeout: 600 },
+      variables: [],
+      cache: [{ key: "k-non_protected", paths: ["p"], policy: "pull-push" }],
+    });
+    const job = {
+      jobKey: "h_5",
+      gitlabUrl: "http://gitlab",
+      runnerKey: "r",
+      runnerName: "g",
+      jobId: 5,
+      jobToken: "t",
+      timeoutS: 600,
+      payload,
+      runner: { short_token: shortToken(token), url: "http://gitlab", executor: "shell" },
+      systemId: "s",
+      leaseId: "l",
+      workerId: "w1",
+      pollerId: "p",
+      acceptedAt: 0,
+      tls: {},
+    };
+    const record = jobRecordSchema.parse({ state: "running", workerId: "w1", updatedAt: 0, sealed: "", job });
+    const now = new Date("2030-01-01T00:00:00Z");
+    const d = decideSign({
+      req: { workerId: "w1", jobKey: "h_5", key: "k-non_protected", op: "put" },
+      record,
+      cacheFor: (t) => settings.caches.get(t),
+      now,
+      emulatorHost: "http://127.0.0.1:4443",
+    });
+    if (!d.ok) throw new Error(d.reason);
+    const url = new URL(d.url);
+    expect(url.host).toBe("127.0.0.1:4443");
+    expect(url.pathname).toBe(`/ci/runner/${shortToken(token)}/project/9/k-non_protected`);
+    expect(url.searchParams.get("GoogleAccessId")).toBe(email);
+    const toSign = gcsStringToSign({
+      accessId: email,
+      privateKey: "",
+      bucket: "ci",
+      objectName: d.objectName,
+      method: "PUT",
+      expiresAt: new Date(now.getTime() + 600_000),
+      contentType: "application/octet-stream",
+      headers: gcsPutHeaders("k-non_protected", 1000),
+    });
+    const verified = createVerify("RSA-SHA256")
+      .update(toSign)
+      .verify(publicKey, url.searchParams.get("Signature")!, "base64");
+    expect(verified).toBe(true);
   });
 });
