@@ -213,7 +213,7 @@ export async function runTiers(
     });
     logger.info({ worker: identity.id, from: identity.source }, "worker id");
   }
-  const bus = await connectBus(natsIdentity(mesh, process.env), `runmesh-${mode}-${name}`);
+  const bus = await connectBus(natsIdentity(mesh, process.env), `runmesh-${mode}-${name}`, logger);
   logger.info({ transport: bus.transport, mode }, "bus connected");
   // One registry and one server for every tier of this process.
   const metrics = new ProcessMetrics({ version: RUNMESH_VERSION, revision: RUNMESH_REVISION });
@@ -354,6 +354,7 @@ async function runCacheSigner(
   const bus = await connectBus(
     natsIdentity(settings.mesh, process.env),
     `runmesh-cache-signer-${safeId(settings.mesh.name ?? hostname())}`,
+    logger,
   );
   logger.info({ transport: bus.transport, mode: "cache-signer" }, "bus connected");
   const signer = await tier.start({ bus, logger, caches: settings.caches });
