@@ -1,6 +1,7 @@
 // `just build`: one `bun build --compile` binary for runmesh and one per service, into dist/.
-// --bytecode with --format=esm halves start-up (reference/ecosystem.md §4).
+// Flags (bytecode, minify…) in build-flags.ts.
 import { $ } from "bun";
+import { BUILD_FLAGS } from "./build-flags.ts";
 
 const targets: [string, string][] = [
   ["services/runmesh/main.ts", "dist/runmesh"],
@@ -15,6 +16,6 @@ const revision = (await $`git rev-parse --short HEAD`.nothrow().quiet().text()).
 for (const [entry, out] of targets) {
   if (only.length && !only.some((o) => out.endsWith(o))) continue;
   const started = performance.now();
-  await $`${process.execPath} build --compile --minify --bytecode --format=esm --define process.env.RUNMESH_REVISION=${JSON.stringify(JSON.stringify(revision))} ${entry} --outfile ${out}`.quiet();
+  await $`${process.execPath} build ${BUILD_FLAGS} --define process.env.RUNMESH_REVISION=${JSON.stringify(JSON.stringify(revision))} ${entry} --outfile ${out}`.quiet();
   console.log(`built ${out} in ${Math.round(performance.now() - started)} ms`);
 }
