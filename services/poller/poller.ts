@@ -187,8 +187,9 @@ export class Poller {
     let nextAt = this.now() + offsetMs;
     // This entry's slots in the check_interval rhythm (GitLab Runner's feeder keeps them).
     const slotPhaseMs = nextAt % Math.max(1, this.checkIntervalMs);
-    // A woken long poll that then found no job must not start a tight loop (see below).
-    let lastWakeWasFruitless = false;
+    // Straight-back requests since this lane's last job or check_interval wait: a bounded
+    // number, so a woken long poll that finds no job cannot start a tight loop (queueMoved).
+    let fruitlessShortcuts = 0;
     // The state this lane just wrote, when it goes straight back to GitLab: re-reading it
     // would only add bus round trips to the pickup path.
     let carried: RunnerState | undefined;
@@ -277,9 +278,9 @@ export class Poller {
               sent: state.lastUpdate,
               received: r.lastUpdate,
               longPolling: r.longPolling,
-              previousWasShortcut: lastWakeWasFruitless,
+              fruitlessShortcuts,
             });
-          lastWakeWasFruitless = queueChanged;
+          fruitlessShortcuts = queueChanged ? fruitlessShortcuts + 1 : 0;
           if (r.kind === "job") {
             outcome = {
               gotJob: true,

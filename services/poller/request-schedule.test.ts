@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import {
   type EmptyAnswer,
+  MAX_FRUITLESS_SHORTCUTS,
   nextRequestAt,
   nextSlotAfter,
   queueMoved,
@@ -10,7 +11,7 @@ import {
 } from "./request-schedule.ts";
 
 describe("queueMoved", () => {
-  const base: EmptyAnswer = { sent: "v1", received: "v1", longPolling: true, previousWasShortcut: false };
+  const base: EmptyAnswer = { sent: "v1", received: "v1", longPolling: true, fruitlessShortcuts: 0 };
   test.each<[string, Partial<EmptyAnswer>, boolean]>([
     ["same value with long polling: nothing moved", {}, false],
     ["new value with long polling: the next request is held on it", { received: "v2" }, true],
@@ -32,8 +33,21 @@ describe("queueMoved", () => {
       { sent: undefined, received: undefined },
       false,
     ],
-    ["never twice in a row without a job", { received: "v2", previousWasShortcut: true }, false],
-    ["never twice in a row, bare 204 too", { received: undefined, previousWasShortcut: true }, false],
+    [
+      "the long-poll cycle: released after being held on a new value, straight back to Rails",
+      { received: undefined, fruitlessShortcuts: 1 },
+      true,
+    ],
+    [
+      "no more than MAX_FRUITLESS_SHORTCUTS in a row without a job",
+      { received: "v2", fruitlessShortcuts: MAX_FRUITLESS_SHORTCUTS },
+      false,
+    ],
+    [
+      "bare 204s too (a Workhorse that answers without holding)",
+      { received: undefined, fruitlessShortcuts: MAX_FRUITLESS_SHORTCUTS },
+      false,
+    ],
   ])("%s", (_name, over, expected) => {
     expect(queueMoved({ ...base, ...over })).toBe(expected);
   });
@@ -43,7 +57,7 @@ describe("check_interval without long polling", () => {
   test("a GitLab whose queue value changes on every answer is still asked once per interval", () => {
     // Ten answers in a row, each naming a new queue value, from a GitLab without long polling.
     let at = 0;
-    let previousWasShortcut = false;
+    let fruitlessShortcuts = 0;
     const starts: number[] = [];
     for (let i = 0; i < 10; i++) {
       starts.push(at);
@@ -51,9 +65,9 @@ describe("check_interval without long polling", () => {
         sent: `v${i}`,
         received: `v${i + 1}`,
         longPolling: false,
-        previousWasShortcut,
+        fruitlessShortcuts,
       });
-      previousWasShortcut = shortcut;
+      fruitlessShortcuts = shortcut ? fruitlessShortcuts + 1 : 0;
       at = nextRequestAt({
         startedAt: at,
         endedAt: at + 20,

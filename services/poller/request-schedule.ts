@@ -42,6 +42,13 @@ export function staggerOffsetMs(index: number, count: number, checkIntervalMs: n
   return count <= 0 ? 0 : Math.floor((checkIntervalMs / count) * index);
 }
 
+/**
+ * How many times in a row a lane may go straight back without getting a job before
+ * check_interval holds again. Two lets the long-poll cycle run: Rails names a new value, the
+ * lane is held on it, Workhorse releases it when a job arrives, the lane goes to Rails for it.
+ */
+export const MAX_FRUITLESS_SHORTCUTS = 2;
+
 export interface EmptyAnswer {
   /** The last_update this request sent (undefined: none sent, so Workhorse could not hold it). */
   sent: string | undefined;
@@ -49,8 +56,8 @@ export interface EmptyAnswer {
   received: string | undefined;
   /** The answer carried Workhorse's `Gitlab-Ci-Builds-Polling: yes`. */
   longPolling: boolean;
-  /** The previous request of this lane already went straight back and found no job. */
-  previousWasShortcut: boolean;
+  /** Shortcuts this lane took since its last job or its last check_interval wait. */
+  fruitlessShortcuts: number;
 }
 
 /**
@@ -58,11 +65,13 @@ export interface EmptyAnswer {
  * the request and let it go with a bare 204 (the queue changed: the next request reaches Rails
  * and its job), or when long polling is on and Rails named a queue value other than the one sent
  * (the next request is held on it, so it costs GitLab nothing). Without long polling a new queue
- * value proves nothing and going back would hammer Rails, so check_interval holds. Never twice
- * in a row without a job.
+ * value proves nothing and going back would hammer Rails, so check_interval holds. At most
+ * MAX_FRUITLESS_SHORTCUTS in a row without a job: a Workhorse that answers bare 204s without
+ * holding, or a busy instance whose queue value moves for jobs other runners take, costs Rails
+ * at most three requests per lane and check_interval.
  */
 export function queueMoved(a: EmptyAnswer): boolean {
-  if (a.previousWasShortcut) return false;
+  if (a.fruitlessShortcuts >= MAX_FRUITLESS_SHORTCUTS) return false;
   const heldAndReleased = a.sent !== undefined && a.received === undefined;
   const newValue = a.received !== undefined && a.received !== a.sent;
   return heldAndReleased || (a.longPolling && newValue);

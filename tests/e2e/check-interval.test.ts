@@ -53,3 +53,47 @@ test("without long polling, a runner whose queue value keeps changing is asked n
   const repeats = window.filter((w, i) => i > 0 && w === window[i - 1]).length;
   expect(repeats).toBeLessThanOrEqual(1);
 });
+
+test("with long polling, a job arriving after a fruitless wake-up is picked up without waiting out check_interval", async () => {
+  coordinator = await startCoordinator({ longPollMs: 50_000, traceUpdateIntervalS: 60 });
+  const c = coordinator;
+  c.registerRunner(QUIET.token);
+  // An hour: a lane that waits out check_interval anywhere in the cycle misses the test's timeout.
+  mesh = await startMesh({
+    transport: "inproc",
+    config: {
+      url: c.url,
+      concurrent: 4,
+      checkInterval: 3600,
+      runners: [{ ...QUIET, requestConcurrency: 2 }],
+    },
+  });
+  // Each job wakes both parked lanes; one gets it, the other finds nothing. The next job must
+  // still find a lane held: the one that ran the job, or the fruitless one back on the new value.
+  for (let i = 0; i < 3; i++) {
+    const job = c.enqueueJob(QUIET.token, { script: ["true"], gitStrategy: "none" });
+    expect((await c.waitForFinal(job.id, 20_000)).status).toBe("success");
+    await sleep(200);
+  }
+});
+
+test("with long polling, a busy queue costs GitLab a bounded number of requests per lane and check_interval", async () => {
+  coordinator = await startCoordinator({ longPollMs: 50_000 });
+  const c = coordinator;
+  c.registerRunner(BUSY.token);
+  mesh = await startMesh({
+    transport: "inproc",
+    config: { url: c.url, concurrent: 4, checkInterval: 2, runners: [BUSY] },
+  });
+  await sleep(500);
+  // Jobs for other runners keep moving this runner's queue value: every held request is released
+  // at once and every Rails answer names a new value, with never a job for it.
+  bumper = setInterval(() => c.setRunnerForbidden(BUSY.token, false), 10);
+  const from = c.requests.length;
+  await sleep(4000);
+  const asked = c.requests.slice(from).filter((r) => r.path.endsWith("/jobs/request")).length;
+  // Two intervals, one lane: at most 1 + MAX_FRUITLESS_SHORTCUTS requests per interval (one slip
+  // for a loaded machine). Following every release at once would make hundreds.
+  expect(asked).toBeLessThanOrEqual(2 * 3 + 3);
+  expect(asked).toBeGreaterThanOrEqual(2);
+});
