@@ -47,9 +47,9 @@ export interface Partial<T> {
 export class InstanceUnhealthyError extends Error {
   constructor(
     readonly instanceId: string,
-    detail: string,
+    readonly reason: string,
   ) {
-    super(`instance ${instanceId} is unhealthy: ${detail}`);
+    super(`instance ${instanceId} is unhealthy: ${reason}`);
     this.name = "InstanceUnhealthyError";
   }
 }
