@@ -88,6 +88,16 @@ export const autoscalerSchema = z.object(
     instance_ready_command: optStr(),
     update_interval: goDuration().default("1m"),
     update_interval_when_expecting: goDuration().default("2s"),
+    // GitLab Runner 18.1: how long a job waits for a ready instance (and pending ones count as coming).
+    instance_acquire_timeout: goDuration().default("15m"),
+    // taskscaler's defaults (GitLab Runner passes 0 and taskscaler applies them).
+    deletion_retry_interval: goDuration().default("1m"),
+    shutdown_deletion_interval: goDuration().default("10s"),
+    shutdown_deletion_retries: int().default(3),
+    // Consecutive failed heartbeats before an instance is replaced.
+    failure_threshold: int().default(3),
+    // Default on in GitLab Runner (nil = on).
+    reservation_throttling: bool().optional(),
     log_internal_ip: bool().optional(),
     log_external_ip: bool().optional(),
     vm_isolation: z

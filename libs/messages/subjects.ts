@@ -271,6 +271,8 @@ export const autoscalerInstanceSchema = z.object({
   createdAtMs: z.number(),
   /** When Decrease was last sent for it (deletion_retry_interval). */
   deletingSinceMs: z.number().optional(),
+  /** Heartbeats failed in a row (failure_threshold). */
+  failures: z.number().int().nonnegative().optional(),
 });
 export const autoscalerGroupStateSchema = z.object({
   instances: z.array(autoscalerInstanceSchema),

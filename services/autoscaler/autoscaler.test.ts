@@ -102,6 +102,70 @@ describe("autoscaler service (in-process bus)", () => {
     await bus.close();
   });
 
+  test.each([
+    [3, 0],
+    [0, 2],
+  ])(
+    "delete_instances_on_shutdown after a failed Decrease: %i shutdown_deletion_retries leave %i instances",
+    async (retries, left) => {
+      const bus = createInprocBus({ logger });
+      // A cloud whose first Decrease fails outright (an API hiccup), later ones work.
+      const group = new (class extends MemoryInstanceGroup {
+        failedOnce = false;
+        override async decrease(ids: readonly string[]) {
+          if (this.failedOnce) return super.decrease(ids);
+          this.failedOnce = true;
+          return { succeeded: [], error: new Error("503 from the cloud API") };
+        }
+      })();
+      const a = autoscaler({
+        bus,
+        group,
+        settings: settings({
+          delete_instances_on_shutdown: true,
+          shutdown_deletion_interval: "20ms",
+          shutdown_deletion_retries: retries,
+          policy: [{ idle_count: 2, idle_time: "1h" }],
+        }),
+      });
+      await a.start();
+      await until("two instances are ready", () => readyCount(a) === 2);
+      await a.stop();
+      await group.update(() => {});
+      expect(group.list().length).toBe(left);
+      await bus.close();
+    },
+  );
+
+  test("an instance whose heartbeat fails is skipped, and replaced after failure_threshold failures in a row", async () => {
+    const bus = createInprocBus({ logger });
+    const group = new MemoryInstanceGroup();
+    const a = autoscaler({
+      bus,
+      group,
+      settings: settings({ failure_threshold: 2, policy: [{ idle_count: 2, idle_time: "1h" }] }),
+    });
+    await a.start();
+    await until("two instances are ready", () => readyCount(a) === 2);
+    const [bad, good] = a
+      .snapshot()
+      .instances.map((i) => i.id)
+      .sort();
+    group.markUnhealthy(bad!, "ssh: connection refused");
+    for (const key of ["job-1", "job-2"]) {
+      const got = await bus.request(autoscalerAcquireRpc("g1"), { key, waitMs: 1000 });
+      expect(got.acquired && got.instanceId).toBe(good!);
+      await bus.request(autoscalerReleaseRpc("g1"), { key });
+    }
+    await until("the failing instance is deleted", () =>
+      group.calls.some((c) => c.op === "decrease" && (c.arg as string[]).includes(bad!)),
+    );
+    await until("a replacement is ready", () => readyCount(a) === 2);
+    expect(a.snapshot().instances.find((i) => i.id === bad)?.state ?? "gone").not.toBe("ready");
+    await a.stop();
+    await bus.close();
+  });
+
   test("every scaling decision is logged with the formula's terms, under the runner's name", async () => {
     const bus = createInprocBus({ logger });
     const lines: Record<string, unknown>[] = [];

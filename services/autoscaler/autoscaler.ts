@@ -34,6 +34,7 @@ import {
   housekeeping,
   plannerViews,
   reconcile,
+  recordHeartbeat,
   releaseSlot,
   restoreFromStorage,
 } from "./instance-book.ts";
@@ -211,7 +212,7 @@ export class Autoscaler {
       // Without state the first Update lists only instances we cannot vouch for (fleeting: "preexisted").
       if (r.strangers.length > 0) await this.decrease(r.strangers, first ? "preexisted" : "not ours");
       for (const id of r.running) this.runReadiness(id);
-      const h = housekeeping(this.book, now);
+      const h = housekeeping(this.book, now, this.o.settings);
       this.book = h.book;
       if (h.forgotPending > 0)
         this.log.warn(
@@ -307,10 +308,11 @@ export class Autoscaler {
   private async acquire(key: string, waitMs: number) {
     if (!this.isActive)
       return { acquired: false as const, reason: "this autoscaler is not active", retryAfterMs: 1_000 };
-    const got = acquireSlot(this.book, key, this.o.settings);
+    const got = await this.healthySlot(key);
     if (!got) {
       const wasNew = !this.waiting.has(key);
-      this.waiting.set(key, this.now() + waitMs);
+      // A job waits for an instance at most instance_acquire_timeout, whatever it asks for.
+      this.waiting.set(key, this.now() + Math.min(waitMs, this.o.settings.instanceAcquireTimeoutMs));
       if (wasNew) this.schedule(0);
       return {
         acquired: false as const,
@@ -326,6 +328,43 @@ export class Autoscaler {
     this.scheduleWithin(this.o.settings.updateIntervalWhenExpectingMs);
     const info = await this.o.group.connectInfo(got.instanceId);
     return { acquired: true as const, instanceId: got.instanceId, connectInfo: info };
+  }
+
+  /**
+   * A slot for `key` on an instance whose heartbeat answers: an instance that fails it is skipped
+   * this time, and replaced once failure_threshold heartbeats in a row have failed.
+   */
+  private async healthySlot(key: string) {
+    if (this.book.instances.some((i) => i.acquisitions.includes(key)))
+      return acquireSlot(this.book, key, this.o.settings);
+    const failed = new Set<string>();
+    for (;;) {
+      const got = acquireSlot(this.book, key, this.o.settings, failed);
+      if (!got) return undefined;
+      const err = await this.o.group.heartbeat(got.instanceId).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const h = recordHeartbeat(
+        this.book,
+        got.instanceId,
+        err === undefined,
+        this.o.settings.failureThreshold,
+      );
+      this.book = h.book;
+      if (err === undefined) return acquireSlot(this.book, key, this.o.settings, failed);
+      failed.add(got.instanceId);
+      this.log.warn(
+        {
+          instance: got.instanceId,
+          failures: h.failures,
+          failure_threshold: this.o.settings.failureThreshold,
+          err: String(err),
+        },
+        h.turnedUnhealthy ? "instance heartbeat failed too often; replacing it" : "instance heartbeat failed",
+      );
+      if (h.turnedUnhealthy) this.schedule(0);
+    }
   }
 
   private async release(key: string) {
@@ -411,7 +450,7 @@ export class Autoscaler {
     await this.serial(async () => {
       if (this.lease?.held) {
         const ids = shutdownRemovals(plannerViews(this.book), this.o.settings);
-        if (ids.length > 0) await this.decrease(ids, "delete_instances_on_shutdown");
+        if (ids.length > 0) await this.deleteOnShutdown(ids);
         await this.persist().catch(() => undefined);
         await this.o.group.shutdown();
       }
@@ -419,6 +458,31 @@ export class Autoscaler {
       await Promise.all(this.served.map((s) => s.unsubscribe()));
       await this.lease?.release();
     });
+  }
+
+  /**
+   * delete_instances_on_shutdown as taskscaler does it: Decrease, then every
+   * shutdown_deletion_interval, up to shutdown_deletion_retries times, Decrease again whatever the
+   * plugin still lists.
+   */
+  private async deleteOnShutdown(ids: string[]): Promise<void> {
+    const s = this.o.settings;
+    await this.decrease(ids, "delete_instances_on_shutdown");
+    let left = ids;
+    for (let retry = 1; retry <= s.shutdownDeletionRetries && left.length > 0; retry++) {
+      await new Promise((r) => setTimeout(r, s.shutdownDeletionIntervalMs));
+      const listed = new Set<string>();
+      await this.o.group.update((id, state) => {
+        if (state !== "deleted") listed.add(id);
+      });
+      left = left.filter((id) => listed.has(id));
+      if (left.length > 0) await this.decrease(left, `delete_instances_on_shutdown, retry ${retry}`);
+    }
+    if (left.length > 0)
+      this.log.warn(
+        { instances: left, retries: s.shutdownDeletionRetries },
+        "instances still listed at the last shutdown deletion retry; check them in the cloud",
+      );
   }
 
   /** Stops without a word to anyone: what a crash looks like to the standby (tests). */

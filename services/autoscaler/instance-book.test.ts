@@ -10,6 +10,7 @@ import {
   housekeeping,
   PENDING_TIMEOUT_MS,
   reconcile,
+  recordHeartbeat,
   releaseSlot,
   restoreFromStorage,
 } from "./instance-book.ts";
@@ -152,5 +153,44 @@ describe("instance book", () => {
     // An instance showing up restarts the clock for the rest.
     const r = reconcile(book, new Map<string, ProviderState>([["a", "creating"]]), PENDING_TIMEOUT_MS - 10);
     expect(housekeeping(r.book, PENDING_TIMEOUT_MS).book.pending).toBe(2);
+  });
+
+  test("heartbeats: failure_threshold failures in a row make an instance unhealthy; a success in between resets the count", () => {
+    const book = { ...emptyBook(0), instances: [inst("a"), inst("b")] };
+    const beat = (b: AutoscalerGroupState, ok: boolean) => recordHeartbeat(b, "a", ok, 3);
+    const twice = beat(beat(book, false).book, false);
+    expect([twice.failures, twice.turnedUnhealthy, twice.book.instances[0]!.state]).toEqual([
+      2,
+      false,
+      "ready",
+    ]);
+    const reset = beat(beat(twice.book, true).book, false);
+    expect([reset.failures, reset.book.instances[0]!.state]).toEqual([1, "ready"]);
+    const third = beat(twice.book, false);
+    expect([third.failures, third.turnedUnhealthy, third.book.instances[0]!.state]).toEqual([
+      3,
+      true,
+      "unhealthy",
+    ]);
+    expect(third.book.instances[1]).toEqual(inst("b"));
+    // Excluded instances are not picked: the next ready one is.
+    expect(acquireSlot(book, "job", s, new Set(["a"]))?.instanceId).toBe("b");
+    expect(acquireSlot(book, "job", s, new Set(["a", "b"]))).toBeUndefined();
+  });
+
+  test("housekeeping follows deletion_retry_interval and instance_acquire_timeout from config.toml", () => {
+    const limits = plannerSettings(
+      autoscalerSettingsSchema.parse({ deletion_retry_interval: "5s", instance_acquire_timeout: "2m" }),
+    );
+    const book = {
+      ...emptyBook(0),
+      pending: 1,
+      pendingSinceMs: 0,
+      instances: [inst("gone", { state: "deleting", deletingSinceMs: 0 })],
+    };
+    expect(housekeeping(book, 4_999, limits)).toMatchObject({ retryDelete: [], forgotPending: 0 });
+    expect(housekeeping(book, 5_000, limits).retryDelete).toEqual(["gone"]);
+    expect(housekeeping(book, 119_999, limits).forgotPending).toBe(0);
+    expect(housekeeping(book, 120_000, limits).forgotPending).toBe(1);
   });
 });

@@ -80,11 +80,13 @@ export function acquireSlot(
   book: AutoscalerGroupState,
   key: string,
   s: PlannerSettings,
+  /** Instances not to pick this time (their heartbeat just failed). */
+  exclude: ReadonlySet<string> = new Set(),
 ): { book: AutoscalerGroupState; instanceId: string } | undefined {
   const held = book.instances.find((i) => i.acquisitions.includes(key));
   if (held) return { book, instanceId: held.id };
   const candidates = book.instances
-    .filter((i) => i.state === "ready" && usableFree(i, s) > 0)
+    .filter((i) => i.state === "ready" && usableFree(i, s) > 0 && !exclude.has(i.id))
     .sort((a, b) => b.acquisitions.length - a.acquisitions.length || (a.id < b.id ? -1 : 1));
   const pick = candidates[0];
   if (!pick) return undefined;
@@ -92,6 +94,29 @@ export function acquireSlot(
     i.id === pick.id ? { ...i, acquisitions: [...i.acquisitions, key], useCount: i.useCount + 1 } : i,
   );
   return { book: { ...book, instances }, instanceId: pick.id };
+}
+
+/**
+ * A heartbeat before an instance is handed out (taskscaler's acquire heartbeat): failures in a row
+ * count up, a success resets them, and the failure_threshold-th makes the instance unhealthy, so
+ * the planner replaces it once it holds no job.
+ */
+export function recordHeartbeat(
+  book: AutoscalerGroupState,
+  id: string,
+  ok: boolean,
+  failureThreshold: number,
+): { book: AutoscalerGroupState; turnedUnhealthy: boolean; failures: number } {
+  let turnedUnhealthy = false;
+  let failures = 0;
+  const instances = book.instances.map((i) => {
+    if (i.id !== id) return i;
+    failures = ok ? 0 : (i.failures ?? 0) + 1;
+    const unhealthy = !ok && failures >= failureThreshold && i.state === "ready";
+    turnedUnhealthy = unhealthy;
+    return { ...i, failures, state: unhealthy ? ("unhealthy" as const) : i.state };
+  });
+  return { book: { ...book, instances }, turnedUnhealthy, failures };
 }
 
 export function releaseSlot(
@@ -163,24 +188,30 @@ export function capacityOf(book: AutoscalerGroupState, s: PlannerSettings) {
   return { free, total, acquired, instances };
 }
 
-/** GitLab Runner's deletion_retry_interval: Decrease again for an instance still listed after this. */
+/** GitLab Runner's default deletion_retry_interval: Decrease again for an instance still listed after this. */
 export const DELETION_RETRY_MS = 60_000;
-/** Instances asked for that never show up stop counting as coming after this (instance_acquire_timeout). */
+/** Default instance_acquire_timeout: instances asked for that never show up stop counting as coming after it. */
 export const PENDING_TIMEOUT_MS = 15 * 60_000;
 
 /**
- * Housekeeping after an Update: instances whose Decrease is older than DELETION_RETRY_MS (sent
- * again), and pending instances no Update has shown for PENDING_TIMEOUT_MS (forgotten, so a
- * plugin that lost a request does not hold the group's capacity hostage).
+ * Housekeeping after an Update: instances whose Decrease is older than deletion_retry_interval
+ * (sent again), and pending instances no Update has shown for instance_acquire_timeout (forgotten,
+ * so a plugin that lost a request does not hold the group's capacity hostage).
  */
 export function housekeeping(
   book: AutoscalerGroupState,
   nowMs: number,
+  limits: { deletionRetryIntervalMs: number; instanceAcquireTimeoutMs: number } = {
+    deletionRetryIntervalMs: DELETION_RETRY_MS,
+    instanceAcquireTimeoutMs: PENDING_TIMEOUT_MS,
+  },
 ): { book: AutoscalerGroupState; retryDelete: string[]; forgotPending: number } {
   const retryDelete = book.instances
-    .filter((i) => i.state === "deleting" && nowMs - (i.deletingSinceMs ?? nowMs) >= DELETION_RETRY_MS)
+    .filter(
+      (i) => i.state === "deleting" && nowMs - (i.deletingSinceMs ?? nowMs) >= limits.deletionRetryIntervalMs,
+    )
     .map((i) => i.id);
-  const stale = book.pending > 0 && nowMs - (book.pendingSinceMs ?? nowMs) >= PENDING_TIMEOUT_MS;
+  const stale = book.pending > 0 && nowMs - (book.pendingSinceMs ?? nowMs) >= limits.instanceAcquireTimeoutMs;
   const instances = book.instances.map((i) =>
     i.state === "deleting" && i.deletingSinceMs === undefined ? { ...i, deletingSinceMs: nowMs } : i,
   );

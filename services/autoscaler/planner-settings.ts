@@ -1,6 +1,8 @@
 // The planner's view of [runners.autoscaler]: durations in milliseconds, GitLab Runner's defaults
 // applied (docs "docker autoscaler" / taskscaler: update 1m, 2s when expecting, throttle 100/s with
-// burst = max_instances), resolved once from the parsed config so the planner trusts its input.
+// burst = max_instances; instance_acquire_timeout 15m, deletion_retry_interval 1m, shutdown
+// deletion every 10s up to 3 times, failure_threshold 3), resolved once from the parsed config so
+// the planner trusts its input.
 import type { z } from "zod";
 import type { autoscalerSettingsSchema } from "../../libs/config/autoscaler-section.ts";
 import { durationMs } from "../../libs/config/schema-primitives.ts";
@@ -36,6 +38,15 @@ export interface PlannerSettings {
   updateIntervalWhenExpectingMs: number;
   deleteInstancesOnShutdown: boolean;
   instanceReadyCommand?: string;
+  /** instance_acquire_timeout: the longest a job waits for a slot; pending instances count as coming this long. */
+  instanceAcquireTimeoutMs: number;
+  /** deletion_retry_interval: Decrease again for an instance still listed after this. */
+  deletionRetryIntervalMs: number;
+  /** delete_instances_on_shutdown: look again this often, up to this many times, until the group is empty. */
+  shutdownDeletionIntervalMs: number;
+  shutdownDeletionRetries: number;
+  /** failure_threshold: consecutive failed heartbeats before an instance is replaced. */
+  failureThreshold: number;
 }
 
 /** What applies when no [[runners.autoscaler.policy]] matches the current minute. */
@@ -73,5 +84,10 @@ export function plannerSettings(section: AutoscalerSection): PlannerSettings {
     updateIntervalWhenExpectingMs: durationMs(section.update_interval_when_expecting),
     deleteInstancesOnShutdown: section.delete_instances_on_shutdown,
     instanceReadyCommand: section.instance_ready_command,
+    instanceAcquireTimeoutMs: durationMs(section.instance_acquire_timeout),
+    deletionRetryIntervalMs: durationMs(section.deletion_retry_interval),
+    shutdownDeletionIntervalMs: durationMs(section.shutdown_deletion_interval),
+    shutdownDeletionRetries: Math.max(0, section.shutdown_deletion_retries),
+    failureThreshold: Math.max(1, section.failure_threshold),
   };
 }
