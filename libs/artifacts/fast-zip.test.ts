@@ -187,6 +187,24 @@ describe("fast zip writer", () => {
     expect(readFileSync(deflated).length).toBeLessThan(readFileSync(stored).length / 2);
   });
 
+  test("stored files larger than the buffer are copied from the file itself, not through scratch", async () => {
+    const src = fresh("store-big");
+    const sums = mixedTree(src);
+    const scratch = fresh("scratch");
+    const zip = join(fresh("out"), "st.zip");
+    await writeFastZip(src, await files(src), zip, {
+      level: 0,
+      concurrency: 3,
+      bufferSize: 1024,
+      scratchDir: scratch,
+    });
+    expect(readdirSync(scratch)).toEqual([]);
+    expect(execFileSync("unzip", ["-t", zip]).toString()).toContain("No errors detected");
+    const dst = fresh("dst");
+    await extractZip(zip, dst);
+    expect(sumsOf(dst)).toEqual(sums);
+  });
+
   test("ZIP64 records (forced on a small tree) are read by unzip -t and yauzl", async () => {
     const src = fresh("z64");
     const sums = mixedTree(src);

@@ -7,12 +7,13 @@
 // directory is written at the end in the order the files were given. Memory stays at about
 // concurrency × (bufferSize + a zlib stream), whatever the tree's size.
 import { createReadStream, lstatSync, mkdtempSync, readlinkSync, rmSync } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
+import { type FileHandle, open, readFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { crc32, createDeflateRaw } from "node:zlib";
+import { promisify } from "node:util";
+import { crc32, createDeflateRaw, deflateRaw } from "node:zlib";
 import {
   centralHeader,
   endRecords,
@@ -54,7 +55,11 @@ interface Compressed {
   record: ZipEntryRecord;
   chunks: Buffer[];
   scratch?: string;
+  /** A stored file larger than the buffer: copied from the file itself when appended. */
+  source?: string;
 }
+
+const deflateRawAsync = promisify(deflateRaw);
 
 /** Collects a stream into memory up to `limit` bytes, the rest into `scratchPath`. */
 class SpillSink extends Writable {
@@ -97,8 +102,26 @@ async function compressFile(
   opts: FastZipOptions,
   scratchPath: string,
 ): Promise<Compressed> {
+  const store = opts.level === 0 || record.uncompressedSize === 0;
+  // A file within the buffer: one read and one zlib call on the thread pool, no streams.
+  if (record.uncompressedSize <= opts.bufferSize) {
+    const data = await readFile(abs);
+    const packed = store ? data : await deflateRawAsync(data, { level: opts.level });
+    const method = store ? METHOD_STORE : METHOD_DEFLATE;
+    const sizes = { uncompressedSize: data.length, compressedSize: packed.length };
+    return { record: { ...record, ...sizes, method, crc32: crc32(data) }, chunks: [packed] };
+  }
   let crc = 0;
   let size = 0;
+  if (store) {
+    // Read once for the CRC here; the bytes are copied from the file when the entry is appended.
+    for await (const chunk of createReadStream(abs, { highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>) {
+      crc = crc32(chunk, crc);
+      size += chunk.length;
+    }
+    const sizes = { uncompressedSize: size, compressedSize: size };
+    return { record: { ...record, ...sizes, method: METHOD_STORE, crc32: crc }, chunks: [], source: abs };
+  }
   const measure = new Transform({
     transform(chunk: Buffer, _enc, done) {
       crc = crc32(chunk, crc);
@@ -107,14 +130,12 @@ async function compressFile(
     },
   });
   const sink = new SpillSink(opts.bufferSize, scratchPath);
-  const store = opts.level === 0 || record.uncompressedSize === 0;
   const source = createReadStream(abs, { highWaterMark: READ_CHUNK });
-  if (store) await pipeline(source, measure, sink);
-  else await pipeline(source, measure, createDeflateRaw({ level: opts.level }), sink);
+  await pipeline(source, measure, createDeflateRaw({ level: opts.level }), sink);
   return {
     record: {
       ...record,
-      method: store ? METHOD_STORE : METHOD_DEFLATE,
+      method: METHOD_DEFLATE,
       crc32: crc,
       uncompressedSize: size,
       compressedSize: sink.bytes,
@@ -202,12 +223,20 @@ export async function writeFastZip(
       const record = { ...c.record, offset: out.offset };
       await out.write(localHeader(record, opts.forceZip64));
       for (const chunk of c.chunks) await out.write(chunk);
-      if (c.scratch) {
+      const from = c.scratch ?? c.source;
+      if (from) {
+        const expected = record.compressedSize - c.chunks.reduce((n, b) => n + b.length, 0);
         await out.flush();
-        await pipeline(createReadStream(c.scratch, { highWaterMark: READ_CHUNK }), async (source) => {
-          for await (const chunk of source as AsyncIterable<Buffer>) await out.write(chunk);
-        });
-        rmSync(c.scratch, { force: true });
+        let copied = 0;
+        for await (const chunk of createReadStream(from, {
+          highWaterMark: READ_CHUNK,
+        }) as AsyncIterable<Buffer>) {
+          copied += chunk.length;
+          await out.write(chunk);
+        }
+        if (c.scratch) rmSync(c.scratch, { force: true });
+        if (copied !== expected)
+          throw new Error(`${from}: changed while being archived (${copied} bytes, expected ${expected})`);
       }
       written[i] = record;
     };
