@@ -10,10 +10,10 @@ import {
   createWriteStream,
   lstatSync,
   mkdirSync,
-  readlinkSync,
   realpathSync,
   symlinkSync,
   unlinkSync,
+  utimesSync,
 } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -91,6 +91,7 @@ export async function extractZip(
   try {
     const all = await readEntries(zip);
     const files: { entry: yauzl.Entry; name: string; abs: string; mode: number }[] = [];
+    const dirs: { abs: string; entry: yauzl.Entry }[] = [];
     const links: typeof files = [];
     for (const entry of all) {
       // Names are checked here, not by yauzl (which would reject the whole archive for one bad name).
@@ -107,6 +108,7 @@ export async function extractZip(
       if (name.endsWith("/")) {
         if (parentInside(abs, realRoot, name, destDir, warnings)) {
           mkdirSync(abs, { recursive: true });
+          dirs.push({ abs, entry });
           entries += 1;
         }
       } else if ((mode & 0o170000) === S_IFLNK) links.push({ entry, name, abs, mode });
@@ -125,6 +127,10 @@ export async function extractZip(
           await streamOf(zip, entry, zlib),
           createWriteStream(abs, { mode: mode & 0o777 || 0o644 }),
         );
+        // Modification times as archived (GitLab's extractor does too): the cache archiver
+        // compares them with its archive to tell an unchanged cache.
+        const modified = entry.getLastModDate();
+        utimesSync(abs, modified, modified);
         entries += 1;
       }
     };
@@ -146,6 +152,9 @@ export async function extractZip(
       symlinkSync(target, abs);
       entries += 1;
     }
+    // Last, deepest first: writing into a directory changes its time.
+    for (const { abs, entry } of dirs.reverse())
+      utimesSync(abs, entry.getLastModDate(), entry.getLastModDate());
   } finally {
     zip.close();
   }

@@ -2,7 +2,9 @@
 // object"; cache/cachekey and common/build.go): the job's key expanded, `<job name>/<ref>` when
 // empty, then sanitised so it can never leave its directory — `%2F`/`%2E` decoded, `\` made `/`,
 // `.`/`..` resolved inside a virtual root, trailing whitespace of the last segments trimmed. A
-// changed key gives GitLab's warning; a key with nothing left is skipped with a notice. Pure.
+// changed key gives GitLab's warning; a key with nothing left is skipped with a notice. With
+// FF_HASH_CACHE_KEYS the key is not sanitised but replaced by its SHA-256 (cacheNames). Pure.
+import { createHash } from "node:crypto";
 
 export type SanitizedKey = { ok: true; key: string; warning?: string } | { ok: false; notice: string };
 
@@ -61,4 +63,28 @@ export function restoreCandidates(
       );
   }
   return { keys: [...new Set(keys)], warnings };
+}
+
+/** FF_HASH_CACHE_KEYS: the key's SHA-256, hex, names the archive and the object instead of the key. */
+export function hashCacheKey(key: string): string {
+  return createHash("sha256").update(key).digest("hex");
+}
+
+/** One naming of a cache: the archive dir / object key, and whether the object is sharded. */
+export interface CacheName {
+  /** The human key or its hash. */
+  name: string;
+  /** Named by the hash: the object sits under its first two hex characters. */
+  hashed: boolean;
+}
+
+/**
+ * The primary naming of a cache and the "other" one, tried as well so that caches survive
+ * toggling FF_HASH_CACHE_KEYS (shells/abstract.go cacheAlternateKey): with the flag on the primary
+ * is the hash and the alternate the human key; with it off, the reverse.
+ */
+export function cacheNames(humanKey: string, hashOn: boolean): { primary: CacheName; alternate: CacheName } {
+  const human: CacheName = { name: humanKey, hashed: false };
+  const hashed: CacheName = { name: hashCacheKey(humanKey), hashed: true };
+  return hashOn ? { primary: hashed, alternate: human } : { primary: human, alternate: hashed };
 }

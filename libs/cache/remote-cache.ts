@@ -1,10 +1,13 @@
 // The distributed cache through presigned URLs, as GitLab Runner's cache-extractor and
 // cache-archiver use them (runner-api.md (d) "Restore", "Save"): GET into the local archive unless
-// the remote is not newer than it (Last-Modified), a 404 meaning "no such cache"; PUT with
+// the remote is not newer than it (Last-Modified), a 404 meaning "no such cache"; with an alternate
+// naming (FF_HASH_CACHE_KEYS toggled), HEAD both and take the alternate when only it exists or it
+// is newer (cache_extractor.go selectPresignedURL); PUT with
 // Content-Type application/octet-stream, Last-Modified and the headers the signer returned, 5xx
 // retried twice. URLs come from the cache-signer (CacheUrlSource): a worker never holds a key.
 // Logged URLs lose their query string, so no signature reaches the job log.
 import { createWriteStream, renameSync, statSync, utimesSync } from "node:fs";
+import { basename } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
@@ -15,7 +18,7 @@ export interface SignedUrl {
 
 /** Asks the cache-signer; a string is why it refused (the cache is then local only). */
 export interface CacheUrlSource {
-  sign(key: string, op: "get" | "head" | "put"): Promise<SignedUrl | string>;
+  sign(key: string, op: "get" | "head" | "put", hashed?: boolean): Promise<SignedUrl | string>;
   /** MaxUploadedArchiveSize of the runner's cache, in bytes (0: no limit). */
   maxUploadBytes: number;
 }
@@ -74,7 +77,7 @@ export async function downloadCache(
     } catch {}
     if (!Number.isNaN(modified) && !Number.isNaN(localMtime) && modified <= localMtime) {
       await res.body.cancel();
-      log.println(`${file} is up to date`);
+      log.println(`${basename(file)} is up to date`);
       return "up-to-date";
     }
     log.println(`Downloading cache from ${publicUrl(signed.url)}`);
@@ -100,11 +103,11 @@ export async function uploadCache(
   const st = statSync(file);
   if (maxBytes > 0 && st.size > maxBytes) {
     log.println(
-      `${file} is larger than the cache's MaxUploadedArchiveSize (${st.size} > ${maxBytes} bytes); it is kept locally only`,
+      `Cache archive size (${st.size}) is too big (Limit is set to ${maxBytes}). Cache will be stored only locally.`,
     );
     return false;
   }
-  log.println(`Uploading cache.zip to ${publicUrl(signed.url)}`);
+  log.println(`Uploading ${basename(file)} to ${publicUrl(signed.url)}`);
   try {
     const res = await withRetries(() =>
       fetch(signed.url, {
@@ -127,4 +130,29 @@ export async function uploadCache(
     log.warning(`${publicUrl(signed.url)}: ${(e as Error).message}`);
     return false;
   }
+}
+
+/** What a HEAD says of a cache object: there (with its Last-Modified, ms), absent, or unknown. */
+export type HeadResult = { present: true; modified: number } | { present: false };
+
+export async function headCache(signed: SignedUrl, timeoutMs: number): Promise<HeadResult> {
+  try {
+    const res = await fetch(signed.url, {
+      method: "HEAD",
+      headers: signed.headers,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await res.body?.cancel();
+    const modified = Date.parse(res.headers.get("last-modified") ?? "");
+    return res.status === 200 && !Number.isNaN(modified) ? { present: true, modified } : { present: false };
+  } catch {
+    return { present: false };
+  }
+}
+
+/** The alternate only when the primary is absent and it is there, or both are and it is newer. Pure. */
+export function pickCacheSource(primary: HeadResult, alternate: HeadResult): "primary" | "alternate" {
+  if (!alternate.present) return "primary";
+  if (!primary.present) return "alternate";
+  return alternate.modified > primary.modified ? "alternate" : "primary";
 }

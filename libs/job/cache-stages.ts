@@ -8,9 +8,21 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { compressionLevel } from "../artifacts/artifact-upload.ts";
-import { parsePolicy, restoreCandidates, sanitizeCacheKey } from "../cache/cache-key.ts";
-import { localCacheFile, restoreLocalCache, saveLocalCache } from "../cache/local-cache.ts";
-import { type CacheUrlSource, downloadCache, uploadCache } from "../cache/remote-cache.ts";
+import { cacheNames, parsePolicy, restoreCandidates, sanitizeCacheKey } from "../cache/cache-key.ts";
+import {
+  adoptAlternateArchive,
+  localCacheFile,
+  restoreLocalCache,
+  saveLocalCache,
+} from "../cache/local-cache.ts";
+import {
+  type CacheUrlSource,
+  downloadCache,
+  headCache,
+  pickCacheSource,
+  type SignedUrl,
+  uploadCache,
+} from "../cache/remote-cache.ts";
 import type { WorkspaceTransfer } from "../executors/workspace-transfer.ts";
 import { projectSlug } from "./build-dir.ts";
 import type { JobLog } from "./job-log.ts";
@@ -52,15 +64,38 @@ const NO_URL_DOWNLOAD =
 const NO_URL_UPLOAD =
   "No URL provided, cache will not be uploaded to shared cache server. Cache will be stored only locally.";
 
+/** FF_HASH_CACHE_KEYS: archives and objects named by the key's hash. */
+const hashOn = (run: CacheRun) => run.plan.featureFlags.FF_HASH_CACHE_KEYS === true;
+
+/**
+ * The URL to download from: the primary naming's, or the alternate's (the other FF_HASH_CACHE_KEYS
+ * naming) when only it exists or it is newer — both checked with HEAD, as the extractor does.
+ */
+async function downloadSource(run: CacheRun, key: string, primary: SignedUrl): Promise<SignedUrl> {
+  const remote = run.remote!;
+  const names = cacheNames(key, hashOn(run));
+  const alternate = await remote.sign(key, "get", names.alternate.hashed);
+  if (typeof alternate === "string") return primary;
+  const heads = await Promise.all(
+    [names.primary, names.alternate].map(async (n) => {
+      const head = await remote.sign(key, "head", n.hashed);
+      return typeof head === "string" ? { present: false as const } : headCache(head, requestTimeoutMs(run));
+    }),
+  );
+  return pickCacheSource(heads[0]!, heads[1]!) === "alternate" ? alternate : primary;
+}
+
 /** One candidate: from the remote when signed (a remote 404 ends it), else the local archive. */
 async function restoreOne(run: CacheRun, key: string): Promise<boolean> {
   const { log } = run;
-  const file = cacheFile(run, key);
-  const signed = run.remote ? await run.remote.sign(key, "get") : undefined;
+  const primary = cacheNames(key, hashOn(run)).primary;
+  const file = cacheFile(run, primary.name);
+  const signed = run.remote ? await run.remote.sign(key, "get", primary.hashed) : undefined;
   if (typeof signed === "string") log.warning(signed);
   if (signed && typeof signed !== "string") {
     mkdirSync(dirname(file), { recursive: true });
-    const got = await downloadCache(signed, file, requestTimeoutMs(run), log);
+    const source = await downloadSource(run, key, signed);
+    const got = await downloadCache(source, file, requestTimeoutMs(run), log);
     if (got === "missing") return false;
   } else log.println(NO_URL_DOWNLOAD);
   return staged(run, async (staging) => {
@@ -90,6 +125,8 @@ function variable(run: CacheRun, key: string): string | undefined {
 function entryKey(run: CacheRun, entry: JobCache, raw?: string): string | undefined {
   const { job } = run.plan;
   const expanded = expander(run)(raw ?? entry.key) || `${job.job_info.name}/${job.git_info.ref}`;
+  // Hashed keys cannot leave their directory: GitLab skips sanitising them.
+  if (hashOn(run)) return expanded;
   const s = sanitizeCacheKey(expanded);
   if (!s.ok) {
     run.log.warning(s.notice);
@@ -172,24 +209,41 @@ export async function archiveCacheStage(run: CacheRun, jobFailed: boolean): Prom
         continue;
       }
       log.println(`Creating cache ${key}...`);
+      const names = cacheNames(key, hashOn(run));
+      const file = cacheFile(run, names.primary.name);
+      adoptAlternateArchive(file, cacheFile(run, names.alternate.name), log);
       const sel = { paths: entry.paths.map(expander(run)), exclude: [], untracked: entry.untracked };
       const saved = await staged(run, async (staging) => {
         try {
           const view = await run.workspace.exportPaths(sel, staging, run.signal);
-          return await saveLocalCache(cacheFile(run, key), view.dir, sel, level, log, view.listUntracked);
+          return await saveLocalCache(file, view.dir, sel, level, log, view.listUntracked);
         } catch (e) {
           log.warning(`${run.placed.projectDir}: ${(e as Error).message}`);
-          return false;
+          return "failed" as const;
         }
       });
-      if (!saved) {
+      if (saved === "failed") {
         log.warning("Failed to create cache");
         continue;
       }
-      const signed = run.remote ? await run.remote.sign(key, "put") : undefined;
+      // Nothing to cache is no failure: the helper warns and exits 0.
+      if (saved === "empty") {
+        log.println("Created cache");
+        continue;
+      }
+      // An unchanged archive is uploaded only when the primary object is not there yet.
+      if (saved === "up-to-date") {
+        const head = run.remote ? await run.remote.sign(key, "head", names.primary.hashed) : undefined;
+        if (head && typeof head !== "string" && (await headCache(head, requestTimeoutMs(run))).present) {
+          log.println("Primary cache already exists remotely, skipping upload");
+          log.println("Created cache");
+          continue;
+        }
+        log.println("Primary cache does not exist remotely, uploading existing archive");
+      }
+      const signed = run.remote ? await run.remote.sign(key, "put", names.primary.hashed) : undefined;
       if (typeof signed === "string") log.warning(signed);
       if (signed && typeof signed !== "string") {
-        const file = cacheFile(run, key);
         if (!(await uploadCache(signed, file, run.remote?.maxUploadBytes ?? 0, requestTimeoutMs(run), log))) {
           log.warning("Failed to create cache");
           continue;

@@ -300,6 +300,8 @@ const cacheSignRequest = z.object({
   jobKey: z.string(),
   key: z.string(),
   op: z.enum(["get", "head", "put"]),
+  /** FF_HASH_CACHE_KEYS naming: the object is the key's SHA-256, sharded (the key stays the human one). */
+  hashed: z.boolean().optional(),
 });
 const cacheSignReply = z.object({
   ok: z.boolean(),

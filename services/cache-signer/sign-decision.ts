@@ -6,7 +6,7 @@
 // Pure: the record, the runner's cache settings and the time come in.
 
 import { azureBlobSas, azureBlobUrl, azurePutHeaders } from "../../libs/cache/azure-sas.ts";
-import { parsePolicy, sanitizeCacheKey } from "../../libs/cache/cache-key.ts";
+import { hashCacheKey, parsePolicy, sanitizeCacheKey } from "../../libs/cache/cache-key.ts";
 import { gcsPutHeaders, signGcsV2 } from "../../libs/cache/gcs-sign.ts";
 import { cacheObjectName } from "../../libs/cache/object-name.ts";
 import { presignS3, s3PutHeaders } from "../../libs/cache/s3-presign.ts";
@@ -41,6 +41,8 @@ export interface SignRequest {
   jobKey: string;
   key: string;
   op: "get" | "head" | "put";
+  /** FF_HASH_CACHE_KEYS naming: the object is the key's hash, sharded. */
+  hashed?: boolean;
 }
 
 export type SignDecision =
@@ -68,9 +70,10 @@ export function decideSign(o: {
   const parsed = parseJobPayload(record.job.payload);
   if (!parsed.ok) return refuse(`the job's payload cannot be read (${parsed.error})`);
   const job = parsed.job;
+  // A job's key as the worker names it: sanitised, or as written when FF_HASH_CACHE_KEYS skips that.
   const sanitized = (k: string) => {
     const s = sanitizeCacheKey(k);
-    return s.ok ? s.key : undefined;
+    return s.ok ? [s.key, k] : [k];
   };
   const fallbackVar = job.variables.findLast((v) => v.key === "CACHE_FALLBACK_KEY")?.value;
   let pull = false;
@@ -79,10 +82,10 @@ export function decideSign(o: {
     if (c.paths.length === 0 && !c.untracked) continue;
     const policy = parsePolicy(c.policy);
     if (typeof policy === "object") continue;
-    const key = sanitized(c.key || `${job.job_info.name}/${job.git_info.ref}`);
-    const fallbacks = [...c.fallback_keys, ...(fallbackVar ? [fallbackVar] : [])].map(sanitized);
-    if (key === req.key && policy !== "push") pull = true;
-    if (key === req.key && policy !== "pull") push = true;
+    const keys = sanitized(c.key || `${job.job_info.name}/${job.git_info.ref}`);
+    const fallbacks = [...c.fallback_keys, ...(fallbackVar ? [fallbackVar] : [])].flatMap(sanitized);
+    if (keys.includes(req.key) && policy !== "push") pull = true;
+    if (keys.includes(req.key) && policy !== "pull") push = true;
     if (policy !== "push" && fallbacks.includes(req.key)) pull = true;
   }
   if (req.op === "put" ? !push : !pull)
@@ -114,7 +117,8 @@ export function decideSign(o: {
     shared: cache.Shared,
     shortToken: record.job.runner.short_token,
     projectId: job.job_info.project_id,
-    key: req.key,
+    key: objectKey(req),
+    sharded: req.hashed,
   });
   if (objectName === undefined) return refuse("the key would leave the project's cache folder");
   const method = req.op === "put" ? "PUT" : req.op === "head" ? "HEAD" : "GET";
@@ -165,7 +169,8 @@ function signGcs(
     shared: cache.Shared,
     shortToken: token,
     projectId,
-    key: req.key,
+    key: objectKey(req),
+    sharded: req.hashed,
   });
   if (objectName === undefined) return refuse("the key would leave the project's cache folder");
   const put = req.op === "put";
@@ -205,7 +210,8 @@ function signAzure(
     shared: cache.Shared,
     shortToken: token,
     projectId,
-    key: req.key,
+    key: objectKey(req),
+    sharded: req.hashed,
   });
   if (objectName === undefined) return refuse("the key would leave the project's cache folder");
   const put = req.op === "put";
@@ -226,4 +232,9 @@ function signAzure(
     blob: objectName,
   });
   return { ok: true, url: `${url}?${sas}`, headers: put ? azurePutHeaders(req.key) : {}, objectName };
+}
+
+/** The object's last part: the key, or its hash under FF_HASH_CACHE_KEYS naming. */
+function objectKey(req: SignRequest): string {
+  return req.hashed ? hashCacheKey(req.key) : req.key;
 }

@@ -16,9 +16,10 @@ export function cacheUrlsVia(bus: Bus, workerId: string) {
     if (!cache || !SIGNED_TYPES.has((cache.Type ?? "").toLowerCase())) return undefined;
     return {
       maxUploadBytes: cache.MaxUploadedArchiveSize ?? 0,
-      async sign(key, op) {
+      async sign(key, op, hashed) {
         try {
-          const r = await bus.request(rpc, { workerId, jobKey: job.jobKey, key, op }, { timeoutMs: 10_000 });
+          const req = { workerId, jobKey: job.jobKey, key, op, ...(hashed ? { hashed } : {}) };
+          const r = await bus.request(rpc, req, { timeoutMs: 10_000 });
           if (r.ok && r.url) return { url: r.url, headers: r.headers ?? {} };
           return `cache-signer refused ${op.toUpperCase()} for cache key ${JSON.stringify(key)}: ${r.reason ?? "no reason given"}; the cache stays local`;
         } catch (e) {
