@@ -19,6 +19,8 @@ command -v tini >/dev/null 2>&1 || need_apt+=(tini)
 [ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
 [ -x /bin/busybox ] || need_apt+=(busybox-static)
 [ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
+# compose.yaml's test brings the stack up with Debian's docker-compose (v1) on a private dockerd.
+command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 # The ssh executor's tests start a private sshd on a loopback port.
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
