@@ -3,11 +3,14 @@
 // and untracked files like artifacts do; an archive no older than every selected file is left as
 // it is (fileArchiver.isFileChanged), otherwise the zip is written beside the old one and renamed
 // into place, so a reader never sees half an archive; restoring extracts into the project dir.
+// The archive is a zip, or tar+zstd with CACHE_COMPRESSION_FORMAT=tarzstd; it is always named
+// cache.zip and extraction tells the format by its first bytes, as the helper does.
 // Messages in the helper's words (commands/helpers/cache_{archiver,extractor}.go).
 import { existsSync, lstatSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type FileSelection, selectFiles } from "../artifacts/artifact-files.ts";
 import { extractZip, writeZip } from "../artifacts/zip-archive.ts";
+import { archiveFormatOfFile, extractTarZstd, writeTarZstd } from "./tar-zstd.ts";
 
 export function localCacheFile(cacheDir: string, projectPath: string, key: string): string {
   return join(cacheDir, projectPath, key, "cache.zip");
@@ -52,6 +55,7 @@ export async function saveLocalCache(
   log: CacheLog,
   /** `untracked` from elsewhere than git in `projectDir` (a copy of a remote project dir). */
   listUntracked?: () => Promise<string[]>,
+  format: "zip" | "tarzstd" = "zip",
 ): Promise<SaveOutcome> {
   const selected = await selectFiles(projectDir, sel, listUntracked);
   for (const w of selected.warnings) log.warning(w);
@@ -72,7 +76,8 @@ export async function saveLocalCache(
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
   try {
     mkdirSync(join(file, ".."), { recursive: true });
-    await writeZip(projectDir, selected.files, tmp, level);
+    if (format === "tarzstd") await writeTarZstd(projectDir, selected.files, tmp, level);
+    else await writeZip(projectDir, selected.files, tmp, level);
     renameSync(tmp, file);
     return "created";
   } catch (e) {
@@ -89,7 +94,13 @@ export async function restoreLocalCache(file: string, projectDir: string, log: C
     return false;
   }
   try {
-    const result = await extractZip(file, projectDir);
+    const format = archiveFormatOfFile(file);
+    if (format === "gzip") {
+      log.warning(`"${format}" format: unsupported archive format`);
+      return false;
+    }
+    const result =
+      format === "tarzstd" ? await extractTarZstd(file, projectDir) : await extractZip(file, projectDir);
     for (const w of result.warnings) log.warning(w);
     return true;
   } catch (e) {

@@ -64,6 +64,14 @@ const NO_URL_DOWNLOAD =
 const NO_URL_UPLOAD =
   "No URL provided, cache will not be uploaded to shared cache server. Cache will be stored only locally.";
 
+/** CACHE_COMPRESSION_FORMAT: tarzstd, or zip (zipzstd entries are written with deflate). */
+function cacheFormat(run: CacheRun): "zip" | "tarzstd" {
+  const v = (variable(run, "CACHE_COMPRESSION_FORMAT") ?? "").trim().toLowerCase();
+  if (v === "zipzstd")
+    run.log.warning('CACHE_COMPRESSION_FORMAT "zipzstd": runmesh writes the zip with deflate entries');
+  return v === "tarzstd" ? "tarzstd" : "zip";
+}
+
 /** FF_HASH_CACHE_KEYS: archives and objects named by the key's hash. */
 const hashOn = (run: CacheRun) => run.plan.featureFlags.FF_HASH_CACHE_KEYS === true;
 
@@ -196,6 +204,7 @@ export async function archiveCacheStage(run: CacheRun, jobFailed: boolean): Prom
   return inSection(run, name, `Saving cache for ${jobFailed ? "failed" : "successful"} job`, async () => {
     const { log } = run;
     const level = compressionLevel(variable(run, "CACHE_COMPRESSION_LEVEL"));
+    const format = cacheFormat(run);
     for (const entry of entries) {
       const policy = parsePolicy(expander(run)(entry.policy));
       if (typeof policy === "object") {
@@ -216,7 +225,7 @@ export async function archiveCacheStage(run: CacheRun, jobFailed: boolean): Prom
       const saved = await staged(run, async (staging) => {
         try {
           const view = await run.workspace.exportPaths(sel, staging, run.signal);
-          return await saveLocalCache(file, view.dir, sel, level, log, view.listUntracked);
+          return await saveLocalCache(file, view.dir, sel, level, log, view.listUntracked, format);
         } catch (e) {
           log.warning(`${run.placed.projectDir}: ${(e as Error).message}`);
           return "failed" as const;

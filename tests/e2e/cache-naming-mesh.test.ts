@@ -2,9 +2,10 @@
 // SigV4-verifying S3 server (@20minutes/s3rver): FF_HASH_CACHE_KEYS names objects by the key's
 // SHA-256 under a two-character shard and still finds a cache saved under the human name (the
 // alternate naming), a job without the flag takes the hashed object when it is the newer one, and
-// an archive unchanged since it was restored is not uploaded again when the object is there.
+// an archive unchanged since it was restored is not uploaded again when the object is there, and a
+// tar+zstd archive (CACHE_COMPRESSION_FORMAT=tarzstd) is told by its magic bytes and extracted.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -79,10 +80,15 @@ const KEY = "deps-non_protected";
 const HASHED = [{ key: "FF_HASH_CACHE_KEYS", value: "true", public: true }];
 const GIT_NONE = [{ key: "GIT_STRATEGY", value: "none", public: true }];
 
-async function job(o: { script: string[]; policy: string; hashed?: boolean }): Promise<string> {
+async function job(o: {
+  script: string[];
+  policy: string;
+  hashed?: boolean;
+  variables?: { key: string; value: string; public: boolean }[];
+}): Promise<string> {
   const { id } = coordinator.enqueueJob(TOKEN, {
     projectId: 4343,
-    variables: [...GIT_NONE, ...(o.hashed ? HASHED : [])],
+    variables: [...GIT_NONE, ...(o.hashed ? HASHED : []), ...(o.variables ?? [])],
     script: o.script,
     cache: [{ key: KEY, paths: [".deps"], policy: o.policy, when: "on_success" }],
   });
@@ -129,5 +135,20 @@ describe("cache naming (FF_HASH_CACHE_KEYS) and re-uploads through the cache-sig
     expect(unchanged).toContain("Primary cache already exists remotely, skipping upload");
     expect(unchanged).not.toContain("Uploading cache.zip");
     expect(unchanged).toContain("Created cache");
+  });
+
+  test("CACHE_COMPRESSION_FORMAT=tarzstd stores tar+zstd under the same name; the next job extracts it", async () => {
+    await job({
+      variables: [{ key: "CACHE_COMPRESSION_FORMAT", value: "tarzstd", public: true }],
+      script: ["mkdir -p .deps && echo v-zstd > .deps/lib"],
+      policy: "pull-push",
+    });
+    const object = stored().find((p) => p.endsWith(`project/4343/${KEY}._S3rver_object`));
+    const head = readFileSync(join(root, "s3", "naming-cache", object!)).subarray(0, 4);
+    expect([...head]).toEqual([0x28, 0xb5, 0x2f, 0xfd]);
+    rmSync(cacheDir, { recursive: true, force: true });
+    const read = await job({ script: ["cat .deps/lib"], policy: "pull" });
+    expect(read).toContain("v-zstd\n");
+    expect(read).toContain("Successfully extracted cache");
   });
 });
