@@ -26,6 +26,7 @@ import { type BusSettings, connectBus } from "../../libs/bus/connect.ts";
 import { shortToken } from "../../libs/config/short-token.ts";
 import { createLogger } from "../../libs/log/logger.ts";
 import { jobKeyOf } from "../../libs/messages/job-key.ts";
+import { recordsKey } from "../../libs/messages/record-seal.ts";
 import { cacheSignRpcOf, JOBS_BUCKET, jobRecordSchema } from "../../libs/messages/subjects.ts";
 import { startCacheSigner } from "../../services/cache-signer/signer.ts";
 import { startCoordinator } from "../coordinator/coordinator.ts";
@@ -175,7 +176,8 @@ test("tiers with their own NATS identities run jobs; every other identity is ref
       url: coordinator.url,
       concurrent: 2,
       runners: [{ name: "ids", token: TOKEN }],
-      mesh: { nats_url: nats.url, nats_tls_ca_file: nats.caFile },
+      // Lost after 8 s: a loaded machine may hold a heartbeat back past the 2 s of other tests.
+      mesh: { nats_url: nats.url, nats_tls_ca_file: nats.caFile, worker_lost_after: "8s" },
     }),
   );
   const meshToml = join(dir, "mesh.toml");
@@ -237,6 +239,24 @@ test("tiers with their own NATS identities run jobs; every other identity is ref
     ]),
   });
   cleanups.push(() => signer.stop());
+
+  // A payload too big for messages goes through the payload store (stored encrypted) under the
+  // poller's, the worker's and the scheduler's permissions.
+  const BIG = `big-payload-secret-${"y".repeat(2 * 1024 * 1024)}`;
+  const jobL = coordinator.enqueueJob(TOKEN, {
+    script: ['wc -c < "$BIG"'],
+    gitStrategy: "none",
+    variables: [{ key: "BIG", value: BIG, file: true }],
+  });
+  const doneL = await coordinator.waitForFinal(jobL.id, 60_000);
+  expect({
+    status: doneL.status,
+    trace: doneL.status === "success" ? "" : doneL.traceText.slice(-2000),
+  }).toEqual({
+    status: "success",
+    trace: "",
+  });
+  expect(doneL.traceText).toContain(String(BIG.length));
 
   // Job A waits for a flag file, so the probes below run while it is running on worker-1.
   const flag = join(dir, "release-a");
@@ -395,7 +415,19 @@ test("tiers with their own NATS identities run jobs; every other identity is ref
   // Secrets at rest: no token and no masked value is anywhere in the store in clear.
   const files = filesUnder(nats.storeDir);
   expect(files.some((f) => f.includes("KV_runmesh-jobs"))).toBe(true);
-  const secrets = [TOKEN, jobA.token, jobB.token, MASKED, MASKED_B];
+  // The records key too: on disk only JetStream's encryption at rest keeps it from opening records.
+  const schedulerBus = await busAs("scheduler", PASSWORDS.RUNMESH_NATS_SCHEDULER_PASSWORD);
+  const recordsKeyText = Buffer.from((await recordsKey(schedulerBus, { create: false }))!).toString("base64");
+  const secrets = [
+    TOKEN,
+    jobL.token,
+    jobA.token,
+    jobB.token,
+    MASKED,
+    MASKED_B,
+    "big-payload-secret-",
+    recordsKeyText,
+  ];
   const leaks = files.flatMap((f) => {
     const bytes = readFileSync(f);
     return secrets.filter((s) => bytes.includes(s)).map((s) => `${f}: ${s.slice(0, 6)}…`);
