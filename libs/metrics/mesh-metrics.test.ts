@@ -6,7 +6,7 @@ import { createLogger } from "../log/logger.ts";
 import { observeRoundTrips, roundTripSubject } from "./bus-round-trips.ts";
 import { countedLevel, countLogErrors } from "./log-errors.ts";
 import { MeshMetrics, statusClass } from "./mesh-metrics.ts";
-import { GITLAB_RUNNER_METRICS, RUNMESH_METRICS } from "./metric-names.ts";
+import { FLEETING_METRICS, GITLAB_RUNNER_METRICS, RUNMESH_METRICS } from "./metric-names.ts";
 
 const ids = { runner: "abcdefghi", runnerName: "r1", systemId: "s_0123456789ab" };
 
@@ -33,13 +33,28 @@ function exercised(): MeshMetrics {
   const failed = m.jobStarted(ids, { gitlabUrl: "https://gl", jobId: 2 });
   t = 90_000;
   failed.finished("failed", "script_failure");
+  const group = m.watchInstanceGroup(ids, () => ({
+    ids,
+    instances: { requested: 1, creating: 1, running: 2, deleting: 0 },
+    maxInstances: 5,
+    tasks: { idle: 1, pending: 0, acquired: 3, reserved: 0, unavailable: 0, unhealthy: 0 },
+    capacityPerInstance: 2,
+    maxUseCount: 0,
+    desiredInstances: 4,
+  }));
+  group.scaled("up", 2);
+  group.task("acquire");
   return m;
 }
 
 describe("the registry", () => {
   test("every metric is exposed with its HELP, TYPE and exactly its label names", async () => {
     const text = await exercised().text();
-    for (const spec of [...Object.values(GITLAB_RUNNER_METRICS), ...Object.values(RUNMESH_METRICS)]) {
+    for (const spec of [
+      ...Object.values(GITLAB_RUNNER_METRICS),
+      ...Object.values(RUNMESH_METRICS),
+      ...Object.values(FLEETING_METRICS),
+    ]) {
       expect(text).toContain(`# HELP ${spec.name} ${spec.help}\n# TYPE ${spec.name} ${spec.type}\n`);
       const sample = spec.type === "histogram" ? `${spec.name}_count` : spec.name;
       const line = text.split("\n").find((l) => l.startsWith(`${sample}{`) || l.startsWith(`${sample} `));
@@ -63,6 +78,23 @@ describe("the registry", () => {
     expect(text).toContain('gitlab_runner_errors_total{level="error"} 1\n');
     expect(text).toContain('gitlab_runner_errors_total{level="panic"} 0\n');
     expect(text).toContain('runmesh_worker_slots{worker="w1",state="free"} 1\n');
+  });
+
+  test("an instance group in fleeting's and taskscaler's names, with GitLab Runner's runner labels", async () => {
+    const text = await exercised().text();
+    const l = 'runner="abcdefghi",runner_name="r1",system_id="s_0123456789ab"';
+    expect(text).toContain(`fleeting_taskscaler_tasks{${l},state="acquired"} 3\n`);
+    expect(text).toContain(`fleeting_provisioner_instances{${l},state="requested"} 1\n`);
+    expect(text).toContain(`fleeting_provisioner_max_instances{${l}} 5\n`);
+    expect(text).toContain(`fleeting_taskscaler_desired_instances{${l}} 4\n`);
+    expect(text).toContain(`fleeting_taskscaler_scale_operations_total{${l},operation="up"} 2\n`);
+    expect(text).toContain(`fleeting_taskscaler_scale_operations_total{${l},operation="down"} 0\n`);
+  });
+
+  test("a standing-by autoscaler's group is not reported", async () => {
+    const m = new MeshMetrics({ version: "1", revision: "r" });
+    m.watchInstanceGroup(ids, () => undefined);
+    expect(await m.text()).not.toContain("fleeting_taskscaler_tasks{");
   });
 
   test("two registries share nothing (one per process, none global)", async () => {

@@ -7,10 +7,13 @@ import { arch, platform } from "node:os";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { jobUrl, type ListedJob } from "./job-list.ts";
 import {
+  FLEETING_METRICS as F,
   GITLAB_RUNNER_METRICS as G,
   type MetricSpec,
   type PickupPhase,
   RUNMESH_METRICS as R,
+  type ScaleOperation,
+  type TaskOperation,
 } from "./metric-names.ts";
 
 /** How GitLab Runner names a runner entry in labels. */
@@ -26,6 +29,25 @@ export interface CapacityView {
   concurrent: number;
   runners: { ids: RunnerIds; limit: number }[];
   workers: { id: string; slots: number; used: number }[];
+}
+
+/** One instance group as its active autoscaler sees it, read at scrape time. */
+export interface InstanceGroupView {
+  ids: RunnerIds;
+  /** Instances by fleeting state: requested, creating, running, deleting. */
+  instances: Record<string, number>;
+  maxInstances: number;
+  /** Task slots by taskscaler state: idle, pending, acquired, reserved, unavailable, unhealthy. */
+  tasks: Record<string, number>;
+  capacityPerInstance: number;
+  maxUseCount: number;
+  desiredInstances: number;
+}
+
+/** What an autoscaler counts as it goes. */
+export interface AutoscalerCounters {
+  scaled(operation: ScaleOperation, instances: number): void;
+  task(operation: TaskOperation): void;
 }
 
 /** One job on a worker, from claim to its end: feeds gitlab_runner_jobs and /debug/jobs/list. */
@@ -97,6 +119,7 @@ interface WatchedJob extends ListedJob {
 export class MeshMetrics {
   readonly registry = new Registry();
   private readonly capacitySources = new Set<() => CapacityView>();
+  private readonly groupSources = new Set<() => InstanceGroupView | undefined>();
   private readonly runningJobs = new Set<WatchedJob>();
   /** Runner entries a worker has run jobs for: each keeps an `idle` row, as GitLab Runner does. */
   private readonly seenRunners = new Map<string, RunnerIds>();
@@ -262,6 +285,64 @@ export class MeshMetrics {
 
   dispatched(accepted: boolean, seconds: number): void {
     this.dispatchDuration.observe({ outcome: accepted ? "accepted" : "refused" }, seconds);
+  }
+
+  // ── autoscaler ────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * An instance group, read at each scrape while its autoscaler is active (the view returns
+   * undefined while it stands by); the returned counters count its decisions and hand-outs.
+   */
+  watchInstanceGroup(ids: RunnerIds, view: () => InstanceGroupView | undefined): AutoscalerCounters {
+    if (!this.registry.getSingleMetric(F.instances.name)) this.groupGauges();
+    this.groupSources.add(view);
+    const labels = this.runnerLabels(ids);
+    const scale = (this.registry.getSingleMetric(F.scaleOperations.name) ??
+      counter(this.registry, F.scaleOperations)) as Counter<string>;
+    const tasks = (this.registry.getSingleMetric(F.taskOperations.name) ??
+      counter(this.registry, F.taskOperations)) as Counter<string>;
+    for (const operation of ["up", "down"]) scale.inc({ ...labels, operation }, 0);
+    return {
+      scaled: (operation, instances) => scale.inc({ ...labels, operation }, instances),
+      task: (operation) => tasks.inc({ ...labels, operation }),
+    };
+  }
+
+  private groupGauges(): void {
+    const each = (f: (v: InstanceGroupView, labels: ReturnType<MeshMetrics["runnerLabels"]>) => void) => {
+      for (const source of this.groupSources) {
+        const v = source();
+        if (v) f(v, this.runnerLabels(v.ids));
+      }
+    };
+    gauge(this.registry, F.instances, (g) => {
+      g.reset();
+      each((v, l) => {
+        for (const [state, n] of Object.entries(v.instances)) g.set({ ...l, state }, n);
+      });
+    });
+    gauge(this.registry, F.tasks, (g) => {
+      g.reset();
+      each((v, l) => {
+        for (const [state, n] of Object.entries(v.tasks)) g.set({ ...l, state }, n);
+      });
+    });
+    gauge(this.registry, F.maxInstances, (g) => {
+      g.reset();
+      each((v, l) => g.set(l, v.maxInstances));
+    });
+    gauge(this.registry, F.maxTasksPerInstance, (g) => {
+      g.reset();
+      each((v, l) => g.set(l, v.capacityPerInstance));
+    });
+    gauge(this.registry, F.maxUseCountPerInstance, (g) => {
+      g.reset();
+      each((v, l) => g.set(l, v.maxUseCount));
+    });
+    gauge(this.registry, F.desiredInstances, (g) => {
+      g.reset();
+      each((v, l) => g.set(l, v.desiredInstances));
+    });
   }
 
   // ── worker ────────────────────────────────────────────────────────────────────────────────

@@ -12,7 +12,7 @@ export interface MetricSpec {
   labels: readonly string[];
   buckets?: readonly number[];
   /** Which tier records it ("process": every tier). */
-  tier: "process" | "poller" | "scheduler" | "worker";
+  tier: "process" | "poller" | "scheduler" | "worker" | "autoscaler";
   /** GitLab Runner's file the name, HELP and labels come from; absent for runmesh's own. */
   source?: string;
 }
@@ -197,3 +197,80 @@ export const RUNMESH_METRICS = {
 } as const satisfies Record<string, MetricSpec>;
 
 export type PickupPhase = "lease" | "request" | "dispatch" | "start";
+
+/**
+ * The autoscaler's, under the names fleeting and taskscaler give them (their Prometheus collectors,
+ * as GitLab's own runner dashboards query them: gitlab-com/runbooks), with GitLab Runner's constant
+ * labels (runner, runner_name, system_id: executors/internal/autoscaler/provider.go), so those
+ * dashboards read runmesh's instance groups unchanged. The `state` and `operation` values are
+ * runmesh's where no source gave taskscaler's.
+ */
+export const FLEETING_METRICS = {
+  instances: {
+    name: "fleeting_provisioner_instances",
+    type: "gauge",
+    help: "Number of instances by state (requested: asked for, not listed yet; creating; running; deleting).",
+    labels: [...RUNNER, "state"],
+    tier: "autoscaler",
+    source: "fleeting metrics/prometheus",
+  },
+  maxInstances: {
+    name: "fleeting_provisioner_max_instances",
+    type: "gauge",
+    help: "Maximum number of instances (max_instances; 0 = unlimited).",
+    labels: RUNNER,
+    tier: "autoscaler",
+    source: "fleeting metrics/prometheus",
+  },
+  tasks: {
+    name: "fleeting_taskscaler_tasks",
+    type: "gauge",
+    help: "Number of task slots by state (idle, pending, acquired, reserved, unavailable, unhealthy).",
+    labels: [...RUNNER, "state"],
+    tier: "autoscaler",
+    source: "taskscaler metrics/prometheus",
+  },
+  maxTasksPerInstance: {
+    name: "fleeting_taskscaler_max_tasks_per_instance",
+    type: "gauge",
+    help: "Task slots of one instance (capacity_per_instance).",
+    labels: RUNNER,
+    tier: "autoscaler",
+    source: "taskscaler metrics/prometheus",
+  },
+  maxUseCountPerInstance: {
+    name: "fleeting_taskscaler_max_use_count_per_instance",
+    type: "gauge",
+    help: "Tasks an instance runs before it is removed (max_use_count; 0 = unlimited).",
+    labels: RUNNER,
+    tier: "autoscaler",
+    source: "taskscaler metrics/prometheus",
+  },
+  desiredInstances: {
+    name: "fleeting_taskscaler_desired_instances",
+    type: "gauge",
+    help: "Instances the last scaling decision wanted (its `required` term).",
+    labels: RUNNER,
+    tier: "autoscaler",
+    source: "taskscaler metrics/prometheus",
+  },
+  scaleOperations: {
+    name: "fleeting_taskscaler_scale_operations_total",
+    type: "counter",
+    help: "Instances asked for (up) and removed (down) by scaling decisions.",
+    labels: [...RUNNER, "operation"],
+    tier: "autoscaler",
+    source: "taskscaler metrics/prometheus",
+  },
+  taskOperations: {
+    name: "fleeting_taskscaler_task_operations_total",
+    type: "counter",
+    help: "Task operations (acquire, acquire_no_capacity, release, heartbeat_failure).",
+    labels: [...RUNNER, "operation"],
+    tier: "autoscaler",
+    source: "taskscaler metrics/prometheus",
+  },
+} as const satisfies Record<string, MetricSpec>;
+
+export type ScaleOperation = "up" | "down";
+export type TaskOperation = "acquire" | "acquire_no_capacity" | "release" | "heartbeat_failure";

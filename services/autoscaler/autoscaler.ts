@@ -25,12 +25,14 @@ import {
   autoscalerLeaseSchema,
   autoscalerReleaseRpc,
 } from "../../libs/messages/subjects.ts";
+import type { AutoscalerCounters, MeshMetrics, RunnerIds } from "../../libs/metrics/mesh-metrics.ts";
 import { activePolicy } from "./active-policy.ts";
 import { GroupLease } from "./group-lease.ts";
 import {
   acquireSlot,
   capacityOf,
   emptyBook,
+  groupCounts,
   housekeeping,
   plannerViews,
   reconcile,
@@ -59,6 +61,8 @@ export interface AutoscalerOptions {
   ready?: (info: ConnectInfo) => Promise<boolean>;
   /** The lease lapses this long after the last renewal (renewed every third of it). */
   leaseTtlMs?: number;
+  /** fleeting_* / taskscaler metrics of the group, labelled as GitLab Runner labels the runner. */
+  metrics?: { registry: Pick<MeshMetrics, "watchInstanceGroup">; ids: RunnerIds };
   now?: () => number;
 }
 
@@ -80,10 +84,28 @@ export class Autoscaler {
   private readonly readying = new Set<string>();
   /** For tests and logs: how this autoscaler came to own the group. */
   restoredFrom: "kv" | "state_storage" | "nothing" | undefined;
+  private readonly counters: AutoscalerCounters | undefined;
+  /** The last decision's `required` term (fleeting_taskscaler_desired_instances). */
+  private desired = 0;
 
   constructor(private readonly o: AutoscalerOptions) {
     this.now = o.now ?? Date.now;
     this.book = emptyBook(this.now());
+    this.counters = o.metrics?.registry.watchInstanceGroup(o.metrics.ids, () =>
+      this.isActive ? this.groupView(o.metrics!.ids) : undefined,
+    );
+  }
+
+  private groupView(ids: RunnerIds) {
+    const s = this.o.settings;
+    return {
+      ids,
+      ...groupCounts(this.book, s, this.waiting.size),
+      maxInstances: s.maxInstances,
+      capacityPerInstance: s.capacityPerInstance,
+      maxUseCount: s.maxUseCount,
+      desiredInstances: this.desired,
+    };
   }
 
   get isActive(): boolean {
@@ -235,15 +257,20 @@ export class Autoscaler {
         now,
       );
       this.book = { ...this.book, memo: p.memo };
+      this.desired = p.terms.required;
       if (p.increase > 0 || p.remove.length > 0 || p.held) {
         this.log.info(
           { ...p.terms, increase: p.increase, remove: p.remove, reasons: p.reasons, held: p.held },
           "required scaling change",
         );
       }
-      if (p.remove.length > 0) await this.decrease(p.remove, "planner");
+      if (p.remove.length > 0) {
+        await this.decrease(p.remove, "planner");
+        this.counters?.scaled("down", p.remove.length);
+      }
       if (p.increase > 0) {
         const res = await this.o.group.increase(p.increase);
+        this.counters?.scaled("up", res.succeeded);
         this.book = { ...this.book, pending: this.book.pending + res.succeeded, pendingSinceMs: now };
         if (res.error)
           this.log.warn(
@@ -309,6 +336,7 @@ export class Autoscaler {
     if (!this.isActive)
       return { acquired: false as const, reason: "this autoscaler is not active", retryAfterMs: 1_000 };
     const got = await this.healthySlot(key);
+    this.counters?.task(got ? "acquire" : "acquire_no_capacity");
     if (!got) {
       const wasNew = !this.waiting.has(key);
       // A job waits for an instance at most instance_acquire_timeout, whatever it asks for.
@@ -354,6 +382,7 @@ export class Autoscaler {
       this.book = h.book;
       if (err === undefined) return acquireSlot(this.book, key, this.o.settings, failed);
       failed.add(got.instanceId);
+      this.counters?.task("heartbeat_failure");
       this.log.warn(
         {
           instance: got.instanceId,
@@ -372,6 +401,7 @@ export class Autoscaler {
     const r = releaseSlot(this.book, key, this.now());
     this.book = r.book;
     if (r.released) {
+      this.counters?.task("release");
       await this.persist();
       await this.publishCapacity();
       // A spent instance (max_use_count) goes at once.

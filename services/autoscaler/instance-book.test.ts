@@ -7,6 +7,7 @@ import {
   capacityOf,
   DELETION_RETRY_MS,
   emptyBook,
+  groupCounts,
   housekeeping,
   PENDING_TIMEOUT_MS,
   reconcile,
@@ -176,6 +177,25 @@ describe("instance book", () => {
     // Excluded instances are not picked: the next ready one is.
     expect(acquireSlot(book, "job", s, new Set(["a"]))?.instanceId).toBe("b");
     expect(acquireSlot(book, "job", s, new Set(["a", "b"]))).toBeUndefined();
+  });
+
+  test("group counts in taskscaler's slot states: spent slots unavailable, an unhealthy instance's free slots unhealthy", () => {
+    // capacity 2, max_use_count 3 (settings `s` above)
+    const book = {
+      ...emptyBook(0),
+      pending: 2,
+      instances: [
+        inst("fresh"),
+        inst("busy", { acquisitions: ["j1"], useCount: 3 }),
+        inst("sick", { state: "unhealthy", acquisitions: ["j2"], useCount: 1 }),
+        inst("boot", { state: "creating" }),
+        inst("gone", { state: "deleting" }),
+      ],
+    };
+    expect(groupCounts(book, s, 4)).toEqual({
+      instances: { requested: 2, creating: 1, running: 3, deleting: 1 },
+      tasks: { idle: 2, pending: 4, acquired: 2, reserved: 0, unavailable: 1, unhealthy: 1 },
+    });
   });
 
   test("housekeeping follows deletion_retry_interval and instance_acquire_timeout from config.toml", () => {

@@ -188,6 +188,41 @@ export function capacityOf(book: AutoscalerGroupState, s: PlannerSettings) {
   return { free, total, acquired, instances };
 }
 
+/**
+ * The group in fleeting's and taskscaler's terms, for their metrics: instances by provider state
+ * (requested = asked for, not listed yet) and task slots by taskscaler state. `waiting` are the
+ * acquisitions waiting for a slot (taskscaler's pending); runmesh's reservations are the
+ * scheduler's leases, so `reserved` is always 0 here.
+ */
+export function groupCounts(
+  book: AutoscalerGroupState,
+  s: PlannerSettings,
+  waiting: number,
+): { instances: Record<string, number>; tasks: Record<string, number> } {
+  const instances = { requested: book.pending, creating: 0, running: 0, deleting: 0 };
+  const tasks = { idle: 0, pending: waiting, acquired: 0, reserved: 0, unavailable: 0, unhealthy: 0 };
+  for (const i of book.instances) {
+    if (i.state === "deleting") {
+      instances.deleting += 1;
+      continue;
+    }
+    if (i.state === "creating") {
+      instances.creating += 1;
+      continue;
+    }
+    instances.running += 1;
+    tasks.acquired += i.acquisitions.length;
+    const free = Math.max(0, s.capacityPerInstance - i.acquisitions.length);
+    if (i.state === "unhealthy") tasks.unhealthy += free;
+    else {
+      const usable = Math.max(0, usableFree(i, s));
+      tasks.idle += usable;
+      tasks.unavailable += free - usable;
+    }
+  }
+  return { instances, tasks };
+}
+
 /** GitLab Runner's default deletion_retry_interval: Decrease again for an instance still listed after this. */
 export const DELETION_RETRY_MS = 60_000;
 /** Default instance_acquire_timeout: instances asked for that never show up stop counting as coming after it. */

@@ -3,11 +3,13 @@
 // cloud plugin's credentials. The instance group behind each entry is the one its `plugin` names
 // (libs/fleeting/plugin-groups.ts), resolved for every entry before any autoscaler starts.
 import { dirname, isAbsolute, join } from "node:path";
+import { RUNMESH_REVISION, RUNMESH_VERSION } from "../../libs/build-info/version.ts";
 import type { Bus } from "../../libs/bus/bus.ts";
-import type { Config } from "../../libs/config/index.ts";
+import { type Config, shortToken } from "../../libs/config/index.ts";
 import type { InstanceGroup } from "../../libs/fleeting/instance-group.ts";
 import { resolveInstanceGroup } from "../../libs/fleeting/plugin-groups.ts";
 import type { Logger } from "../../libs/log/logger.ts";
+import { type ProcessMetrics, tierMetrics } from "../../libs/metrics/process-metrics.ts";
 import { checkPolicies } from "./active-policy.ts";
 import { Autoscaler } from "./autoscaler.ts";
 import { plannerSettings } from "./planner-settings.ts";
@@ -48,6 +50,12 @@ export async function startAutoscalerService(o: {
   /** The instance group of an entry (default: the one its `plugin` names). */
   groupFor?: (runner: Runner) => InstanceGroup;
   leaseTtlMs?: number;
+  /** Where /metrics is served (fleeting_* metrics); default: config.toml's listen_address. */
+  listenAddress?: string;
+  /** This process's metrics, shared with the other tiers it runs. */
+  metrics?: ProcessMetrics;
+  /** The system_id label (the poller's, when it runs in this process). */
+  systemId?: string;
 }): Promise<Autoscaler[]> {
   const groupFor = o.groupFor ?? defaultGroupFor;
   // Every entry checked and its group made before any starts: a bad entry starts nothing.
@@ -61,10 +69,18 @@ export async function startAutoscalerService(o: {
     }
     return { runner, name, settings, group: groupFor(runner) };
   });
+  const m = await tierMetrics(
+    { ...o, listenAddress: o.listenAddress ?? o.config.listen_address, tier: "autoscaler" },
+    { version: RUNMESH_VERSION, revision: RUNMESH_REVISION },
+  );
   const started: Autoscaler[] = [];
   for (const { runner, name, settings, group } of planned) {
     const a = new Autoscaler({
-      bus: o.bus,
+      bus: m.bus,
+      metrics: m.served && {
+        registry: m.served.metrics,
+        ids: { runner: shortToken(runner.token), runnerName: name, systemId: o.systemId ?? "" },
+      },
       group,
       groupKey: runner.runnerKey,
       runnerName: name,
@@ -78,6 +94,13 @@ export async function startAutoscalerService(o: {
     await a.start();
     started.push(a);
   }
+  m.process.addProbe({
+    tier: "autoscaler",
+    ready: () => {
+      if (o.bus.status() !== "connected") return { ready: false, why: `bus ${o.bus.status()}` };
+      return { ready: true };
+    },
+  });
   return started;
 }
 

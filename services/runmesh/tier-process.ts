@@ -244,6 +244,9 @@ export async function runTiers(
       bus,
       logger,
       autoscalerId: `${name}-${process.pid}`,
+      listenAddress,
+      metrics,
+      systemId,
     });
   // The only tier with object-storage keys; before the worker, so a first job finds it.
   let signer: CacheSigner | undefined;

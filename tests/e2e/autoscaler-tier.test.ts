@@ -56,9 +56,9 @@ afterAll(async () => {
 });
 
 describe("runmesh autoscaler", () => {
-  test("over NATS: takes the group, reports the idle target as capacity, hands the lease back on SIGTERM", async () => {
+  test("over NATS: takes the group, reports the idle target as capacity and in fleeting's metrics, hands the lease back on SIGTERM", async () => {
     const path = join(dir, "memory.toml");
-    await writeFile(path, config("memory"));
+    await writeFile(path, `listen_address = "127.0.0.1:0"\n${config("memory")}`);
     const reports: AutoscalerCapacity[] = [];
     const sub = await bus.subscribe(autoscalerCapacity, (m) => {
       reports.push(m.data);
@@ -74,6 +74,14 @@ describe("runmesh autoscaler", () => {
         instances: 2,
         maxSlots: 5,
       });
+      const { url } = JSON.parse(await p.waitFor("metrics server listening")) as { url: string };
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      expect(metrics).toMatch(
+        /fleeting_taskscaler_tasks\{runner="[^"]+",runner_name="fleet",[^}]*state="idle"\} 2\n/,
+      );
+      expect(metrics).toMatch(/fleeting_provisioner_instances\{[^}]*state="running"\} 2\n/);
+      expect(metrics).toMatch(/fleeting_taskscaler_scale_operations_total\{[^}]*operation="up"\} 2\n/);
+      expect(await (await fetch(`${url}/readyz`)).text()).toBe("ready\nautoscaler: ready\n");
       const leases = await bus.kv(AUTOSCALER_LEASES_BUCKET, autoscalerLeaseSchema);
       expect((await leases.get(last.groupKey))?.value.holder).toBe(last.autoscalerId);
       p.kill("SIGTERM");
