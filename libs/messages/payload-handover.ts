@@ -11,7 +11,7 @@ import { newAeadKey, open, seal } from "./aead.ts";
 import type { AcceptedJob } from "./subjects.ts";
 
 export const PAYLOADS_STORE = "runmesh-payloads";
-/** Up to this size a payload rides inline (escaped JSON in an envelope stays under 1 MiB). */
+/** Up to this size, JSON-escaped, a payload rides inline: a dispatch (job + sealed copy) stays under 1 MiB. */
 export const INLINE_PAYLOAD_MAX_BYTES = 128 * 1024;
 /** A payload whose job's owners all died is dropped by the store after a day. */
 export const PAYLOAD_MAX_AGE_MS = 24 * 60 * 60_000;
@@ -29,8 +29,9 @@ export function formatBytes(n: number): string {
  * to the store. Rejects (BlobStoreFullError, a bus error) when the payload cannot be stored.
  */
 export async function stowPayload(bus: Bus, job: AcceptedJob): Promise<AcceptedJob> {
+  // Measured as it travels, JSON-escaped: a dispatch carries it twice (once in the record's seal).
+  if (Buffer.byteLength(JSON.stringify(job.payload)) <= INLINE_PAYLOAD_MAX_BYTES) return job;
   const data = new TextEncoder().encode(job.payload);
-  if (data.byteLength <= INLINE_PAYLOAD_MAX_BYTES) return job;
   const name = `${job.jobKey}.${job.acceptedAt}`;
   const key = newAeadKey();
   await (await openStore(bus)).put(name, seal(key, data, name));

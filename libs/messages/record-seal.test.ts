@@ -87,4 +87,13 @@ describe("stored payloads", () => {
     expect(!refused.ok && refused.error).toContain("does not open with the job's payload key");
     await bus.close();
   });
+
+  test("the inline limit counts the payload as it travels, JSON-escaped (a dispatch carries it twice)", async () => {
+    const bus = createInprocBus();
+    const quotes = '"'.repeat(INLINE_PAYLOAD_MAX_BYTES * 0.75);
+    expect((await stowPayload(bus, { ...job, payload: quotes })).payloadBlob).toBeDefined();
+    const plain = "x".repeat(INLINE_PAYLOAD_MAX_BYTES * 0.75);
+    expect((await stowPayload(bus, { ...job, payload: plain })).payloadBlob).toBeUndefined();
+    await bus.close();
+  });
 });
