@@ -162,7 +162,7 @@ export async function extractZip(
 }
 
 /** Creates the entry's parent dir; false (warned) when it resolves outside the root through a symlink. */
-function parentInside(
+export function parentInside(
   abs: string,
   realRoot: string,
   name: string,
