@@ -4,7 +4,6 @@
 // SSH port. With `state_file`, which hosts are in the group survives a plugin restart, so a
 // runner restarted with state_storage adopts them (autoscaling.md §1.2.4 step 2).
 import { readFile, rename, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
 import { z } from "zod";
 import type { PluginLog } from "../../libs/fleeting/hclog.ts";
 import {
@@ -16,6 +15,7 @@ import {
   type ProviderInfo,
   type ProviderState,
 } from "../../libs/fleeting/instance-group.ts";
+import { tcpProbe } from "../../libs/fleeting/tcp-probe.ts";
 
 const credentials = {
   username: z.string().optional(),
@@ -170,18 +170,4 @@ export class StaticGroup implements InstanceGroup {
     await writeFile(`${file}.tmp`, JSON.stringify([...this.taken]));
     await rename(`${file}.tmp`, file);
   }
-}
-
-/** undefined when host:port accepts a TCP connection within `ms`, else why not. */
-export function tcpProbe(host: string, port: number, ms: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port });
-    const done = (why: string | undefined) => {
-      s.destroy();
-      resolve(why);
-    };
-    s.setTimeout(ms, () => done(`no answer from ${host}:${port} within ${ms} ms`));
-    s.once("connect", () => done(undefined));
-    s.once("error", (e) => done(`${host}:${port}: ${e.message}`));
-  });
 }
