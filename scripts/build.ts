@@ -10,6 +10,9 @@ const targets: [string, string][] = [
   ["services/executor-worker/entry.ts", "dist/runmesh-worker"],
   ["services/autoscaler/entry.ts", "dist/runmesh-autoscaler"],
   ["services/cache-signer/entry.ts", "dist/runmesh-cache-signer"],
+  // Fleeting plugins, named as GitLab Runner finds them on PATH (`plugin = "docker"`).
+  ["services/fleeting-plugin-docker/main.ts", "dist/fleeting-plugin-docker"],
+  ["services/fleeting-plugin-static/main.ts", "dist/fleeting-plugin-static"],
 ];
 const only = process.argv.slice(2);
 const revision = (await $`git rev-parse --short HEAD`.nothrow().quiet().text()).trim() || "unknown";

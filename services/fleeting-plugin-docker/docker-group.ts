@@ -188,7 +188,7 @@ export class DockerGroup implements InstanceGroup {
         stateOf(c.state, c.state === "running" && !(await tcpProbe("127.0.0.1", c.port, 500))),
       ),
     );
-    listed.forEach((c, i) => report(c.id, states[i]!));
+    for (const [i, c] of listed.entries()) report(c.id, states[i]!);
   }
 
   async increase(delta: number): Promise<Partial<number>> {
