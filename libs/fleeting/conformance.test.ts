@@ -1,8 +1,9 @@
 // The conformance kit against both built-in plugins, each a separate process through go-plugin's
 // handshake, and against any plugin binary given in FLEETING_CONFORMANCE_PLUGIN (with its
 // plugin_config as JSON in FLEETING_CONFORMANCE_CONFIG and the connector's in
-// FLEETING_CONFORMANCE_CONNECTOR). Instances are real: containers running sshd on a private
-// dockerd, and sshd processes for the static list; each must accept an SSH login.
+// FLEETING_CONFORMANCE_CONNECTOR). FLEETING_BUILTIN_DIR=dist runs the compiled built-ins instead.
+// Instances are real: containers running sshd on a private dockerd, and sshd processes for the
+// static list; each must accept an SSH login.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +16,11 @@ import { type CheckResult, runConformance } from "./conformance.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const logger = pino({ level: process.env.CONFORMANCE_LOG ?? "silent" });
-const viaBun = (entry: string) => [process.execPath, join(ROOT, entry)];
+/** A built-in plugin from source, or the compiled binary when FLEETING_BUILTIN_DIR names dist/. */
+const builtIn = (name: string) =>
+  process.env.FLEETING_BUILTIN_DIR
+    ? [resolve(process.env.FLEETING_BUILTIN_DIR, `fleeting-plugin-${name}`)]
+    : [process.execPath, join(ROOT, `services/fleeting-plugin-${name}/main.ts`)];
 
 function expectAllPass(results: CheckResult[]) {
   const failed = results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.detail}`);
@@ -39,7 +44,7 @@ describe("fleeting conformance: static", () => {
     async () => {
       const results = await runConformance(
         {
-          command: viaBun("services/fleeting-plugin-static/main.ts"),
+          command: builtIn("static"),
           name: "fleeting-plugin-static",
           pluginConfig: {
             hosts: sshds.map((s) => ({ addr: `${s.host}:${s.port}`, key_path: s.identityFile })),
@@ -68,7 +73,7 @@ describe("fleeting conformance: docker", () => {
   test.skipIf(!engineAvailable)("passes every check (skipped without root and dockerd)", async () => {
     const results = await runConformance(
       {
-        command: viaBun("services/fleeting-plugin-docker/main.ts"),
+        command: builtIn("docker"),
         name: "fleeting-plugin-docker",
         pluginConfig: {
           docker_host: d!.host,
