@@ -36,7 +36,7 @@ test.each(["worker.1", "a b", "scheduler", ""])("worker id %p is refused", (id) 
   expect(() => identitiesConf([id])).toThrow(/worker id/),
 );
 
-test("each worker publishes only on its own subjects and reads only its own inbox", () => {
+test("each worker publishes only on its own subjects, reads only its own inbox and makes no stream", () => {
   const w = identities(["worker-7"]).find((i) => i.user === "worker-7")!;
   const own = w.publish.filter((s) => s.startsWith("runmesh.worker.") || s.startsWith("runmesh.cache."));
   expect(own).toEqual([
@@ -46,4 +46,9 @@ test("each worker publishes only on its own subjects and reads only its own inbo
   ]);
   expect(w.subscribe).toEqual(["runmesh.worker.worker-7.dispatch", "_INBOX_worker-7.>"]);
   expect(w.publish.some((s) => s.includes("KV_runmesh-keys") || s.includes("accepted-jobs"))).toBe(false);
+  // Only a stream's owner creates or changes it: a stream takes any subjects it is given.
+  const streamWriters = identities(["worker-7"])
+    .filter((i) => i.publish.some((s) => /^\$JS\.API\.(STREAM\.(CREATE|UPDATE)|>)/.test(s)))
+    .map((i) => i.user);
+  expect(streamWriters).toEqual(["poller", "scheduler", "autoscaler"]);
 });

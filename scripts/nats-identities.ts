@@ -8,6 +8,7 @@
 // - a worker publishes and subscribes on subjects carrying its own id (dispatch, heartbeat, job
 //   events, cache-sign requests): the scheduler and the cache-signer take the worker's identity
 //   from the subject, which only that worker may publish to;
+// - only a stream's owner may create or change it (a stream takes any subjects it is given);
 // - a worker's JetStream access is the jobs KV (its claim by compare-and-set; records carry the
 //   job's secrets sealed for the scheduler, libs/messages/record-seal.ts) and the payload store
 //   (each stored payload encrypted with a key that travels only in the job's own dispatch);
@@ -23,15 +24,23 @@ interface Identity {
   allowResponses?: boolean;
 }
 
-/** The JetStream API subjects that read (and, with `write`, create or update) one stream. */
-function streamAccess(stream: string, o: { write?: boolean; consumers?: boolean } = {}): string[] {
+/**
+ * The JetStream API subjects that read one stream; `create`/`update` only for its owner: a stream
+ * made or changed by an identity may take any subjects (e.g. every worker's dispatch) and so
+ * capture what that identity could never subscribe to.
+ */
+function streamAccess(
+  stream: string,
+  o: { create?: boolean; update?: boolean; purge?: boolean; consumers?: boolean } = {},
+): string[] {
   return [
     `$JS.API.STREAM.INFO.${stream}`,
-    `$JS.API.STREAM.CREATE.${stream}`,
     `$JS.API.STREAM.MSG.GET.${stream}`,
     `$JS.API.DIRECT.GET.${stream}`,
     `$JS.API.DIRECT.GET.${stream}.>`,
-    ...(o.write ? [`$JS.API.STREAM.UPDATE.${stream}`, `$JS.API.STREAM.PURGE.${stream}`] : []),
+    ...(o.create ? [`$JS.API.STREAM.CREATE.${stream}`] : []),
+    ...(o.update ? [`$JS.API.STREAM.UPDATE.${stream}`] : []),
+    ...(o.purge ? [`$JS.API.STREAM.PURGE.${stream}`] : []),
     ...(o.consumers
       ? [
           `$JS.API.CONSUMER.CREATE.${stream}`,
@@ -47,9 +56,9 @@ const KEYS_KV = "KV_runmesh-keys";
 const PAYLOADS = "OBJ_runmesh-payloads";
 const inbox = (user: string) => `_INBOX_${user}.>`;
 
-/** The payload store as writers (poller) and readers (worker, cache-signer) use it. */
-const payloadStore = [
-  ...streamAccess(PAYLOADS, { write: true, consumers: true }),
+/** The payload store as its readers use it (a worker deletes its job's payload at the end: purge). */
+const payloadStore = (o: { create?: boolean; purge?: boolean }) => [
+  ...streamAccess(PAYLOADS, { ...o, consumers: true }),
   "$O.runmesh-payloads.>",
   `$JS.FC.${PAYLOADS}.>`,
 ];
@@ -63,10 +72,10 @@ export function identities(workers: readonly string[]): Identity[] {
         "runmesh.scheduler.lease.>",
         "runmesh.jobs.accepted",
         "$JS.API.INFO",
-        ...streamAccess("RUNMESH_accepted-jobs", { write: true }),
-        ...streamAccess("KV_runmesh-runners", { write: true }),
+        ...streamAccess("RUNMESH_accepted-jobs", { create: true, update: true }),
+        ...streamAccess("KV_runmesh-runners", { create: true }),
         "$KV.runmesh-runners.>",
-        ...payloadStore,
+        ...payloadStore({ create: true, purge: true }),
       ],
       subscribe: ["runmesh.scheduler.capacity", inbox("poller")],
     },
@@ -95,7 +104,7 @@ export function identities(workers: readonly string[]): Identity[] {
     {
       user: "cache-signer",
       comment: "answers each worker's own cache-sign subject; reads job records and the records key",
-      publish: ["$JS.API.INFO", ...streamAccess(JOBS_KV), ...streamAccess(KEYS_KV), ...payloadStore],
+      publish: ["$JS.API.INFO", ...streamAccess(JOBS_KV), ...streamAccess(KEYS_KV), ...payloadStore({})],
       subscribe: ["runmesh.cache.sign.*", inbox("cache-signer")],
       allowResponses: true,
     },
@@ -105,8 +114,8 @@ export function identities(workers: readonly string[]): Identity[] {
       publish: [
         "runmesh.autoscaler.capacity",
         "$JS.API.INFO",
-        ...streamAccess("KV_runmesh-autoscaler-leases", { write: true }),
-        ...streamAccess("KV_runmesh-autoscaler-groups", { write: true }),
+        ...streamAccess("KV_runmesh-autoscaler-leases", { create: true }),
+        ...streamAccess("KV_runmesh-autoscaler-groups", { create: true }),
         "$KV.runmesh-autoscaler-leases.>",
         "$KV.runmesh-autoscaler-groups.>",
       ],
@@ -126,7 +135,7 @@ export function identities(workers: readonly string[]): Identity[] {
           "$JS.API.INFO",
           ...streamAccess(JOBS_KV),
           "$KV.runmesh-jobs.>",
-          ...payloadStore,
+          ...payloadStore({ purge: true }),
         ],
         subscribe: [`runmesh.worker.${id}.dispatch`, inbox(id)],
         allowResponses: true,

@@ -46,7 +46,12 @@ interface Running {
 export class ExecutorWorker {
   private readonly running = new Map<string, Running>();
   private readonly subs: Subscription[] = [];
-  private jobsKv!: KvBucket<typeof jobRecordSchema>;
+  /**
+   * Opened with the first offer, when the scheduler (which creates the bucket) is surely up: a
+   * worker's NATS identity may not create streams (one made with extra subjects would capture
+   * other workers' dispatches).
+   */
+  private jobsKv: Promise<KvBucket<typeof jobRecordSchema>> | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private draining = false;
   private seq = 0;
@@ -74,7 +79,6 @@ export class ExecutorWorker {
   }
 
   async start(): Promise<void> {
-    this.jobsKv = await this.o.bus.kv(JOBS_BUCKET, jobRecordSchema);
     this.subs.push(
       await this.o.bus.serve(dispatchRpc(this.o.workerId), (m) => this.offer(m.data, m.headers)),
     );
@@ -106,6 +110,17 @@ export class ExecutorWorker {
     this.lastBeatAt = Date.now();
   }
 
+  private jobs(): Promise<KvBucket<typeof jobRecordSchema>> {
+    if (!this.jobsKv) {
+      const opening = this.o.bus.kv(JOBS_BUCKET, jobRecordSchema);
+      opening.catch(() => {
+        if (this.jobsKv === opening) this.jobsKv = undefined; // the next offer tries again
+      });
+      this.jobsKv = opening;
+    }
+    return this.jobsKv;
+  }
+
   private async offer(
     job: AcceptedJob,
     trace: Headers = {},
@@ -121,10 +136,10 @@ export class ExecutorWorker {
     try {
       // The record keeps the job's secrets only inside the scheduler's seal (record-seal.ts).
       const record = jobRecord(job, { state: "claimed", workerId: this.o.workerId, updatedAt: Date.now() });
-      revision = await this.jobsKv.create(job.jobKey, record);
+      revision = await (await this.jobs()).create(job.jobKey, record);
     } catch (e) {
       if (e instanceof KvConflictError) {
-        const current = await this.jobsKv.get(job.jobKey);
+        const current = await (await this.jobs()).get(job.jobKey);
         return {
           accepted: false,
           reason: `already claimed by ${current?.value.workerId ?? "another worker"}`,
@@ -170,7 +185,7 @@ export class ExecutorWorker {
     );
     const advance = async (state: JobRecord["state"], outcome?: string): Promise<boolean> => {
       try {
-        revision = await this.jobsKv.update(
+        revision = await (await this.jobs()).update(
           job.jobKey,
           jobRecord(job, { state, workerId: this.o.workerId, outcome, updatedAt: Date.now() }),
           revision,

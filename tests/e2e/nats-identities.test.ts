@@ -308,6 +308,10 @@ test("tiers with their own NATS identities run jobs; every other identity is ref
     "$JS.API.DIRECT.GET.KV_runmesh-keys.$KV.runmesh-keys.records",
     "$JS.API.STREAM.MSG.GET.KV_runmesh-keys",
     "$JS.API.CONSUMER.CREATE.KV_runmesh-keys",
+    // Streams: one made or changed with extra subjects would capture other workers' dispatches.
+    "$JS.API.STREAM.CREATE.KV_runmesh-jobs",
+    "$JS.API.STREAM.UPDATE.OBJ_runmesh-payloads",
+    "$JS.API.STREAM.CREATE.CAPTURE",
     // Slot leases are the pollers'; worker-1's subjects are worker-1's.
     "runmesh.scheduler.lease.acquire",
     "runmesh.worker.worker-1.heartbeat",
@@ -368,6 +372,8 @@ test("tiers with their own NATS identities run jobs; every other identity is ref
     ["scheduler", "runmesh.cache.sign.worker-1"],
     ["cache-signer", "runmesh.scheduler.lease.acquire"],
     ["cache-signer", `$KV.runmesh-jobs.${keyA}`],
+    ["cache-signer", "$JS.API.STREAM.UPDATE.KV_runmesh-jobs"],
+    ["autoscaler", "$JS.API.STREAM.UPDATE.KV_runmesh-autoscaler-groups"],
     ["autoscaler", `$JS.API.DIRECT.GET.KV_runmesh-jobs.$KV.runmesh-jobs.${keyA}`],
     ["autoscaler", "runmesh.worker.worker-1.dispatch"],
   ] as const)
