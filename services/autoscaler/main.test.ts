@@ -7,6 +7,16 @@ import { autoscaledRunners, startAutoscalerService, stateFileFor } from "./main.
 
 const logger = createLogger({ service: "autoscaler-test", level: "silent" });
 
+const MEMORY_CONFIG = `concurrent = 1
+[[runners]]
+name = "mem"
+url = "https://gitlab.example.com"
+token = "glrt-mem"
+executor = "instance"
+[runners.autoscaler]
+plugin = "memory"
+`;
+
 function config(policy: string, storage = "") {
   return parseConfig(
     `concurrent = 4
@@ -57,6 +67,32 @@ describe("autoscaler service entry", () => {
         groupFor: () => new MemoryInstanceGroup(),
       }),
     ).rejects.toThrow(/runner "fleet": .*periods: "9 to 5"/);
+    await bus.close();
+  });
+
+  test("without groupFor the entry's plugin names the group: an unknown one starts nothing and says so", async () => {
+    const bus = createInprocBus({ logger });
+    await expect(
+      startAutoscalerService({
+        config: config("idle_count = 1"),
+        configPath: "/x/config.toml",
+        bus,
+        logger,
+        autoscalerId: "a",
+      }),
+    ).rejects.toThrow(
+      'runner "fleet": [runners.autoscaler] plugin = "aws": no such instance group in this runmesh',
+    );
+    const memory = parseConfig(MEMORY_CONFIG, { source: "/x/config.toml" }).config;
+    const [a] = await startAutoscalerService({
+      config: memory,
+      configPath: "/x/config.toml",
+      bus,
+      logger,
+      autoscalerId: "a",
+    });
+    expect(a!.isActive).toBe(true);
+    await a!.stop();
     await bus.close();
   });
 

@@ -12,6 +12,7 @@ import type { Logger } from "../../libs/log/logger.ts";
 import { type ProcessMetrics, tierMetrics } from "../../libs/metrics/process-metrics.ts";
 import { checkPolicies } from "./active-policy.ts";
 import { Autoscaler } from "./autoscaler.ts";
+import { withoutRunnerTokens } from "./autoscaler-config.ts";
 import { plannerSettings } from "./planner-settings.ts";
 
 type Runner = Config["runners"][number];
@@ -58,8 +59,10 @@ export async function startAutoscalerService(o: {
   systemId?: string;
 }): Promise<Autoscaler[]> {
   const groupFor = o.groupFor ?? defaultGroupFor;
+  // Whoever read the file (the all-in-one reads tokens for its poller), no full token goes further.
+  const config = withoutRunnerTokens(o.config);
   // Every entry checked and its group made before any starts: a bad entry starts nothing.
-  const planned = autoscaledRunners(o.config).map((runner) => {
+  const planned = autoscaledRunners(config).map((runner) => {
     const name = runner.name ?? runner.runnerKey;
     const settings = plannerSettings(runner.autoscaler!);
     try {
