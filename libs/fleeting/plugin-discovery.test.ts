@@ -92,7 +92,7 @@ describe("resolving a plugin", () => {
 
   test("a missing plugin's error says everywhere it looked", () => {
     expect(() => resolvePlugin("aws:2", env)).toThrow(
-      `plugin "aws:2": not found; looked for ${root}/registry.gitlab.com/gitlab-org/fleeting/plugins/aws/<version matching 2>/plugin; fleeting-plugin-aws or aws on PATH`,
+      `plugin "aws:2": not found; looked for ${root}/registry.gitlab.com/gitlab-org/fleeting/plugins/aws/<version matching 2>/plugin; fleeting-plugin-aws on PATH`,
     );
   });
 

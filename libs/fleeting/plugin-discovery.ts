@@ -3,7 +3,8 @@
 // (defaults registry.gitlab.com, gitlab-org/fleeting/plugins, latest) installed under
 // FLEETING_PLUGIN_PATH or ~/.config/fleeting/plugins as `<registry>/<repository>/<name>/<version>/plugin`,
 // the newest installed version matching the constraint; else a path; else `fleeting-plugin-<name>`
-// (or the name itself) on PATH. Parsing and matching are pure; `resolvePlugin` only reads the disk.
+// on PATH (a name already spelled `fleeting-plugin-…` as is). Parsing and matching are pure;
+// `resolvePlugin` only reads the disk.
 import { accessSync, constants, readdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, isAbsolute, join } from "node:path";
@@ -134,7 +135,8 @@ export function resolvePlugin(
       );
   }
   const bare = plugin.split("/").pop()!.split(":")[0]!;
-  const names = bare.startsWith("fleeting-plugin-") ? [bare] : [`fleeting-plugin-${bare}`, bare];
+  // Only fleeting-plugin-* names: `aws` on PATH is the AWS CLI, not a plugin.
+  const names = bare.startsWith("fleeting-plugin-") ? [bare] : [`fleeting-plugin-${bare}`];
   for (const dir of (env.PATH ?? "").split(delimiter).filter(Boolean))
     for (const n of names) {
       const path = join(dir, n);

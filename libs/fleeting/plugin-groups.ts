@@ -1,11 +1,15 @@
 // Which instance group a `[runners.autoscaler] plugin = "…"` names: the one seam between the
 // autoscaler service and the plugins behind it. GitLab Runner resolves `plugin` to an installed
 // fleeting plugin binary (fleeting.md "plugin formats"); runmesh resolves it here to a factory of
-// InstanceGroup. Plugins are added to PLUGIN_GROUPS (the fleeting plugin host and the built-in
-// `docker`/`static` plugins register here); until then only runmesh's in-memory group is known,
-// and every other name stops the autoscaler's start with an error that says so.
+// InstanceGroup: runmesh's own groups in PLUGIN_GROUPS (the in-memory one), else a fleeting plugin
+// binary found as GitLab Runner finds it (plugin-discovery.ts: installed OCI versions,
+// `fleeting-plugin-<name>` on PATH, so `docker`/`static` find runmesh's built-in plugins) and run
+// as a go-plugin process (plugin-process-group.ts); a name found nowhere stops the start.
 import type { InstanceGroup } from "./instance-group.ts";
 import { MemoryInstanceGroup } from "./memory-instance-group.ts";
+import { sweepOrphanedPlugins } from "./orphan-sweep.ts";
+import { resolvePlugin } from "./plugin-discovery.ts";
+import { PluginProcessGroup } from "./plugin-process-group.ts";
 
 /** What a factory learns about the runner entry whose instance group it makes. */
 export interface GroupRequest {
@@ -27,9 +31,9 @@ export const PLUGIN_GROUPS: ReadonlyMap<string, InstanceGroupFactory> = new Map<
 );
 
 export class UnknownPluginError extends Error {
-  constructor(r: GroupRequest, known: readonly string[]) {
+  constructor(r: GroupRequest, known: readonly string[], notFound?: string) {
     super(
-      `runner "${r.runnerName}": [runners.autoscaler] plugin = ${JSON.stringify(r.plugin)}: no such instance group in this runmesh (it knows ${known.map((k) => `"${k}"`).join(", ")}); fleeting plugins such as aws, googlecloud or azure are not hosted yet`,
+      `runner "${r.runnerName}": [runners.autoscaler] plugin = ${JSON.stringify(r.plugin)}: no such instance group in this runmesh (it knows ${known.map((k) => `"${k}"`).join(", ")})${notFound ? ` and no fleeting plugin: ${notFound}` : ""}`,
     );
     this.name = "UnknownPluginError";
   }
@@ -50,6 +54,24 @@ export function resolveInstanceGroup(
       `runner "${r.runnerName}": [runners.autoscaler] plugin: expected the fleeting plugin of the instance group (e.g. "aws:latest"), got nothing`,
     );
   const factory = groups.get(pluginName(r.plugin));
-  if (!factory) throw new UnknownPluginError(r, [...groups.keys()]);
-  return factory;
+  if (factory) return factory;
+  if (groups !== PLUGIN_GROUPS) throw new UnknownPluginError(r, [...groups.keys()]);
+  return pluginProcessFactory(r, [...groups.keys()]);
+}
+
+let swept = false;
+
+/** A fleeting plugin binary as GitLab Runner finds it (plugin-discovery.ts), run as a process. */
+function pluginProcessFactory(r: GroupRequest, known: string[]): InstanceGroupFactory {
+  let path: string;
+  try {
+    path = resolvePlugin(r.plugin).path;
+  } catch (err) {
+    throw new UnknownPluginError(r, known, (err as Error).message);
+  }
+  if (!swept) {
+    swept = true;
+    sweepOrphanedPlugins();
+  }
+  return (req) => new PluginProcessGroup({ command: [path], name: req.plugin, runnerName: req.runnerName });
 }
