@@ -3,9 +3,10 @@
 // streams (node:zlib runs them on its thread pool, so they use every core, also inside a
 // `bun build --compile` binary), each compressing one file into a per-file buffer of
 // `bufferSize` bytes and spilling the rest to scratch space on disk. Entries are appended to the
-// archive as they finish, one at a time, with their sizes and CRC already known; the central
+// archive as they finish, one at a time, with their sizes and CRC already known (workers go on
+// while finished entries wait their turn, up to another concurrency × bufferSize); the central
 // directory is written at the end in the order the files were given. Memory stays at about
-// concurrency × (bufferSize + a zlib stream), whatever the tree's size.
+// concurrency × (2 × bufferSize + a zlib stream), whatever the tree's size.
 import { createReadStream, lstatSync, mkdtempSync, readlinkSync, rmSync } from "node:fs";
 import { type FileHandle, open, readFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
@@ -245,6 +246,8 @@ export async function writeFastZip(
   };
   let next = 0;
   let failed: unknown;
+  let queued = 0;
+  const queueLimit = concurrency * Math.max(opts.bufferSize, READ_CHUNK);
   const worker = async () => {
     while (failed === undefined && next < files.length) {
       const i = next++;
@@ -253,8 +256,18 @@ export async function writeFastZip(
         link || record.isDirectory
           ? { record, chunks: link ? [link] : [] }
           : await compressFile(join(baseDir, files[i]!), record, opts, join(scratch, String(i)));
-      // The slot stays taken until the entry is in the archive: memory is bounded by the pool.
-      await append(i, c);
+      // A compressed entry waits in memory for its turn to be appended while the worker moves
+      // on, up to `queueLimit` bytes; past that (or when its data is on disk) the worker waits,
+      // so memory stays bounded by the pool and scratch files do not pile up.
+      const bytes = c.chunks.reduce((sum, b) => sum + b.length, 0);
+      queued += bytes;
+      const done = append(i, c).finally(() => {
+        queued -= bytes;
+      });
+      done.catch((e) => {
+        failed ??= e;
+      });
+      if (c.scratch || c.source || queued > queueLimit) await done;
     }
   };
   try {
@@ -265,6 +278,7 @@ export async function writeFastZip(
         }),
       ),
     );
+    await appending.catch(() => {});
     if (failed !== undefined) throw failed;
     const centralOffset = out.offset;
     for (const record of written) await out.write(centralHeader(record!, opts.forceZip64));
