@@ -293,7 +293,15 @@ export async function runTiers(
         if (poller && tiers.poller)
           await poller.reload(tiers.poller.targets(next, logger), next.check_interval_ms);
         rotator?.plan(next);
-        if (signer && signerTier) signer.reload(signerTier.caches(next));
+        // A signed cache a reload adds gets its signer then.
+        const nextCaches = signerTier?.caches(next);
+        if (signer && nextCaches) signer.reload(nextCaches);
+        else if (signerTier && nextCaches?.size)
+          signer = await signerTier.start({
+            bus,
+            logger: logger.child({ component: "cache-signer" }),
+            caches: nextCaches,
+          });
       },
       logger,
     );
