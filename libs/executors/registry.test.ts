@@ -34,6 +34,7 @@ describe("executor registry", () => {
       cacheDir: "/cache",
       sharedBuildsDir: false,
       locksDir: "/w/builds/docker-slots",
+      localCacheDir: "/w/cache",
     });
   });
 

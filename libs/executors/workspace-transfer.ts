@@ -10,7 +10,7 @@
 import { spawn } from "node:child_process";
 import { lstatSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
-import type { Readable, Writable } from "node:stream";
+import { PassThrough, type Readable, type Writable } from "node:stream";
 import {
   type FileSelection,
   insideProject,
@@ -70,23 +70,36 @@ export interface RemoteProjectDir {
   list(roots: readonly string[], signal: AbortSignal): Promise<RemoteEntry[]>;
   /** `git ls-files -o` in the project dir; [] when it is not a work tree. */
   untracked(signal: AbortSignal): Promise<string[]>;
-  /** A tar stream of `roots` (recursively), member names relative to the project dir. */
-  fetch(roots: readonly string[], signal: AbortSignal): Promise<Readable>;
+  /**
+   * Writes `roots` (recursively; symlinks as symlinks) under `localDir` at their relative paths,
+   * e.g. a tar stream of them through `extractTar`.
+   */
+  fetch(roots: readonly string[], localDir: string, signal: AbortSignal): Promise<void>;
   /** Extracts a tar stream (member names relative to the project dir) into the project dir. */
   push(tar: Readable, signal: AbortSignal): Promise<void>;
 }
 
-/**
- * Lists entries under the NUL-separated roots read on stdin, run with the project dir as the
- * working directory: `<type>\0<symlink target>\0<path>\0` per entry (GNU find's %y, %l, %p).
- */
-export const LIST_SCRIPT = `xargs -0 -r sh -c 'find "$@" -printf "%y\\0%l\\0%p\\0" 2>/dev/null; true' find`;
+/** Lists the entries under its arguments: `<type>\0<symlink target>\0<path>\0` each (GNU find's %y, %l, %p). */
+const FIND_SCRIPT = `find "$@" -printf "%y\\0%l\\0%p\\0" 2>/dev/null; true`;
+
+/** The listing as an argv (roots as arguments), run with the project dir as the working directory. */
+export function listCommand(roots: readonly string[]): string[] {
+  return ["sh", "-c", FIND_SCRIPT, "find", ...rootArgs(roots)];
+}
+
+/** The listing as a command line reading NUL-separated roots (`rootArgs`) on stdin. */
+export const LIST_SCRIPT = `xargs -0 -r sh -c '${FIND_SCRIPT}' find`;
 
 /** A tar of the NUL-separated roots read on stdin, on stdout (project dir as working directory). */
 export const TAR_CREATE_SCRIPT = "tar -cf - --null --no-unquote -T -";
 
 /** Extracts a tar read on stdin into the working directory, owned by whoever runs it. */
 export const TAR_EXTRACT_SCRIPT = "tar -xf - --no-same-owner --no-overwrite-dir";
+
+/** Roots as arguments or list lines: `./` first, so a name starting with `-` is no option. */
+export function rootArgs(roots: readonly string[]): string[] {
+  return roots.map((r) => (r === "." ? "." : `./${r}`));
+}
 
 export function parseListing(out: string): RemoteEntry[] {
   const parts = out.split("\0");
@@ -148,7 +161,7 @@ export function remoteWorkspace(remote: RemoteProjectDir): WorkspaceTransfer {
       const selected = await selectFiles(copy, sel, listUntracked);
       const set = new Set(selected.files);
       const fetchRoots = selected.files.filter((f) => !set.has(posix.dirname(f)));
-      if (fetchRoots.length > 0) await extractTar(await remote.fetch(fetchRoots, signal), copy, signal);
+      if (fetchRoots.length > 0) await remote.fetch(fetchRoots, copy, signal);
       return { dir: copy, listUntracked };
     },
     importDir: (stagingDir) => stagingDir,
@@ -200,12 +213,22 @@ export async function extractTar(tar: Readable, dir: string, signal: AbortSignal
   });
   const stderr: Buffer[] = [];
   proc.stderr.on("data", (c: Buffer) => stderr.push(c));
-  const done = new Promise<number>((ok, fail) => {
-    proc.on("error", fail);
-    proc.on("close", (code) => ok(code ?? -1));
+  let sourceError: Error | undefined;
+  tar.once("error", (e) => {
+    sourceError = e;
+    proc.stdin.destroy();
   });
-  await pipeInto(tar, proc.stdin);
-  const code = await done;
+  // EPIPE when tar stops reading at its end-of-archive blocks: its exit status tells.
+  proc.stdin.on("error", () => {});
+  const code = await new Promise<number>((ok, fail) => {
+    proc.on("error", fail);
+    proc.on("close", (c) => ok(c ?? -1));
+    tar.pipe(proc.stdin);
+  });
+  // Drain what tar left unread, or the source (an ssh channel) never ends and never closes.
+  tar.unpipe(proc.stdin);
+  tar.resume();
+  if (sourceError) throw new Error(`extracting into ${dir}: ${sourceError.message}`);
   if (code !== 0)
     throw new Error(`extracting into ${dir}: tar exited ${code}: ${Buffer.concat(stderr).toString().trim()}`);
 }
@@ -215,15 +238,20 @@ export function packTree(dir: string): Readable {
   const proc = spawn("tar", ["-cf", "-", "-C", dir, "--numeric-owner", "--owner=0", "--group=0", "."], {
     stdio: ["ignore", "pipe", "pipe"],
   });
+  // Read at once: Bun drops a child's output that nobody reads before the next tick, and the
+  // consumer may first await a channel (ssh) or a request (docker).
+  const out = new PassThrough();
+  proc.stdout.pipe(out, { end: false });
   const stderr: Buffer[] = [];
   proc.stderr.on("data", (c: Buffer) => stderr.push(c));
   proc.on("close", (code) => {
-    if (code !== 0)
-      proc.stdout.destroy(
+    if (code === 0) out.end();
+    else
+      out.destroy(
         new Error(`packing ${dir}: tar exited ${code}: ${Buffer.concat(stderr).toString().trim()}`),
       );
   });
-  return proc.stdout;
+  return out;
 }
 
 /** Pipes `from` into `to`, ending it; rejects when either side fails. */
@@ -232,6 +260,9 @@ export function pipeInto(from: Readable, to: Writable): Promise<void> {
     from.once("error", fail);
     to.once("error", fail);
     to.once("finish", () => ok());
+    // A consumer that stops reading before `from` ends (tar exits at its end-of-archive blocks)
+    // never finishes; its own exit status says whether that was fine.
+    to.once("close", () => ok());
     from.pipe(to);
   });
 }

@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import type { Readable, Writable } from "node:stream";
 import type { Client, ClientChannel, ConnectConfig } from "ssh2";
 import { checkHostKey } from "./known-hosts.ts";
 
@@ -91,6 +92,41 @@ export class SshConnection {
           else resolve(result);
         });
         channel.end(stdin);
+      });
+    });
+  }
+
+  /**
+   * Runs `command` on a new channel and hands back its streams, for transfers that must not be
+   * buffered (tar over the channel, with the channel's flow control): write `stdin` and end it,
+   * read `stdout`; `result` settles when the channel closes.
+   */
+  open(
+    command: string,
+  ): Promise<{ stdin: Writable; stdout: Readable; stderr: Readable; result: Promise<CommandResult> }> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) {
+        reject(new SshConnectError(this.label, "the connection is closed"));
+        return;
+      }
+      this.client.exec(command, (err: Error | undefined, channel: ClientChannel) => {
+        if (err) {
+          reject(new SshConnectError(this.label, `opening a channel: ${err.message}`));
+          return;
+        }
+        let exit: CommandResult = { code: -1 };
+        channel.on("exit", (code: number | null, signal?: string) => {
+          exit = code === null || code === undefined ? { code: -1, signal } : { code };
+        });
+        const result = new Promise<CommandResult>((done, fail) =>
+          channel.on("close", () => {
+            if (this.closed && exit.code === -1 && exit.signal === undefined)
+              fail(new SshConnectError(this.label, "the connection was lost while a command ran"));
+            else done(exit);
+          }),
+        );
+        result.catch(() => {});
+        resolve({ stdin: channel, stdout: channel, stderr: channel.stderr, result });
       });
     });
   }

@@ -19,6 +19,7 @@ import {
   type StageResult,
   type StageRun,
 } from "../executor.ts";
+import { remoteWorkspace, type WorkspaceTransfer } from "../workspace-transfer.ts";
 import {
   buildHostConfig,
   type ContainerCreateBody,
@@ -29,6 +30,7 @@ import {
   serviceHostConfig,
   shellCommand,
 } from "./container-spec.ts";
+import { DockerProjectDir } from "./docker-workspace.ts";
 import { connectEngine, type Engine, statusOf } from "./engine.ts";
 import {
   imageBaseName,
@@ -130,7 +132,9 @@ export class DockerExecutor implements Executor {
       // Docker refuses a hostname on the host's network.
       Hostname: networkMode === "host" ? undefined : this.s.hostname || undefined,
       Labels: this.labels("sandbox"),
-      HostConfig: sandboxHostConfig(this.s, { networkMode, aliases }),
+      // The builds volume too: the cache and artifact stages reach the project dir through it
+      // (docker-workspace.ts).
+      HostConfig: { ...sandboxHostConfig(this.s, { networkMode, aliases }), Binds: binds },
     });
     const podNetwork = `container:${sandboxId}`;
     this.prepared = {
@@ -586,6 +590,14 @@ export class DockerExecutor implements Executor {
     } finally {
       await container.remove({ force: true, v: true }).catch(() => {});
     }
+  }
+
+  /** Cache and artifact stages reach the project dir through the sandbox (docker-workspace.ts). */
+  workspace(projectDir: string): WorkspaceTransfer {
+    const p = this.prepared;
+    if (!p) this.fail("workspace transfer before prepare");
+    const where = `runner "${this.o.runnerName}": docker executor: job ${p.jobId}`;
+    return remoteWorkspace(new DockerProjectDir(p.engine, p.sandboxId, projectDir, where));
   }
 
   /** Removes every container and volume of this job (the cache volume stays). */

@@ -48,11 +48,20 @@ export function dockerProvider(o: { gracefulKillTimeoutMs?: number } = {}): Exec
       service_multiple_aliases: true,
       image_executor_opts: true,
       service_executor_opts: true,
+      // Cache and artifacts: the worker runs those stages through the sandbox (docker-workspace.ts).
+      cache: true,
+      fallback_cache_keys: true,
+      artifacts: true,
+      upload_multiple_artifacts: true,
+      upload_raw_artifacts: true,
+      artifacts_exclude: true,
     },
     layout: (input: LayoutInput) => ({
       buildsDir: input.buildsDir || "/builds",
       cacheDir: "/cache",
       sharedBuildsDir: false,
+      // Local cache archives stay on the worker: the cache stages run there (docker-workspace.ts).
+      localCacheDir: input.workerCacheDir,
       // Slots (CI_CONCURRENT_ID) are counted on the worker's host.
       locksDir: join(input.workerBuildsDir, "docker-slots"),
     }),

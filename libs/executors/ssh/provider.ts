@@ -58,8 +58,18 @@ export function sshProvider(o: SshProviderOptions = {}): ExecutorProvider {
     name: "ssh",
     defaultShell: "bash",
     shells: ["bash", "sh"],
-    // GitLab's ssh provider: Variables and Shared.
-    features: { variables: true, shared: true },
+    // GitLab's ssh provider: Variables and Shared; cache and artifacts: the worker runs those
+    // stages over the connection (ssh-workspace.ts).
+    features: {
+      variables: true,
+      shared: true,
+      cache: true,
+      fallback_cache_keys: true,
+      artifacts: true,
+      upload_multiple_artifacts: true,
+      upload_raw_artifacts: true,
+      artifacts_exclude: true,
+    },
     layout: (input: LayoutInput) => {
       const target = sshTarget(input.runner, o);
       const home = remoteHome(target.user);
@@ -67,6 +77,8 @@ export function sshProvider(o: SshProviderOptions = {}): ExecutorProvider {
         buildsDir: remoteDir(input.buildsDir || "builds", home),
         cacheDir: remoteDir(input.cacheDir || "cache", home),
         sharedBuildsDir: true,
+        // Local cache archives stay on the worker: the cache stages run there (ssh-workspace.ts).
+        localCacheDir: input.workerCacheDir,
         // Slots (CI_CONCURRENT_ID) are counted on the worker's host, per ssh target.
         locksDir: join(input.workerBuildsDir, "ssh-slots", `${target.user}@${target.host}_${target.port}`),
       };

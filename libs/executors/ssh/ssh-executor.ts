@@ -14,6 +14,8 @@ import {
   type StageResult,
   type StageRun,
 } from "../executor.ts";
+import { remoteWorkspace, type WorkspaceTransfer } from "../workspace-transfer.ts";
+import { SshProjectDir } from "./ssh-workspace.ts";
 
 export interface SshExecutorOptions {
   connector: SshConnector;
@@ -148,6 +150,12 @@ export class SshExecutor implements Executor {
   private async killGroup(pgid: number, sig: "TERM" | "KILL"): Promise<void> {
     if (!Number.isInteger(pgid) || pgid <= 1) return;
     await this.connection?.exec(`kill -${sig} -- -${pgid} 2>/dev/null; true`).catch(() => {});
+  }
+
+  /** Cache and artifact stages reach the project dir over the job's connection (ssh-workspace.ts). */
+  workspace(projectDir: string): WorkspaceTransfer {
+    if (!this.connection) throw new ExecutorError(`${this.where()}: workspace transfer before prepare`);
+    return remoteWorkspace(new SshProjectDir(this.connection, projectDir, this.where()));
   }
 
   async cleanup(): Promise<void> {
