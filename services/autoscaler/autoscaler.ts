@@ -85,11 +85,14 @@ export class Autoscaler {
   /** For tests and logs: how this autoscaler came to own the group. */
   restoredFrom: "kv" | "state_storage" | "nothing" | undefined;
   private readonly counters: AutoscalerCounters | undefined;
+  /** The options' settings, with the policies of the last reload. */
+  private settings: PlannerSettings;
   /** The last decision's `required` term (fleeting_taskscaler_desired_instances). */
   private desired = 0;
 
   constructor(private readonly o: AutoscalerOptions) {
     this.now = o.now ?? Date.now;
+    this.settings = o.settings;
     this.book = emptyBook(this.now());
     this.counters = o.metrics?.registry.watchInstanceGroup(o.metrics.ids, () =>
       this.isActive ? this.groupView(o.metrics!.ids) : undefined,
@@ -97,7 +100,7 @@ export class Autoscaler {
   }
 
   private groupView(ids: RunnerIds) {
-    const s = this.o.settings;
+    const s = this.settings;
     return {
       ids,
       ...groupCounts(this.book, s, this.waiting.size),
@@ -106,6 +109,11 @@ export class Autoscaler {
       maxUseCount: s.maxUseCount,
       desiredInstances: this.desired,
     };
+  }
+
+  /** The runner entry's key this autoscaler's group is named by. */
+  get groupKey(): string {
+    return this.o.groupKey;
   }
 
   get isActive(): boolean {
@@ -234,7 +242,7 @@ export class Autoscaler {
       // Without state the first Update lists only instances we cannot vouch for (fleeting: "preexisted").
       if (r.strangers.length > 0) await this.decrease(r.strangers, first ? "preexisted" : "not ours");
       for (const id of r.running) this.runReadiness(id);
-      const h = housekeeping(this.book, now, this.o.settings);
+      const h = housekeeping(this.book, now, this.settings);
       this.book = h.book;
       if (h.forgotPending > 0)
         this.log.warn(
@@ -253,7 +261,7 @@ export class Autoscaler {
           providerMaxSize: this.providerMaxSize,
           memo: this.book.memo,
         },
-        this.o.settings,
+        this.settings,
         now,
       );
       this.book = { ...this.book, memo: p.memo };
@@ -283,7 +291,7 @@ export class Autoscaler {
       this.schedule(p.nextUpdateMs);
     } catch (err) {
       this.log.error({ err: String(err) }, "autoscaler tick failed; retrying");
-      this.schedule(this.o.settings.updateIntervalWhenExpectingMs);
+      this.schedule(this.settings.updateIntervalWhenExpectingMs);
     }
   }
 
@@ -340,12 +348,12 @@ export class Autoscaler {
     if (!got) {
       const wasNew = !this.waiting.has(key);
       // A job waits for an instance at most instance_acquire_timeout, whatever it asks for.
-      this.waiting.set(key, this.now() + Math.min(waitMs, this.o.settings.instanceAcquireTimeoutMs));
+      this.waiting.set(key, this.now() + Math.min(waitMs, this.settings.instanceAcquireTimeoutMs));
       if (wasNew) this.schedule(0);
       return {
         acquired: false as const,
         reason: `no ready instance with a free slot in the group of runner "${this.o.runnerName}"`,
-        retryAfterMs: this.o.settings.updateIntervalWhenExpectingMs,
+        retryAfterMs: this.settings.updateIntervalWhenExpectingMs,
       };
     }
     this.waiting.delete(key);
@@ -353,7 +361,7 @@ export class Autoscaler {
     await this.persist();
     await this.publishCapacity();
     // The warm pool shrank: top it up soon rather than at the next update_interval.
-    this.scheduleWithin(this.o.settings.updateIntervalWhenExpectingMs);
+    this.scheduleWithin(this.settings.updateIntervalWhenExpectingMs);
     const info = await this.o.group.connectInfo(got.instanceId);
     return { acquired: true as const, instanceId: got.instanceId, connectInfo: info };
   }
@@ -364,30 +372,25 @@ export class Autoscaler {
    */
   private async healthySlot(key: string) {
     if (this.book.instances.some((i) => i.acquisitions.includes(key)))
-      return acquireSlot(this.book, key, this.o.settings);
+      return acquireSlot(this.book, key, this.settings);
     const failed = new Set<string>();
     for (;;) {
-      const got = acquireSlot(this.book, key, this.o.settings, failed);
+      const got = acquireSlot(this.book, key, this.settings, failed);
       if (!got) return undefined;
       const err = await this.o.group.heartbeat(got.instanceId).then(
         () => undefined,
         (e: unknown) => e,
       );
-      const h = recordHeartbeat(
-        this.book,
-        got.instanceId,
-        err === undefined,
-        this.o.settings.failureThreshold,
-      );
+      const h = recordHeartbeat(this.book, got.instanceId, err === undefined, this.settings.failureThreshold);
       this.book = h.book;
-      if (err === undefined) return acquireSlot(this.book, key, this.o.settings, failed);
+      if (err === undefined) return acquireSlot(this.book, key, this.settings, failed);
       failed.add(got.instanceId);
       this.counters?.task("heartbeat_failure");
       this.log.warn(
         {
           instance: got.instanceId,
           failures: h.failures,
-          failure_threshold: this.o.settings.failureThreshold,
+          failure_threshold: this.settings.failureThreshold,
           err: String(err),
         },
         h.turnedUnhealthy ? "instance heartbeat failed too often; replacing it" : "instance heartbeat failed",
@@ -405,7 +408,7 @@ export class Autoscaler {
       await this.persist();
       await this.publishCapacity();
       // A spent instance (max_use_count) goes at once.
-      if (this.o.settings.maxUseCount > 0) this.schedule(0);
+      if (this.settings.maxUseCount > 0) this.schedule(0);
     }
     return { released: r.released };
   }
@@ -453,7 +456,7 @@ export class Autoscaler {
   }
 
   private async publishCapacity(): Promise<void> {
-    const s = this.o.settings;
+    const s = this.settings;
     const c = capacityOf(this.book, s);
     await this.o.bus.publish(autoscalerCapacity, {
       groupKey: this.o.groupKey,
@@ -463,6 +466,16 @@ export class Autoscaler {
       maxSlots: s.maxInstances * s.capacityPerInstance,
       ttlMs: this.leaseTtlMs,
     });
+  }
+
+  /**
+   * A reloaded config.toml: only [[runners.autoscaler.policy]] applies at once (GitLab Runner
+   * 17.5+); the other autoscaler settings keep their start-up values, as GitLab Runner's do.
+   */
+  reloadPolicies(policies: PlannerSettings["policies"]): void {
+    this.settings = { ...this.settings, policies };
+    this.log.info({ policies: policies.length }, "autoscaler policies reloaded");
+    this.schedule(0);
   }
 
   /** The book as it stands (for tests and /debug). */
@@ -479,7 +492,7 @@ export class Autoscaler {
   async stop(): Promise<void> {
     await this.serial(async () => {
       if (this.lease?.held) {
-        const ids = shutdownRemovals(plannerViews(this.book), this.o.settings);
+        const ids = shutdownRemovals(plannerViews(this.book), this.settings);
         if (ids.length > 0) await this.deleteOnShutdown(ids);
         await this.persist().catch(() => undefined);
         await this.o.group.shutdown();
@@ -496,7 +509,7 @@ export class Autoscaler {
    * plugin still lists.
    */
   private async deleteOnShutdown(ids: string[]): Promise<void> {
-    const s = this.o.settings;
+    const s = this.settings;
     await this.decrease(ids, "delete_instances_on_shutdown");
     let left = ids;
     for (let retry = 1; retry <= s.shutdownDeletionRetries && left.length > 0; retry++) {

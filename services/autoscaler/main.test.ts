@@ -3,7 +3,7 @@ import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
 import { parseConfig } from "../../libs/config/parse-config.ts";
 import { MemoryInstanceGroup } from "../../libs/fleeting/memory-instance-group.ts";
 import { createLogger } from "../../libs/log/logger.ts";
-import { autoscaledRunners, startAutoscalerService, stateFileFor } from "./main.ts";
+import { autoscaledRunners, reloadAutoscalerPolicies, startAutoscalerService, stateFileFor } from "./main.ts";
 
 const logger = createLogger({ service: "autoscaler-test", level: "silent" });
 
@@ -92,6 +92,29 @@ describe("autoscaler service entry", () => {
       autoscalerId: "a",
     });
     expect(a!.isActive).toBe(true);
+    await a!.stop();
+    await bus.close();
+  });
+
+  test("a reloaded config.toml changes the policies at once; a bad period keeps the old ones", async () => {
+    const bus = createInprocBus({ logger });
+    const group = new MemoryInstanceGroup();
+    const [a] = await startAutoscalerService({
+      config: config("idle_count = 1"),
+      configPath: "/x/config.toml",
+      bus,
+      logger,
+      autoscalerId: "a",
+      groupFor: () => group,
+    });
+    const live = () => group.list().filter((i) => i.state !== "deleting").length;
+    expect(live()).toBe(1);
+    reloadAutoscalerPolicies([a!], config(`periods = ["9 to 5"]\nidle_count = 3`), logger);
+    await Bun.sleep(100);
+    expect(live()).toBe(1);
+    reloadAutoscalerPolicies([a!], config("idle_count = 3"), logger);
+    for (let i = 0; i < 200 && live() < 3; i++) await Bun.sleep(10);
+    expect(live()).toBe(3);
     await a!.stop();
     await bus.close();
   });

@@ -107,6 +107,33 @@ export async function startAutoscalerService(o: {
   return started;
 }
 
+/**
+ * Policies of a reloaded config.toml, to each running autoscaler whose entry is still there with
+ * [runners.autoscaler]; a bad period keeps the old policies and says which runner.
+ */
+export function reloadAutoscalerPolicies(
+  autoscalers: readonly Autoscaler[],
+  config: Config,
+  logger: Logger,
+): void {
+  const byKey = new Map(autoscaledRunners(config).map((r) => [r.runnerKey, r]));
+  for (const a of autoscalers) {
+    const runner = byKey.get(a.groupKey);
+    if (!runner) continue;
+    const { policies } = plannerSettings(runner.autoscaler!);
+    try {
+      checkPolicies(policies);
+    } catch (err) {
+      logger.error(
+        { runner: runner.name ?? runner.runnerKey, err: (err as Error).message },
+        "reloaded [[runners.autoscaler.policy]] refused; the previous policies stay",
+      );
+      continue;
+    }
+    a.reloadPolicies(policies);
+  }
+}
+
 function defaultGroupFor(runner: Runner): InstanceGroup {
   const request = {
     plugin: runner.autoscaler?.plugin ?? "",

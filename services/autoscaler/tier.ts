@@ -4,7 +4,7 @@
 
 import type { AutoscalerTier } from "../runmesh/tier-process.ts";
 import { loadAutoscalerConfig, watchAutoscalerConfig } from "./autoscaler-config.ts";
-import { autoscaledRunners, startAutoscalerService } from "./main.ts";
+import { autoscaledRunners, reloadAutoscalerPolicies, startAutoscalerService } from "./main.ts";
 import { simulateCommand } from "./simulate-command.ts";
 
 export const autoscalerTier: AutoscalerTier = {
@@ -12,5 +12,6 @@ export const autoscalerTier: AutoscalerTier = {
   configFile: { load: loadAutoscalerConfig, watch: watchAutoscalerConfig },
   start: startAutoscalerService,
   autoscaled: autoscaledRunners,
+  reloadPolicies: reloadAutoscalerPolicies,
   simulate: (args, out) => simulateCommand(args, { loadConfig: loadAutoscalerConfig, out }),
 };

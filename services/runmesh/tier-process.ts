@@ -13,7 +13,11 @@ import { createLogger, type Logger } from "../../libs/log/logger.ts";
 import { ProcessMetrics } from "../../libs/metrics/process-metrics.ts";
 import { createTracing } from "../../libs/telemetry/tracing.ts";
 import type { Autoscaler } from "../autoscaler/autoscaler.ts";
-import type { autoscaledRunners, startAutoscalerService } from "../autoscaler/main.ts";
+import type {
+  autoscaledRunners,
+  reloadAutoscalerPolicies,
+  startAutoscalerService,
+} from "../autoscaler/main.ts";
 import type { SimulateArgs } from "../autoscaler/simulate-command.ts";
 import type { signerCaches } from "../cache-signer/signed-caches.ts";
 import type { CacheSigner, startCacheSigner } from "../cache-signer/signer.ts";
@@ -74,6 +78,8 @@ export interface AutoscalerTier {
   configFile: ConfigFile;
   start: typeof startAutoscalerService;
   autoscaled: typeof autoscaledRunners;
+  /** A reloaded config.toml: [[runners.autoscaler.policy]] only, as GitLab Runner 17.5+. */
+  reloadPolicies: typeof reloadAutoscalerPolicies;
   /** `autoscaler simulate`: prints its report through `out`, returns the exit code. */
   simulate(args: SimulateArgs, out: (line: string) => void): Promise<number>;
 }
@@ -293,6 +299,8 @@ export async function runTiers(
         if (poller && tiers.poller)
           await poller.reload(tiers.poller.targets(next, logger), next.check_interval_ms);
         rotator?.plan(next);
+        if (autoscalers.length && tiers.autoscaler)
+          tiers.autoscaler.reloadPolicies(autoscalers, next, logger);
         // A signed cache a reload adds gets its signer then.
         const nextCaches = signerTier?.caches(next);
         if (signer && nextCaches) signer.reload(nextCaches);
