@@ -87,7 +87,8 @@ describe("runmesh cache-signer", () => {
     signer.kill("SIGHUP");
     await waitUntil(() => signer.lines.some((l) => l.includes('"why":"SIGHUP"')));
     expect(reloads().length).toBe(3);
-  });
+    // Three file-watch periods of 3 s each.
+  }, 60_000);
 
   test("no credential and no runner token in any line it printed", () => {
     for (const l of signer.lines)
