@@ -12,6 +12,10 @@
 // code from BUILD_EXIT_CODE_FILE; in config_exec or prepare_exec GitLab's BuildError: the job
 // fails at once as script_failure), SYSTEM_FAILURE_EXIT_CODE and anything else a system failure,
 // which prepare_executor retries after running cleanup_exec, config_exec again each time.
+// Cache and artifacts: where GitLab runs its own binary on the target through run_exec, the
+// worker runs those stages itself and moves files with transfer scripts through run_exec
+// (driver-workspace.ts, transfer-scripts.ts: base64 in the script and framed on stdout), so a
+// driver needs nothing but to run every stage's script, and the target only sh, find, tar, base64.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,6 +34,7 @@ import {
   type StageRun,
 } from "../executor.ts";
 import { minimalJobEnv } from "../shell/shell-executor.ts";
+import { remoteWorkspace, type WorkspaceTransfer } from "../workspace-transfer.ts";
 import { callDriver, type DriverOutcome } from "./driver-process.ts";
 import {
   type ConfigOutput,
@@ -40,6 +45,7 @@ import {
   type ServiceForDriver,
   startupLine,
 } from "./driver-protocol.ts";
+import { DriverProjectDir, type DriverScriptRunner } from "./driver-workspace.ts";
 
 export type CustomSettings = z.output<typeof customSchema>;
 
@@ -59,7 +65,7 @@ const SHELLS: readonly JobShell[] = ["bash", "sh"];
 
 type Phase = "config_exec" | "prepare_exec" | "run_exec" | "cleanup_exec";
 
-export class CustomExecutor implements Executor {
+export class CustomExecutor implements Executor, DriverScriptRunner {
   readonly name = "custom";
   private tmpDir?: string;
   private config: ConfigOutput = {};
@@ -68,6 +74,8 @@ export class CustomExecutor implements Executor {
   private variables: readonly { key: string; value: string }[] = [];
   private image = "";
   private services: readonly ServiceForDriver[] = [];
+  /** The job's shell, for the extension of transfer scripts (which are POSIX sh). */
+  private shell: JobShell = "bash";
   private jobResponse?: unknown;
   private jobResponseFile?: string;
   private scripts = 0;
@@ -168,6 +176,7 @@ export class CustomExecutor implements Executor {
     const s = this.o.settings;
     if (ctx.jobResponse !== undefined) this.jobResponse = ctx.jobResponse;
     if (ctx.services) this.services = ctx.services;
+    this.shell = ctx.shell;
     if (this.failedPrepare) {
       // GitLab cleans a failed attempt up (cleanup_exec) and prepares a new executor: config_exec
       // runs again. The layout the first config_exec gave stays the job's.
@@ -180,6 +189,8 @@ export class CustomExecutor implements Executor {
       await this.configure({
         jobId: ctx.jobId,
         variables: ctx.variables ?? [],
+        image: ctx.image?.name && ctx.expand ? ctx.expand(ctx.image.name) : ctx.image?.name,
+        services: ctx.services,
         signal: ctx.signal,
         jobResponse: ctx.jobResponse,
       }).catch(() => {});
@@ -212,13 +223,66 @@ export class CustomExecutor implements Executor {
     this.check("prepare_exec", outcome);
   }
 
-  async run(stage: StageRun, io: StageIO, signal: AbortSignal): Promise<StageResult> {
-    const s = this.o.settings;
+  /** A fresh dir for one run_exec call's script and BUILD_EXIT_CODE_FILE. */
+  private async scriptFiles(shell: JobShell) {
     const tmp = await this.ensureTmpDir();
     const dir = join(tmp, `script${++this.scripts}`);
     await mkdir(dir, { mode: 0o700 });
-    const scriptFile = join(dir, `script.${stage.shell === "bash" ? "bash" : "sh"}`);
-    const exitCodeFile = join(dir, "exit_code");
+    return {
+      dir,
+      scriptFile: join(dir, `script.${shell === "bash" ? "bash" : "sh"}`),
+      exitCodeFile: join(dir, "exit_code"),
+    };
+  }
+
+  /**
+   * The cache and artifact stages' view of the project dir: transfer scripts through run_exec
+   * (driver-workspace.ts, transfer-scripts.ts).
+   */
+  workspace(projectDir: string): WorkspaceTransfer {
+    return remoteWorkspace(new DriverProjectDir(this, projectDir, this.where("run_exec")));
+  }
+
+  /** DriverScriptRunner: one transfer script through run_exec; anything but exit 0 rejects. */
+  async runScript(
+    stage: string,
+    write: (path: string) => Promise<void>,
+    onStdout: (chunk: Uint8Array) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const s = this.o.settings;
+    const { dir, scriptFile, exitCodeFile } = await this.scriptFiles(this.shell);
+    try {
+      await write(scriptFile);
+      let stderr = "";
+      const outcome = await this.call(
+        "run_exec",
+        s.run_exec ?? "",
+        [...(s.run_args ?? []), scriptFile, stage],
+        {
+          signal,
+          onStdout,
+          onStderr: (c) => {
+            stderr = (stderr + Buffer.from(c).toString("utf8")).slice(-2000);
+          },
+          buildExitCodeFile: exitCodeFile,
+        },
+      );
+      const where = `${this.where("run_exec")} for stage ${stage}`;
+      if (outcome.kind !== "exited")
+        throw new ExecutorError(`${where}: stopped, the job was canceled or aborted`);
+      if (outcome.code !== 0)
+        throw new ExecutorError(
+          `${where}: exited ${outcome.code}${stderr.trim() ? `: ${stderr.trim()}` : ""}`,
+        );
+    } finally {
+      await rm(dir, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
+  async run(stage: StageRun, io: StageIO, signal: AbortSignal): Promise<StageResult> {
+    const s = this.o.settings;
+    const { dir, scriptFile, exitCodeFile } = await this.scriptFiles(stage.shell);
     await writeFile(scriptFile, stage.script, { mode: 0o700 });
     const stageName = runExecStageName(stage.stage);
     if (stageName !== stage.stage)

@@ -257,4 +257,42 @@ describe("custom executor jobs", () => {
       events.some((e) => e.level === "warn" && e.msg.includes("'build_script' stage will be replaced")),
     ).toBe(true);
   }, 60_000);
+
+  test("a driver that skips the transfer stages is told apart from an empty result: the cache warns, naming the stage", async () => {
+    const { result, log } = await runCustomJob(
+      dockerPayload(
+        {
+          steps: script(["mkdir -p .deps && echo x > .deps/lib"]),
+          cache: [{ key: "skipped", paths: [".deps"], policy: "push", when: "on_success" }],
+        },
+        20,
+      ),
+      { run_exec: localRun('case "$2" in workspace_*) exit 0;; esac') },
+    );
+    // GitLab: a cache failure is a warning, the job goes on.
+    expect(result.state).toBe("success");
+    expect(log).toContain(
+      'runner "custom-1": [runners.custom] run_exec for stage workspace_list exited 0 without running the transfer script',
+    );
+    expect(log).toContain("Failed to create cache");
+  }, 60_000);
+
+  test("a cache saved through run_exec is restored into a fresh builds dir by the next job", async () => {
+    const cache = [{ key: "round-trip", paths: [".deps"], policy: "pull-push", when: "on_success" }];
+    // A fresh builds dir per job (config_exec), so only the cache can carry the file over.
+    const config = driver(`echo "{\\"builds_dir\\":\\"${dir}/fresh/$CUSTOM_ENV_CI_JOB_ID\\"}"`);
+    const saved = await runCustomJob(
+      dockerPayload({ steps: script(["mkdir -p .deps && echo saved-by-21 > .deps/lib"]), cache }, 21),
+      { config_exec: config, run_exec: localRun() },
+    );
+    expect(saved.result.state).toBe("success");
+    expect(saved.log).toContain("Created cache");
+    const restored = await runCustomJob(dockerPayload({ steps: script(["cat .deps/lib"]), cache }, 22), {
+      config_exec: config,
+      run_exec: localRun(),
+    });
+    expect(restored.result.state).toBe("success");
+    expect(restored.log).toContain("Successfully extracted cache");
+    expect(restored.log).toContain("saved-by-21\n");
+  }, 60_000);
 });

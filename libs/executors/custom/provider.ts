@@ -12,13 +12,25 @@ export function customProvider(o: { tmpRoot?: string } = {}): ExecutorProvider {
     name: "custom",
     defaultShell: "bash",
     shells: ["bash", "sh"],
-    // GitLab's custom provider: Variables and Shared.
-    features: { variables: true, shared: true },
+    // GitLab's custom provider: Variables and Shared; cache and artifacts through the driver's
+    // run_exec (driver-workspace.ts), the worker archiving and uploading.
+    features: {
+      variables: true,
+      shared: true,
+      cache: true,
+      fallback_cache_keys: true,
+      artifacts: true,
+      upload_multiple_artifacts: true,
+      upload_raw_artifacts: true,
+      artifacts_exclude: true,
+    },
     layout: (input: LayoutInput) => ({
       // No default: a custom runner without builds_dir relies on config_exec to print one.
       buildsDir: input.buildsDir ?? "",
       cacheDir: input.cacheDir ?? "",
       sharedBuildsDir: false,
+      // Local cache archives stay on the worker, which runs the cache stages (driver-workspace.ts).
+      localCacheDir: input.workerCacheDir,
       locksDir: join(input.workerBuildsDir, "custom-slots"),
     }),
     create: (ctx) =>
