@@ -279,18 +279,30 @@ describe("custom executor jobs", () => {
 
   test("a cache saved through run_exec is restored into a fresh builds dir by the next job", async () => {
     const cache = [{ key: "round-trip", paths: [".deps"], policy: "pull-push", when: "on_success" }];
-    // A fresh builds dir per job (config_exec), so only the cache can carry the file over.
-    const config = driver(`echo "{\\"builds_dir\\":\\"${dir}/fresh/$CUSTOM_ENV_CI_JOB_ID\\"}"`);
+    // A fresh builds dir per job (config_exec, the id from JOB_RESPONSE_FILE: this payload has no
+    // CI_JOB_ID variable), so only the cache can carry the file over.
+    const config = driver(`echo "{\\"builds_dir\\":\\"${dir}/fresh/$(jq .id "$JOB_RESPONSE_FILE")\\"}"`);
     const saved = await runCustomJob(
-      dockerPayload({ steps: script(["mkdir -p .deps && echo saved-by-21 > .deps/lib"]), cache }, 21),
+      dockerPayload(
+        {
+          steps: script(["mkdir -p .deps && echo saved-by-21 > .deps/lib && ln -s /etc/passwd .deps/out"]),
+          cache,
+        },
+        21,
+      ),
       { config_exec: config, run_exec: localRun() },
     );
     expect(saved.result.state).toBe("success");
     expect(saved.log).toContain("Created cache");
-    const restored = await runCustomJob(dockerPayload({ steps: script(["cat .deps/lib"]), cache }, 22), {
-      config_exec: config,
-      run_exec: localRun(),
-    });
+    // A symlink pointing out of the project dir on the driver's side is refused, as on shell.
+    expect(saved.log).toContain(".deps/out: symlink points outside the project directory");
+    const restored = await runCustomJob(
+      dockerPayload({ steps: script(["cat .deps/lib", "test ! -e .deps/out"]), cache }, 22),
+      {
+        config_exec: config,
+        run_exec: localRun(),
+      },
+    );
     expect(restored.result.state).toBe("success");
     expect(restored.log).toContain("Successfully extracted cache");
     expect(restored.log).toContain("saved-by-21\n");
