@@ -9,8 +9,9 @@
 import { existsSync, lstatSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type FileSelection, selectFiles } from "../artifacts/artifact-files.ts";
-import { extractZip, writeZip } from "../artifacts/zip-archive.ts";
-import { archiveFormatOfFile, extractTarZstd, writeTarZstd } from "./tar-zstd.ts";
+import { extractArchive } from "../artifacts/extract-archive.ts";
+import { writeTarZstd } from "../artifacts/tar-zstd.ts";
+import { writeZip } from "../artifacts/zip-archive.ts";
 
 export function localCacheFile(cacheDir: string, projectPath: string, key: string): string {
   return join(cacheDir, projectPath, key, "cache.zip");
@@ -94,13 +95,8 @@ export async function restoreLocalCache(file: string, projectDir: string, log: C
     return false;
   }
   try {
-    const format = archiveFormatOfFile(file);
-    if (format === "gzip") {
-      log.warning(`"${format}" format: unsupported archive format`);
-      return false;
-    }
-    const result =
-      format === "tarzstd" ? await extractTarZstd(file, projectDir) : await extractZip(file, projectDir);
+    // zip or tar.zst, told by the first bytes; a gzip archive is refused (it throws).
+    const result = await extractArchive(file, projectDir);
     for (const w of result.warnings) log.warning(w);
     return true;
   } catch (e) {
