@@ -153,6 +153,8 @@ async function startRunmesh(mode: Contestant): Promise<RunmeshSetup> {
       url: coordinator.url,
       concurrent: CONCURRENT,
       checkInterval: 3,
+      // The shipped defaults, not the test harness's fast 200 ms heartbeat.
+      mesh: { heartbeat_interval: "1s", worker_lost_after: "5s" },
       runners: [{ name: "versus", token: TOKEN, requestConcurrency: Math.min(4, CONCURRENT) }],
     }),
   );
