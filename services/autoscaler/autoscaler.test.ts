@@ -167,6 +167,33 @@ describe("autoscaler service (in-process bus)", () => {
     await bus.close();
   });
 
+  test("instance_acquire_timeout: a job waiting for an instance stops counting as demand after it, whatever it asked for", async () => {
+    const bus = createInprocBus({ logger });
+    let view: (() => { tasks: Record<string, number> } | undefined) | undefined;
+    const a = autoscaler({
+      bus,
+      // Instances that never finish booting: the job keeps waiting.
+      group: new MemoryInstanceGroup({ createDelayMs: 3_600_000 }),
+      settings: settings({ instance_acquire_timeout: "300ms" }),
+      metrics: {
+        registry: {
+          watchInstanceGroup: (_ids, v) => {
+            view = v;
+            return { scaled: () => {}, task: () => {} };
+          },
+        },
+        ids: { runner: "r", runnerName: "auto", systemId: "" },
+      },
+    });
+    await a.start();
+    const got = await bus.request(autoscalerAcquireRpc("g1"), { key: "job-1", waitMs: 3_600_000 });
+    expect(got.acquired).toBe(false);
+    expect(view!()!.tasks.pending).toBe(1);
+    await until("the wait is over", () => view!()!.tasks.pending === 0);
+    await a.stop();
+    await bus.close();
+  });
+
   test("every scaling decision is logged with the formula's terms, under the runner's name", async () => {
     const bus = createInprocBus({ logger });
     const lines: Record<string, unknown>[] = [];

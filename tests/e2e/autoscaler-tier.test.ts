@@ -3,7 +3,7 @@
 // SIGTERM. Its errors as a user meets them: no NATS, and `runmesh run` with a plugin this runmesh
 // does not host. `runmesh autoscaler simulate` replays a small trace and prints its figures.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Bus } from "../../libs/bus/bus.ts";
@@ -110,6 +110,43 @@ describe("runmesh autoscaler", () => {
       'runner "fleet": [runners.autoscaler] plugin = "aws:latest": no such instance group in this runmesh',
     );
   }, 30_000);
+
+  test("runmesh run: the autoscaler runs in the process and keeps its book in state_storage beside config.toml", async () => {
+    const work = await mkdtemp(join(dir, "run-"));
+    const path = join(work, "config.toml");
+    await writeFile(
+      path,
+      config("memory", "[runners.autoscaler.state_storage]\nenabled = true").replace(
+        "https://gitlab.example.com",
+        "http://127.0.0.1:9",
+      ),
+    );
+    const p = spawnRunmesh(["run", "--config", path, "--working-directory", work], {
+      env: { RUNMESH_NATS_URL: "" },
+    });
+    try {
+      await p.waitFor("autoscaler active for the instance group");
+      const file = join(work, ".taskscaler");
+      const deadline = Date.now() + 20_000;
+      let book: { instances: { state: string }[] } = { instances: [] };
+      while (Date.now() < deadline) {
+        const dirs = await readdir(file).catch(() => [] as string[]);
+        // The directory comes before the file's first write (written beside it, then renamed).
+        const text =
+          dirs.length === 1
+            ? await readFile(join(file, dirs[0]!, "instances.json"), "utf8").catch(() => "")
+            : "";
+        if (text) book = JSON.parse(text);
+        if (book.instances.filter((i) => i.state === "ready").length === 2) break;
+        await Bun.sleep(50);
+      }
+      expect(book.instances.map((i) => i.state)).toEqual(["ready", "ready"]);
+      p.kill("SIGTERM");
+      expect(await p.exited).toBe(0);
+    } finally {
+      p.kill("SIGKILL");
+    }
+  }, 60_000);
 
   test("simulate: prints instance-minutes, idle cost and pickup latency for a trace", async () => {
     const path = join(dir, "simulate.toml");
