@@ -209,6 +209,23 @@ describe("each verb takes its own options only", () => {
   });
 });
 
+describe("a verb of two words", () => {
+  test("`autoscaler simulate` takes its own options; `autoscaler` alone is the tier", () => {
+    const sim = options(["autoscaler", "simulate", "--trace", "a.csv", "-c", "/c.toml", "--boot", "30"]);
+    expect([sim.verb.name, sim.options]).toEqual([
+      "autoscaler simulate",
+      { trace: "a.csv", config: "/c.toml", boot: "30" },
+    ]);
+    const tier = options(["autoscaler", "--nats", "nats://n:4222"]);
+    expect([tier.verb.name, tier.options.nats]).toEqual(["autoscaler", "nats://n:4222"]);
+    expect(refusal(["autoscaler", "--trace", "a.csv"])).toContain("--trace is not an option of autoscaler");
+    // The per-tier binary: `runmesh-autoscaler -l debug simulate --trace a.csv`.
+    expect(options(tierArgv("autoscaler", ["-l", "debug", "simulate", "--trace", "a.csv"])).verb.name).toBe(
+      "autoscaler simulate",
+    );
+  });
+});
+
 describe("help, version, defaults", () => {
   test.each([[[]], [["--help"]], [["-h"]], [["help"]]])("%p shows the app help", (argv) => {
     const r = parse(argv);
