@@ -76,6 +76,9 @@ export interface CreateContext {
 export interface RunnerEntrySettings {
   name?: string;
   short_token?: string;
+  /** As written in config.toml (the ssh executor resolves them on its host). */
+  builds_dir?: string;
+  cache_dir?: string;
   docker?: z.output<typeof dockerSchema>;
   ssh?: z.output<typeof sshSchema>;
   custom?: z.output<typeof customSchema>;

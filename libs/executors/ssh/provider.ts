@@ -1,9 +1,10 @@
 // The ssh executor's provider (GitLab Runner's executors/ssh): jobs run on the [runners.ssh] host
 // as its user, in a builds dir shared by every job of that user (`builds` under the login
 // directory unless builds_dir says otherwise; GitLab writes `$PWD/builds`), so project dirs carry
-// the short token and concurrency ids. The login directory is taken as /root for root and
-// /home/<user> otherwise; a host with other homes sets builds_dir (a relative or `~/` one is
-// placed under that same directory). One connector per worker: one connection per host.
+// the short token and concurrency ids. The login directory is read from the host before the job
+// is placed (the executor's configure: `pwd` of a session); /root for root and /home/<user>
+// otherwise only when the host cannot be asked (prepare then fails with the reason). A relative
+// or `~/` builds_dir / cache_dir goes under it. One connector per worker: one connection per host.
 import { join, posix } from "node:path";
 import { SshConnector, type SshTarget } from "../../ssh/connector.ts";
 import type { ExecutorProvider, LayoutInput, RunnerEntrySettings } from "../provider.ts";
@@ -38,7 +39,7 @@ export function sshTarget(runner: RunnerEntrySettings | undefined, o: SshProvide
   };
 }
 
-/** The remote login directory runmesh assumes for `user`. */
+/** The remote login directory runmesh assumes for `user` until the host says (SshExecutor.configure). */
 export function remoteHome(user: string): string {
   return user === "root" ? "/root" : `/home/${user}`;
 }
@@ -88,6 +89,8 @@ export function sshProvider(o: SshProviderOptions = {}): ExecutorProvider {
         connector,
         target: sshTarget(ctx.runner, o),
         runnerName: ctx.runner?.name ?? "",
+        buildsDir: ctx.runner?.builds_dir || "builds",
+        cacheDir: ctx.runner?.cache_dir || "cache",
         gracefulKillTimeoutMs: o.gracefulKillTimeoutMs,
         forceKillTimeoutMs: o.forceKillTimeoutMs,
       }),

@@ -104,6 +104,48 @@ describe.skipIf(missing !== undefined)(`ssh executor on a real sshd (needs sshd:
     await sshd?.stop();
   });
 
+  test("builds_dir and cache_dir go under the login directory the host reports, not /home/<user>", async () => {
+    const user = "runmesh-ssh-home";
+    const home = "/var/lib/runmesh-ssh-home";
+    if (spawnSync("id", ["-u", user]).status !== 0)
+      spawnSync("useradd", ["-m", "-d", home, "-s", "/bin/bash", user]);
+    spawnSync("chpasswd", [], { input: `${user}:${sshd.password}\n` });
+    spawnSync("rm", ["-f", `${home}/.bash_logout`]);
+    const target = { host: sshd.host, port: sshd.port, user, password: sshd.password };
+    const e = new SshExecutor({
+      connector,
+      runnerName: "ssh-test",
+      target: { ...target, strictHostKeyChecking: true, knownHostsFile: sshd.knownHostsFile },
+      buildsDir: "b",
+      cacheDir: "~/c",
+    });
+    expect(await e.configure()).toEqual({ buildsDir: `${home}/b`, cacheDir: `${home}/c` });
+    // What the provider assumes until the host is asked.
+    const assumed = sshProvider().layout({
+      workerBuildsDir: "/w/builds",
+      workerCacheDir: "/w/cache",
+      runner: {
+        ssh: { user, host: sshd.host, port: String(sshd.port), disable_strict_host_key_checking: true },
+      },
+    });
+    expect(assumed.buildsDir).toBe(`/home/${user}/builds`);
+  });
+
+  test("an unreachable host leaves the layout to prepare, which names the failure", async () => {
+    const e = new SshExecutor({
+      connector,
+      runnerName: "ssh-test",
+      target: {
+        host: "127.0.0.1",
+        port: 1,
+        user: "nobody",
+        strictHostKeyChecking: false,
+        connectTimeoutMs: 2000,
+      },
+    });
+    expect(await e.configure()).toBeUndefined();
+  });
+
   test("prepare creates builds_dir on the host and says so", async () => {
     const lines: string[] = [];
     const dir = `/home/${sshd.user}/nested-${process.pid}/builds`;

@@ -9,12 +9,14 @@ import type { SshConnection, SshConnector, SshTarget } from "../../ssh/connector
 import {
   type Executor,
   ExecutorError,
+  type LayoutOverride,
   type PrepareContext,
   type StageIO,
   type StageResult,
   type StageRun,
 } from "../executor.ts";
 import { remoteWorkspace, type WorkspaceTransfer } from "../workspace-transfer.ts";
+import { remoteDir } from "./provider.ts";
 import { SshProjectDir } from "./ssh-workspace.ts";
 
 export interface SshExecutorOptions {
@@ -22,6 +24,9 @@ export interface SshExecutorOptions {
   target: SshTarget;
   /** Names the runner entry in errors. */
   runnerName: string;
+  /** builds_dir / cache_dir as configured (default "builds" / "cache"), resolved on the host. */
+  buildsDir?: string;
+  cacheDir?: string;
   gracefulKillTimeoutMs?: number;
   forceKillTimeoutMs?: number;
 }
@@ -42,6 +47,9 @@ export function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'"'"'`)}'`;
 }
 
+/** The login directory of each pooled connection's user, asked once per connection. */
+const loginDirs = new WeakMap<SshConnection, string>();
+
 export class SshExecutor implements Executor {
   readonly name = "ssh";
   private connection?: SshConnection;
@@ -52,6 +60,27 @@ export class SshExecutor implements Executor {
   private where(): string {
     const t = this.o.target;
     return `runner "${this.o.runnerName}": [runners.ssh] ${t.user}@${t.host}:${t.port}`;
+  }
+
+  /**
+   * The builds and cache dirs under the user's login directory as the host has it (`pwd` of a
+   * session, where sshd starts it), not as assumed from the user name. Undefined when the host
+   * cannot be reached: prepare reports that.
+   */
+  async configure(): Promise<LayoutOverride | undefined> {
+    const connection = await this.o.connector.connect(this.o.target).catch(() => undefined);
+    if (!connection) return undefined;
+    let home = loginDirs.get(connection);
+    if (home === undefined) {
+      const r = await connection.output("pwd").catch(() => undefined);
+      if (r?.code !== 0 || !r.stdout.trim().startsWith("/")) return undefined;
+      home = r.stdout.trim();
+      loginDirs.set(connection, home);
+    }
+    return {
+      buildsDir: remoteDir(this.o.buildsDir || "builds", home),
+      cacheDir: remoteDir(this.o.cacheDir || "cache", home),
+    };
   }
 
   async prepare(ctx: PrepareContext): Promise<void> {
