@@ -22,6 +22,10 @@ test: setup
 build:
     {{bun}} scripts/build.ts
 
+# Images for compose.yaml (runmesh:local, runmesh-nats:local), built offline on a debootstrap base
+image: build
+    {{bun}} deploy/image/build-images.ts
+
 # Benchmarks: pickup latency and throughput, in-process and over NATS
 bench:
     {{bun}} bench/pickup.ts
