@@ -1,5 +1,6 @@
 // The SSH connector against a real OpenSSH sshd on a loopback port (tests/infra/sshd.ts):
-// key and password authentication, GitLab's strict host key checking, one connection per target.
+// key and password authentication, GitLab's strict host key checking, one connection per target,
+// keepalives that drop a connection whose peer went quiet (through a relay that stops forwarding).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Sshd, sshdMissing, startSshd } from "../../tests/infra/sshd.ts";
 import { SshConnectError, SshConnector, type SshTarget } from "./connector.ts";
@@ -100,6 +101,37 @@ describe.skipIf(missing !== undefined)(`ssh connector (needs sshd: ${missing ?? 
     await pool.close();
   });
 
+  test("keepalives drop a connection whose peer stops answering: the running command fails, the pool forgets it", async () => {
+    const relay = await freezableRelay(sshd.port);
+    const pool = new SshConnector();
+    try {
+      const c = await pool.connect(
+        target({
+          port: relay.port,
+          password: sshd.password,
+          strictHostKeyChecking: false,
+          keepaliveIntervalMs: 200,
+        }),
+      );
+      // Answered keepalives keep an idle connection: more than keepaliveCountMax intervals pass.
+      await Bun.sleep(1200);
+      expect([c.isOpen, (await c.output("echo alive")).stdout.trim()]).toEqual([true, "alive"]);
+      const running = c.exec("sleep 600").then(
+        () => "finished",
+        (e: Error) => e,
+      );
+      await Bun.sleep(200);
+      relay.freeze();
+      const outcome = await running;
+      expect(outcome).toBeInstanceOf(SshConnectError);
+      expect(String((outcome as Error).message)).toContain("the connection was lost while a command ran");
+      expect([c.isOpen, pool.size]).toEqual([false, 0]);
+    } finally {
+      await pool.close();
+      relay.close();
+    }
+  }, 20_000);
+
   test("one connection per target, commands on concurrent channels of it", async () => {
     const pool = new SshConnector();
     const t = target({ identityFile: sshd.identityFile });
@@ -120,3 +152,34 @@ describe.skipIf(missing !== undefined)(`ssh connector (needs sshd: ${missing ?? 
     await pool.close();
   });
 });
+
+/** A TCP relay to the sshd that, once frozen, silently drops every byte both ways: a peer gone quiet. */
+async function freezableRelay(port: number): Promise<{ port: number; freeze(): void; close(): void }> {
+  const { createServer, connect } = await import("node:net");
+  let frozen = false;
+  const sockets: import("node:net").Socket[] = [];
+  const server = createServer((client) => {
+    const upstream = connect(port, "127.0.0.1");
+    sockets.push(client, upstream);
+    client.on("data", (d) => frozen || upstream.write(d));
+    upstream.on("data", (d) => frozen || client.write(d));
+    for (const [a, b] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      a.on("error", () => {});
+      a.on("close", () => b.destroy());
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as { port: number }).port,
+    freeze: () => {
+      frozen = true;
+    },
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
