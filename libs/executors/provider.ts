@@ -5,6 +5,8 @@
 // registry of providers (registry.ts); adding an executor is a folder with its provider in it,
 // plus one line in the registry's built-in list.
 import type { z } from "zod";
+import type { Bus } from "../bus/bus.ts";
+import type { autoscalerSettingsSchema } from "../config/autoscaler-section.ts";
 import type { customSchema, dockerSchema, sshSchema } from "../config/executor-sections.ts";
 import type { FeatureKey } from "../gitlab/runner-info.ts";
 import type { Logger } from "../log/logger.ts";
@@ -60,6 +62,8 @@ export interface WorkerExecutorOptions {
   workerId?: string;
   /** The worker's data dir: executors keep what must survive a restart under it. */
   dataDir?: string;
+  /** The worker's bus: the instance executors ask the autoscaler tier for an instance over it. */
+  bus?: Bus;
 }
 
 export interface CreateContext {
@@ -70,6 +74,8 @@ export interface CreateContext {
   runner?: RunnerEntrySettings;
   /** The runner's log for this job (its id and runner on every line), not the job log. */
   log?: Logger;
+  /** The job's mesh key and its runner entry's key (the autoscaler's acquisition and group keys). */
+  job?: { key: string; runnerKey: string };
 }
 
 /** What an executor may read of its runner entry: its name, short token and executor tables. */
@@ -82,6 +88,8 @@ export interface RunnerEntrySettings {
   docker?: z.output<typeof dockerSchema>;
   ssh?: z.output<typeof sshSchema>;
   custom?: z.output<typeof customSchema>;
+  /** [runners.autoscaler] without plugin_config (the instance executors). */
+  autoscaler?: z.output<typeof autoscalerSettingsSchema>;
 }
 
 export interface AcquireContext {

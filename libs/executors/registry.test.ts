@@ -22,7 +22,27 @@ describe("executor registry", () => {
       upload_raw_artifacts: true,
       artifacts_exclude: true,
     });
-    expect(builtinExecutors().names()).toEqual(["shell", "docker", "ssh", "custom"]);
+    expect(builtinExecutors().names()).toEqual(["shell", "docker", "ssh", "custom", "instance"]);
+  });
+
+  test("the instance executor runs on acquired instances with the ssh executor's shells and features", () => {
+    const instance = builtinExecutors().get("instance");
+    const ssh = builtinExecutors().get("ssh");
+    expect(instance?.features).toEqual(ssh!.features);
+    expect(instance?.shells).toEqual(ssh!.shells);
+    expect(
+      instance?.layout({
+        workerBuildsDir: "/w/builds",
+        workerCacheDir: "/w/cache",
+        runner: { short_token: "abc", autoscaler: { connector_config: { username: "ci" } } as never },
+      }),
+    ).toEqual({
+      buildsDir: "/home/ci/builds",
+      cacheDir: "/home/ci/cache",
+      sharedBuildsDir: true,
+      localCacheDir: "/w/cache",
+      locksDir: "/w/builds/instance-slots/abc",
+    });
   });
 
   test("the docker executor turns on image and services, builds in a /builds of its own", () => {
@@ -61,7 +81,7 @@ describe("executor registry", () => {
   test("with() adds a provider without touching the original; a name registered twice is refused", () => {
     const base = builtinExecutors();
     const more = base.with(fake("plug-in"));
-    expect(more.names()).toEqual(["shell", "docker", "ssh", "custom", "plug-in"]);
+    expect(more.names()).toEqual(["shell", "docker", "ssh", "custom", "instance", "plug-in"]);
     expect(base.get("plug-in")).toBeUndefined();
     expect(() => base.with(fake("shell"))).toThrow('executor "shell" is registered twice');
   });

@@ -4,6 +4,7 @@
 // rather than running a `docker` job in the host shell.
 import { customProvider } from "./custom/provider.ts";
 import { dockerProvider } from "./docker/provider.ts";
+import { instanceProvider } from "./instance/provider.ts";
 import type { ExecutorProvider } from "./provider.ts";
 import { shellProvider } from "./shell/provider.ts";
 import { sshProvider } from "./ssh/provider.ts";
@@ -56,5 +57,11 @@ export class ExecutorRegistry {
 
 /** The executors runmesh ships. A new executor adds its provider here, from its own folder. */
 export function builtinExecutors(): ExecutorRegistry {
-  return new ExecutorRegistry([shellProvider, dockerProvider(), sshProvider(), customProvider()]);
+  return new ExecutorRegistry([
+    shellProvider,
+    dockerProvider(),
+    sshProvider(),
+    customProvider(),
+    instanceProvider(),
+  ]);
 }

@@ -170,6 +170,7 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
       systemId: job.systemId,
       runnerName: job.runnerName,
       runner: job.runner,
+      job: { key: job.jobKey, runnerKey: job.runnerKey },
       cacheUrls: deps.cacheUrls?.(job),
     });
     const state = interruptReason ? "failed" : result.state;
@@ -200,6 +201,7 @@ async function runOnExecutor(
     systemId: string;
     runnerName: string;
     runner: RunnerEntrySettings;
+    job: { key: string; runnerKey: string };
     cacheUrls?: CacheUrlSource;
   },
 ): Promise<JobResult> {
@@ -227,6 +229,7 @@ async function runOnExecutor(
       instance,
       runner: o.runner,
       log: h.log,
+      job: o.job,
     });
     return await runJob({
       plan: await configured(

@@ -92,7 +92,8 @@ export async function startWorkerService(o: WorkerServiceOptions): Promise<Execu
     workerId: o.workerId,
     slots: o.mesh.worker_slots,
     executors,
-    executorOptions,
+    // The instance executors ask the autoscaler tier for instances over the worker's bus.
+    executorOptions: { ...executorOptions, bus: m.bus },
     heartbeatIntervalMs: o.mesh.heartbeat_interval_ms,
     // With metrics, each job's PUTs and PATCHes count in gitlab_runner_api_request_statuses_total.
     clientFor: metrics

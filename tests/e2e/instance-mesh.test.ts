@@ -1,0 +1,196 @@
+// The instance executor end to end (issue 15): a runner entry with executor = "instance" and
+// [runners.autoscaler] plugin "docker" (the built-in fleeting plugin, a separate process through
+// the go-plugin host) behind the autoscaler tier, with the scheduler, a worker and the poller on
+// one bus, against the test coordinator. Jobs queued with no instance → the autoscaler creates
+// containers-as-instances (sshd on the host network, one loopback port each, on a private
+// dockerd) → each job runs on one over SSH (it sees the instance's own files and its sshd port)
+// → the instance is released, and max_use_count = 1 retires it.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
+import { parseConfig } from "../../libs/config/index.ts";
+import { PluginProcessGroup } from "../../libs/fleeting/plugin-process-group.ts";
+import { createLogger } from "../../libs/log/logger.ts";
+import type { Autoscaler } from "../../services/autoscaler/autoscaler.ts";
+import { startAutoscalerService } from "../../services/autoscaler/main.ts";
+import { startWorkerService } from "../../services/executor-worker/main.ts";
+import type { ExecutorWorker } from "../../services/executor-worker/worker.ts";
+import { startPollerService } from "../../services/poller/main.ts";
+import type { Poller } from "../../services/poller/poller.ts";
+import { startSchedulerService } from "../../services/scheduler/main.ts";
+import type { Scheduler } from "../../services/scheduler/scheduler.ts";
+import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
+import { type Dockerd, engineAvailable, startDockerd } from "../infra/dockerd.ts";
+import { buildSshdImage, SSHD_IMAGE, sshdImageMissing } from "../infra/sshd-image.ts";
+
+const ROOT = resolve(import.meta.dir, "../..");
+const TOKEN = "glrt-instance-mesh-0123456789";
+const GROUP = "instance-e2e";
+const missing = !engineAvailable ? "needs root and dockerd" : sshdImageMissing();
+const root = mkdtempSync(join(tmpdir(), "runmesh-instance-mesh-"));
+const logs: string[] = [];
+let d: Dockerd;
+let coordinator: Coordinator;
+let autoscalers: Autoscaler[] = [];
+let scheduler: Scheduler;
+let worker: ExecutorWorker;
+let poller: Poller;
+
+/** The group's containers: name and sshd port. */
+function instances(): { name: string; port: number }[] {
+  const out = d.cli([
+    "ps",
+    "-a",
+    "--filter",
+    `label=runmesh.fleeting.group=${GROUP}`,
+    "--format",
+    '{{.Names}} {{.Label "runmesh.fleeting.port"}}',
+  ]);
+  return out
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => {
+      const [name, port] = l.trim().split(" ");
+      return { name: name!, port: Number(port) };
+    });
+}
+
+beforeAll(async () => {
+  if (missing) return;
+  d = await startDockerd();
+  await buildSshdImage(d);
+  coordinator = await startCoordinator({ longPollMs: 1000, traceUpdateIntervalS: 1 });
+  coordinator.registerRunner(TOKEN);
+  const toml = [
+    "concurrent = 4",
+    "check_interval = 1",
+    "[mesh]",
+    'heartbeat_interval = "200ms"',
+    'worker_lost_after = "4s"',
+    `data_dir = ${JSON.stringify(join(root, "data"))}`,
+    "[[runners]]",
+    'name = "on-instances"',
+    `url = "${coordinator.url}"`,
+    `token = "${TOKEN}"`,
+    'executor = "instance"',
+    // The instances are busybox with sshd: no bash.
+    'shell = "sh"',
+    "[runners.autoscaler]",
+    'plugin = "docker"',
+    "capacity_per_instance = 1",
+    "max_use_count = 1",
+    "max_instances = 2",
+    'update_interval = "200ms"',
+    'update_interval_when_expecting = "100ms"',
+    'instance_acquire_timeout = "60s"',
+    "delete_instances_on_shutdown = true",
+    "[runners.autoscaler.plugin_config]",
+    `docker_host = ${JSON.stringify(d.host)}`,
+    `image = "${SSHD_IMAGE}"`,
+    `name = "${GROUP}"`,
+    "max_size = 2",
+    'port_range = "42400-42499"',
+    "[[runners.autoscaler.policy]]",
+    "idle_count = 0",
+    'idle_time = "1s"',
+  ].join("\n");
+  const configPath = join(root, "config.toml");
+  const { config } = parseConfig(toml, { source: configPath, hostname: "mesh-host" });
+  const bus = createInprocBus();
+  const logger = (service: string) =>
+    createLogger({ service, level: "info", destination: { write: (l: string) => logs.push(l) } });
+  scheduler = await startSchedulerService({ config, bus, logger: logger("scheduler") });
+  autoscalers = await startAutoscalerService({
+    config,
+    configPath,
+    bus,
+    logger: logger("autoscaler"),
+    autoscalerId: "a0",
+    // The built-in docker plugin from source, launched through the plugin host as GitLab
+    // Runner launches fleeting-plugin-docker (the compiled binary is found on PATH the same way).
+    groupFor: (r) =>
+      new PluginProcessGroup({
+        command: [process.execPath, join(ROOT, "services/fleeting-plugin-docker/main.ts")],
+        name: "docker",
+        runnerName: r.name ?? r.runnerKey,
+        logger: logger("autoscaler"),
+      }),
+  });
+  worker = await startWorkerService({
+    mesh: { ...config.mesh, worker_executors: ["instance"], data_dir: join(root, "worker") },
+    bus,
+    logger: logger("worker"),
+    workerId: "instance-worker",
+    traceUpdateIntervalMs: 200,
+  });
+  poller = await startPollerService({
+    config,
+    bus,
+    logger: logger("poller"),
+    systemId: "s_0123456789ab",
+    pollerId: "p0",
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await poller?.stopRequesting();
+  await worker?.abortAll(5000);
+  await scheduler?.stop();
+  await worker?.stop();
+  for (const a of autoscalers) await a.stop().catch(() => {});
+  await coordinator?.stop();
+  await d?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe.skipIf(missing !== undefined)(`instance executor on docker instances (${missing ?? "ok"})`, () => {
+  test("queued jobs make instances; each job runs on its own instance over SSH; used instances are released and retired", async () => {
+    expect(instances()).toEqual([]);
+    const script = [
+      // Only an instance has its sshd's key directory; the host does not.
+      "test -f /etc/runmesh-ssh/authorized_keys && echo on-instance=yes",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's expansion, not a template
+      'echo "sshd-port=${SSH_CONNECTION##* }"',
+      'echo "dir=$PWD"',
+      "sleep 1",
+    ];
+    const jobs = [0, 1].map(() => coordinator.enqueueJob(TOKEN, { gitStrategy: "none", script }));
+    const seen = new Map<string, number>();
+    const done = await Promise.all(
+      jobs.map(async (j) => {
+        // While a job runs, its instance is one of the group's containers.
+        await coordinator.waitForJob(j.id, (x) => x.traceText.includes("sshd-port="), 120_000);
+        for (const i of instances()) seen.set(i.name, i.port);
+        return coordinator.waitForFinal(j.id, 120_000);
+      }),
+    );
+    if (process.env.SHOW_TRACE) console.log(done[0]!.traceText);
+    const ports: number[] = [];
+    for (const job of done) {
+      expect({ status: job.status, trace: job.traceText }).toMatchObject({ status: "success" });
+      expect(job.traceText).toContain("Preparing instance...");
+      const dialled = /Dialing instance (\S+)\.\.\./.exec(job.traceText)?.[1];
+      expect(dialled).toBeDefined();
+      expect(job.traceText).toContain(`Instance ${dialled} connected`);
+      expect(job.traceText).toContain("on-instance=yes");
+      const port = Number(/sshd-port=(\d+)/.exec(job.traceText)?.[1]);
+      // The job's SSH session ended on the sshd of the instance it dialled.
+      expect(seen.get(dialled!)).toBe(port);
+      expect(job.traceText).toMatch(/dir=\/root\/builds\/[^/\s]+\/\d+\//);
+      expect(job.features.shared).toBe(true);
+      ports.push(port);
+    }
+    expect(existsSync("/etc/runmesh-ssh")).toBe(false);
+    // capacity_per_instance = 1: two jobs at once, two instances.
+    expect(new Set(ports).size).toBe(2);
+    // Released after the job and, max_use_count = 1, retired: the containers go.
+    const deadline = Date.now() + 60_000;
+    while (instances().length > 0 && Date.now() < deadline) await Bun.sleep(200);
+    expect(instances()).toEqual([]);
+    const released = logs.filter((l) => l.includes('"msg":"released the instance"'));
+    expect(released.length).toBe(2);
+    expect(released.every((l) => l.includes('"released":true'))).toBe(true);
+  }, 240_000);
+});
