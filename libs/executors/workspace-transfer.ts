@@ -156,7 +156,7 @@ export function remoteWorkspace(remote: RemoteProjectDir): WorkspaceTransfer {
         ...untracked,
       ]);
       const entries = roots.length === 0 ? [] : await remote.list(roots, signal);
-      layOut(copy, entries, remote.projectDir);
+      layOut(copy, entries);
       const listUntracked = async () => untracked;
       const selected = await selectFiles(copy, sel, listUntracked);
       const set = new Set(selected.files);
@@ -172,27 +172,19 @@ export function remoteWorkspace(remote: RemoteProjectDir): WorkspaceTransfer {
 }
 
 /**
- * The listing as placeholders: directories, empty files, symlinks with their targets. An absolute
- * target inside the remote project dir is pointed at the same place in the copy, so the symlink
- * check judges it as it would remotely; any other absolute target stays and points out.
+ * The listing as placeholders: directories, empty files, symlinks with their own targets. A
+ * symlink keeps its target as written, so the archive holds what the remote side has; an
+ * absolute target therefore never resolves inside the copy and is refused, even one that points
+ * inside the remote project dir (shell keeps that one: a difference of remote executors).
  */
-function layOut(copy: string, entries: readonly RemoteEntry[], remoteProjectDir: string): void {
-  const remoteRoot = remoteProjectDir.replace(/\/+$/, "");
+function layOut(copy: string, entries: readonly RemoteEntry[]): void {
   for (const e of entries) {
     const abs = join(copy, e.path);
     if (exists(abs)) continue;
     mkdirSync(dirname(abs), { recursive: true });
     if (e.type === "dir") mkdirSync(abs, { recursive: true });
-    else if (e.type === "symlink") {
-      const t = e.target ?? "";
-      const local =
-        t === remoteRoot
-          ? copy
-          : t.startsWith(`${remoteRoot}/`)
-            ? join(copy, t.slice(remoteRoot.length + 1))
-            : t;
-      symlinkSync(local, abs);
-    } else if (e.type === "file") writeFileSync(abs, "");
+    else if (e.type === "symlink") symlinkSync(e.target ?? "", abs);
+    else if (e.type === "file") writeFileSync(abs, "");
   }
 }
 
