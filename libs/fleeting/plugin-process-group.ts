@@ -14,7 +14,7 @@ import type {
 } from "./instance-group.ts";
 import { STATUS } from "./instance-group-wire.ts";
 import type { FleetingWire } from "./plugin-constants.ts";
-import { launchPlugin, type PluginProcess } from "./plugin-host.ts";
+import type { PluginProcess } from "./plugin-host.ts";
 
 export interface PluginProcessGroupOptions {
   command: string[];
@@ -36,6 +36,8 @@ export class PluginProcessGroup implements InstanceGroup {
   }
 
   private async start(): Promise<PluginProcess> {
+    // gRPC and protobufjs load with the first plugin, not with every autoscaler (idle RSS).
+    const { launchPlugin } = await import("./plugin-host.ts");
     const p = await launchPlugin({
       command: this.o.command,
       name: this.o.name,

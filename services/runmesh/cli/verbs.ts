@@ -459,6 +459,16 @@ export const VERBS: readonly VerbSpec[] = [
       help,
     ],
   },
+  {
+    name: "fleeting install",
+    summary: "install the fleeting plugins of [runners.autoscaler] entries from their OCI registries",
+    options: [config, { name: "upgrade", type: "boolean", help: "fetch a newer matching version" }, help],
+  },
+  {
+    name: "fleeting list",
+    summary: "list referenced fleeting plugins and the version used",
+    options: [config, help],
+  },
   { name: "version", summary: "print the version (same as --version)", options: [help] },
 ];
 
