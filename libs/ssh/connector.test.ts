@@ -3,9 +3,51 @@
 // keepalives that drop a connection whose peer went quiet (through a relay that stops forwarding).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Sshd, sshdMissing, startSshd } from "../../tests/infra/sshd.ts";
-import { SshConnectError, SshConnector, type SshTarget } from "./connector.ts";
+import { SessionSlots, SshConnectError, SshConnector, type SshTarget } from "./connector.ts";
 
 const missing = sshdMissing();
+
+describe("session slots", () => {
+  /** Takes slots in order; which of them were granted before any release. */
+  async function granted(max: number, asks: boolean[]): Promise<number[]> {
+    const slots = new SessionSlots(max);
+    const got: number[] = [];
+    asks.forEach((control, i) => void slots.acquire(control).then(() => got.push(i)));
+    await Bun.sleep(0);
+    return got;
+  }
+
+  test.each([
+    [3, [false, false, false, false], [0, 1]],
+    [3, [false, false, false, true], [0, 1, 3]],
+    [3, [true, true, true, true], [0, 1, 2]],
+    [1, [false, false], [0]],
+  ])("max %p, control asks %p: %p granted at once", async (max, asks, want) => {
+    expect(await granted(max, asks)).toEqual(want);
+  });
+
+  test("a release hands the slot to the first waiter that fits; a release counts once", async () => {
+    const slots = new SessionSlots(2);
+    const first = await slots.acquire(false);
+    const order: string[] = [];
+    let releaseControl = () => {};
+    void slots.acquire(false).then(() => order.push("long"));
+    void slots.acquire(true).then((r) => {
+      order.push("control");
+      releaseControl = r;
+    });
+    await Bun.sleep(0);
+    expect([order, slots.inUse]).toEqual([["control"], 2]);
+    first();
+    first();
+    await Bun.sleep(0);
+    // The control command still holds the reserved slot: the long one keeps waiting.
+    expect([order, slots.inUse]).toEqual([["control"], 1]);
+    releaseControl();
+    await Bun.sleep(0);
+    expect([order, slots.inUse]).toEqual([["control", "long"], 1]);
+  });
+});
 
 describe.skipIf(missing !== undefined)(`ssh connector (needs sshd: ${missing ?? "ok"})`, () => {
   let sshd: Sshd;
@@ -131,6 +173,30 @@ describe.skipIf(missing !== undefined)(`ssh connector (needs sshd: ${missing ?? 
       relay.close();
     }
   }, 20_000);
+
+  test("channels past maxSessions wait for a free one instead of failing; a control command passes long ones", async () => {
+    const pool = new SshConnector();
+    const c = await pool.connect(target({ identityFile: sshd.identityFile, maxSessions: 3 }));
+    const file = `/tmp/runmesh-ssh-slots-${process.pid}`;
+    const long = Array.from({ length: 6 }, () => c.output(`echo + >> ${file}; sleep 0.3; echo - >> ${file}`));
+    const control = await c.exec("true", {}, undefined, { control: true });
+    const pending = await Promise.race([
+      Promise.all(long).then(() => "all done"),
+      Bun.sleep(0).then(() => "pending"),
+    ]);
+    expect([control.code, pending]).toEqual([0, "pending"]);
+    expect((await Promise.all(long)).map((r) => r.code)).toEqual([0, 0, 0, 0, 0, 0]);
+    const marks = (await c.output(`cat ${file}; rm -f ${file}`)).stdout.split("\n").filter(Boolean);
+    let open = 0;
+    let most = 0;
+    for (const m of marks) {
+      open += m === "+" ? 1 : -1;
+      most = Math.max(most, open);
+    }
+    // Two long commands at most at once: 3 sessions, one kept for control commands.
+    expect([marks.length, most]).toEqual([12, 2]);
+    await pool.close();
+  });
 
   test("one connection per target, commands on concurrent channels of it", async () => {
     const pool = new SshConnector();

@@ -25,6 +25,8 @@ export interface SshTarget {
   keepaliveIntervalMs?: number;
   /** Handshake and authentication deadline. Default 60 s. */
   connectTimeoutMs?: number;
+  /** Channels open at once on the connection: the host's sshd MaxSessions. Default 10 (OpenSSH's). */
+  maxSessions?: number;
 }
 
 /** A connection could not be made or was lost: not the script's fault. */
@@ -49,15 +51,70 @@ export interface CommandResult {
   signal?: string;
 }
 
-/** One connection: commands run on channels of it, concurrently. */
+/**
+ * The session channels of one connection, shared by every job of the worker on that host: sshd
+ * refuses channels beyond its MaxSessions (OpenSSH's default 10), so opens past the limit wait
+ * for one to close instead of failing. One slot stays free of long commands (stages,
+ * transfers) for control commands, so a cancel's `kill` never waits behind the stages it stops.
+ */
+export class SessionSlots {
+  private used = 0;
+  private readonly waiting: { control: boolean; go: () => void }[] = [];
+
+  constructor(readonly max: number) {}
+
+  /** Resolves with the slot's release once one is free; `control`: a short command (kill, pwd). */
+  acquire(control: boolean): Promise<() => void> {
+    return new Promise((resolve) => {
+      this.waiting.push({ control, go: () => resolve(this.releaser()) });
+      this.pump();
+    });
+  }
+
+  /** Channels open now (a test and a gauge read it). */
+  get inUse(): number {
+    return this.used;
+  }
+
+  private pump(): void {
+    for (let i = 0; i < this.waiting.length; ) {
+      const w = this.waiting[i]!;
+      if (this.used < (w.control ? this.max : Math.max(1, this.max - 1))) {
+        this.waiting.splice(i, 1);
+        this.used += 1;
+        w.go();
+      } else i += 1;
+    }
+  }
+
+  private releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.used -= 1;
+      this.pump();
+    };
+  }
+}
+
+export interface ChannelOptions {
+  /** A short command that must not wait behind long ones (a cancel's kill). */
+  control?: boolean;
+}
+
+/** One connection: commands run on channels of it, concurrently, within its session slots. */
 export class SshConnection {
   private closed = false;
+  readonly slots: SessionSlots;
 
   constructor(
     readonly label: string,
     private readonly client: Client,
     onClose: () => void,
+    maxSessions = 10,
   ) {
+    this.slots = new SessionSlots(maxSessions);
     client.on("close", () => {
       this.closed = true;
       onClose();
@@ -68,32 +125,61 @@ export class SshConnection {
     return !this.closed;
   }
 
-  /** Runs `command` on a new channel, `stdin` fed then closed; resolves when the channel closes. */
-  exec(command: string, io: CommandIO = {}, stdin?: string | Uint8Array): Promise<CommandResult> {
+  /**
+   * A new channel running `command`, in a session slot released when the channel closes. `setup`
+   * runs as soon as the channel exists, before any event of it can be missed (`exit` is no stream
+   * event: a listener added a tick later never hears it).
+   */
+  private async channel<T>(command: string, o: ChannelOptions, setup: (ch: ClientChannel) => T): Promise<T> {
+    const release = await this.slots.acquire(o.control ?? false);
     return new Promise((resolve, reject) => {
       if (this.closed) {
+        release();
         reject(new SshConnectError(this.label, "the connection is closed"));
         return;
       }
       this.client.exec(command, (err: Error | undefined, channel: ClientChannel) => {
         if (err) {
+          release();
           reject(new SshConnectError(this.label, `opening a channel: ${err.message}`));
           return;
         }
-        let result: CommandResult = { code: -1 };
-        channel.on("exit", (code: number | null, signal?: string) => {
-          result = code === null || code === undefined ? { code: -1, signal } : { code };
-        });
-        channel.on("data", (c: Buffer) => io.onStdout?.(c));
-        channel.stderr.on("data", (c: Buffer) => io.onStderr?.(c));
-        channel.on("close", () => {
-          if (this.closed && result.code === -1 && result.signal === undefined)
-            reject(new SshConnectError(this.label, "the connection was lost while a command ran"));
-          else resolve(result);
-        });
-        channel.end(stdin);
+        channel.once("close", release);
+        resolve(setup(channel));
       });
     });
+  }
+
+  /** The command's outcome once `channel` closes; a lost connection rejects. */
+  private outcome(channel: ClientChannel): Promise<CommandResult> {
+    let exit: CommandResult = { code: -1 };
+    channel.on("exit", (code: number | null, signal?: string) => {
+      exit = code === null || code === undefined ? { code: -1, signal } : { code };
+    });
+    return new Promise((done, fail) =>
+      channel.on("close", () => {
+        if (this.closed && exit.code === -1 && exit.signal === undefined)
+          fail(new SshConnectError(this.label, "the connection was lost while a command ran"));
+        else done(exit);
+      }),
+    );
+  }
+
+  /** Runs `command` on a new channel, `stdin` fed then closed; resolves when the channel closes. */
+  async exec(
+    command: string,
+    io: CommandIO = {},
+    stdin?: string | Uint8Array,
+    o: ChannelOptions = {},
+  ): Promise<CommandResult> {
+    const result = await this.channel(command, o, (channel) => {
+      const result = this.outcome(channel);
+      channel.on("data", (c: Buffer) => io.onStdout?.(c));
+      channel.stderr.on("data", (c: Buffer) => io.onStderr?.(c));
+      channel.end(stdin);
+      return { result };
+    });
+    return result.result;
   }
 
   /**
@@ -104,30 +190,10 @@ export class SshConnection {
   open(
     command: string,
   ): Promise<{ stdin: Writable; stdout: Readable; stderr: Readable; result: Promise<CommandResult> }> {
-    return new Promise((resolve, reject) => {
-      if (this.closed) {
-        reject(new SshConnectError(this.label, "the connection is closed"));
-        return;
-      }
-      this.client.exec(command, (err: Error | undefined, channel: ClientChannel) => {
-        if (err) {
-          reject(new SshConnectError(this.label, `opening a channel: ${err.message}`));
-          return;
-        }
-        let exit: CommandResult = { code: -1 };
-        channel.on("exit", (code: number | null, signal?: string) => {
-          exit = code === null || code === undefined ? { code: -1, signal } : { code };
-        });
-        const result = new Promise<CommandResult>((done, fail) =>
-          channel.on("close", () => {
-            if (this.closed && exit.code === -1 && exit.signal === undefined)
-              fail(new SshConnectError(this.label, "the connection was lost while a command ran"));
-            else done(exit);
-          }),
-        );
-        result.catch(() => {});
-        resolve({ stdin: channel, stdout: channel, stderr: channel.stderr, result });
-      });
+    return this.channel(command, {}, (channel) => {
+      const result = this.outcome(channel);
+      result.catch(() => {});
+      return { stdin: channel, stdout: channel, stderr: channel.stderr, result };
     });
   }
 
@@ -215,7 +281,7 @@ export async function dial(target: SshTarget, onClose: () => void = () => {}): P
     let ready = false;
     client.once("ready", () => {
       ready = true;
-      resolve(new SshConnection(label, client, onClose));
+      resolve(new SshConnection(label, client, onClose, target.maxSessions));
     });
     client.on("error", (error: Error) => {
       if (ready) return; // the connection's "close" follows and takes it out of the pool

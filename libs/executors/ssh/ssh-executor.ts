@@ -178,7 +178,9 @@ export class SshExecutor implements Executor {
 
   private async killGroup(pgid: number, sig: "TERM" | "KILL"): Promise<void> {
     if (!Number.isInteger(pgid) || pgid <= 1) return;
-    await this.connection?.exec(`kill -${sig} -- -${pgid} 2>/dev/null; true`).catch(() => {});
+    await this.connection
+      ?.exec(`kill -${sig} -- -${pgid} 2>/dev/null; true`, {}, undefined, { control: true })
+      .catch(() => {});
   }
 
   /** Cache and artifact stages reach the project dir over the job's connection (ssh-workspace.ts). */
