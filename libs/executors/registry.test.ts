@@ -22,7 +22,14 @@ describe("executor registry", () => {
       upload_raw_artifacts: true,
       artifacts_exclude: true,
     });
-    expect(builtinExecutors().names()).toEqual(["shell", "docker", "ssh", "custom", "instance"]);
+    expect(builtinExecutors().names()).toEqual([
+      "shell",
+      "docker",
+      "ssh",
+      "custom",
+      "instance",
+      "docker-autoscaler",
+    ]);
   });
 
   test("the instance executor runs on acquired instances with the ssh executor's shells and features", () => {
@@ -43,6 +50,15 @@ describe("executor registry", () => {
       localCacheDir: "/w/cache",
       locksDir: "/w/builds/instance-slots/abc",
     });
+  });
+
+  test("the docker-autoscaler executor has the docker executor's features, shells and layout", () => {
+    const das = builtinExecutors().get("docker-autoscaler");
+    const docker = builtinExecutors().get("docker");
+    expect(das?.features).toEqual(docker!.features);
+    expect(das?.shells).toEqual(docker!.shells);
+    const input = { workerBuildsDir: "/w/builds", workerCacheDir: "/w/cache" };
+    expect(das?.layout(input)).toEqual(docker!.layout(input));
   });
 
   test("the docker executor turns on image and services, builds in a /builds of its own", () => {
@@ -81,7 +97,15 @@ describe("executor registry", () => {
   test("with() adds a provider without touching the original; a name registered twice is refused", () => {
     const base = builtinExecutors();
     const more = base.with(fake("plug-in"));
-    expect(more.names()).toEqual(["shell", "docker", "ssh", "custom", "instance", "plug-in"]);
+    expect(more.names()).toEqual([
+      "shell",
+      "docker",
+      "ssh",
+      "custom",
+      "instance",
+      "docker-autoscaler",
+      "plug-in",
+    ]);
     expect(base.get("plug-in")).toBeUndefined();
     expect(() => base.with(fake("shell"))).toThrow('executor "shell" is registered twice');
   });

@@ -4,6 +4,7 @@
 // rather than running a `docker` job in the host shell.
 import { customProvider } from "./custom/provider.ts";
 import { dockerProvider } from "./docker/provider.ts";
+import { dockerAutoscalerProvider } from "./docker-autoscaler/provider.ts";
 import { instanceProvider } from "./instance/provider.ts";
 import type { ExecutorProvider } from "./provider.ts";
 import { shellProvider } from "./shell/provider.ts";
@@ -63,5 +64,6 @@ export function builtinExecutors(): ExecutorRegistry {
     sshProvider(),
     customProvider(),
     instanceProvider(),
+    dockerAutoscalerProvider(),
   ]);
 }

@@ -6,9 +6,10 @@
 // Features and shells are the ssh executor's: the stages run through it.
 import { join } from "node:path";
 import { durationMs } from "../../config/schema-primitives.ts";
-import type { ExecutorProvider, LayoutInput } from "../provider.ts";
+import type { CreateContext, ExecutorProvider, LayoutInput } from "../provider.ts";
 import { remoteDir, remoteHome, sshProvider } from "../ssh/provider.ts";
-import { InstanceExecutor, instanceKeyDir } from "./instance-executor.ts";
+import { InstanceExecutor } from "./instance-executor.ts";
+import { type InstanceLeaseOptions, instanceKeyDir } from "./instance-lease.ts";
 
 export interface InstanceProviderOptions {
   gracefulKillTimeoutMs?: number;
@@ -18,6 +19,27 @@ export interface InstanceProviderOptions {
 
 /** GitLab Runner's default instance_acquire_timeout. */
 const DEFAULT_ACQUIRE_TIMEOUT_MS = 15 * 60_000;
+
+/** How a job of this runner entry takes its instance (both autoscaled executors). */
+export function instanceLeaseOptions(
+  ctx: CreateContext,
+  o: { acquireRetryMs?: { min: number; max: number } } = {},
+): InstanceLeaseOptions {
+  const a = ctx.runner?.autoscaler;
+  return {
+    bus: ctx.worker.bus,
+    groupKey: ctx.job?.runnerKey,
+    acquisitionKey: ctx.job?.key,
+    runnerName: ctx.runner?.name ?? "",
+    acquireTimeoutMs: a?.instance_acquire_timeout
+      ? durationMs(a.instance_acquire_timeout)
+      : DEFAULT_ACQUIRE_TIMEOUT_MS,
+    connector: a?.connector_config,
+    keyDir: instanceKeyDir(ctx.worker.dataDir),
+    log: ctx.log,
+    acquireRetryMs: o.acquireRetryMs,
+  };
+}
 
 export function instanceProvider(o: InstanceProviderOptions = {}): ExecutorProvider {
   const ssh = sshProvider();
@@ -37,23 +59,11 @@ export function instanceProvider(o: InstanceProviderOptions = {}): ExecutorProvi
         locksDir: join(input.workerBuildsDir, "instance-slots", input.runner?.short_token || "runner"),
       };
     },
-    create: (ctx) => {
-      const a = ctx.runner?.autoscaler;
-      return new InstanceExecutor({
-        bus: ctx.worker.bus,
-        groupKey: ctx.job?.runnerKey,
-        acquisitionKey: ctx.job?.key,
-        runnerName: ctx.runner?.name ?? "",
-        acquireTimeoutMs: a?.instance_acquire_timeout
-          ? durationMs(a.instance_acquire_timeout)
-          : DEFAULT_ACQUIRE_TIMEOUT_MS,
-        connector: a?.connector_config,
-        keyDir: instanceKeyDir(ctx.worker.dataDir),
-        log: ctx.log,
+    create: (ctx) =>
+      new InstanceExecutor({
+        ...instanceLeaseOptions(ctx, o),
         gracefulKillTimeoutMs: o.gracefulKillTimeoutMs,
         forceKillTimeoutMs: o.forceKillTimeoutMs,
-        acquireRetryMs: o.acquireRetryMs,
-      });
-    },
+      }),
   };
 }
