@@ -4,7 +4,8 @@
 // one bus, against the test coordinator. Jobs queued with no instance → the autoscaler creates
 // containers-as-instances (sshd on the host network, one loopback port each, on a private
 // dockerd) → each job runs on one over SSH (it sees the instance's own files and its sshd port)
-// → the instance is released, and max_use_count = 1 retires it.
+// → the instance is released, and max_use_count = 1 retires it. A second entry without
+// max_use_count reuses its instance for the next job and removes it after idle_time.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,6 +29,9 @@ import { buildSshdImage, SSHD_IMAGE, sshdImageMissing } from "../infra/sshd-imag
 const ROOT = resolve(import.meta.dir, "../..");
 const TOKEN = "glrt-instance-mesh-0123456789";
 const GROUP = "instance-e2e";
+/** A second entry whose instances serve many jobs (no max_use_count) and go after idle_time. */
+const IDLE_TOKEN = "glrt-instance-mesh-idle-0123456789";
+const IDLE_GROUP = "instance-e2e-idle";
 const missing = !engineAvailable ? "needs root and dockerd" : sshdImageMissing();
 const root = mkdtempSync(join(tmpdir(), "runmesh-instance-mesh-"));
 const logs: string[] = [];
@@ -39,12 +43,12 @@ let worker: ExecutorWorker;
 let poller: Poller;
 
 /** The group's containers: name and sshd port. */
-function instances(): { name: string; port: number }[] {
+function instances(group = GROUP): { name: string; port: number }[] {
   const out = d.cli([
     "ps",
     "-a",
     "--filter",
-    `label=runmesh.fleeting.group=${GROUP}`,
+    `label=runmesh.fleeting.group=${group}`,
     "--format",
     '{{.Names}} {{.Label "runmesh.fleeting.port"}}',
   ]);
@@ -63,6 +67,7 @@ beforeAll(async () => {
   await buildSshdImage(d);
   coordinator = await startCoordinator({ longPollMs: 1000, traceUpdateIntervalS: 1 });
   coordinator.registerRunner(TOKEN);
+  coordinator.registerRunner(IDLE_TOKEN);
   const toml = [
     "concurrent = 4",
     "check_interval = 1",
@@ -95,6 +100,29 @@ beforeAll(async () => {
     "[[runners.autoscaler.policy]]",
     "idle_count = 0",
     'idle_time = "1s"',
+    "[[runners]]",
+    'name = "on-idle-instances"',
+    `url = "${coordinator.url}"`,
+    `token = "${IDLE_TOKEN}"`,
+    'executor = "instance"',
+    'shell = "sh"',
+    "[runners.autoscaler]",
+    'plugin = "docker"',
+    "capacity_per_instance = 1",
+    "max_instances = 1",
+    'update_interval = "200ms"',
+    'update_interval_when_expecting = "100ms"',
+    'instance_acquire_timeout = "60s"',
+    "delete_instances_on_shutdown = true",
+    "[runners.autoscaler.plugin_config]",
+    `docker_host = ${JSON.stringify(d.host)}`,
+    `image = "${SSHD_IMAGE}"`,
+    `name = "${IDLE_GROUP}"`,
+    "max_size = 1",
+    'port_range = "42600-42699"',
+    "[[runners.autoscaler.policy]]",
+    "idle_count = 0",
+    'idle_time = "20s"',
   ].join("\n");
   const configPath = join(root, "config.toml");
   const { config } = parseConfig(toml, { source: configPath, hostname: "mesh-host" });
@@ -192,5 +220,24 @@ describe.skipIf(missing !== undefined)(`instance executor on docker instances ($
     const released = logs.filter((l) => l.includes('"msg":"released the instance"'));
     expect(released.length).toBe(2);
     expect(released.every((l) => l.includes('"released":true'))).toBe(true);
+  }, 240_000);
+
+  test("without max_use_count the next job reuses the instance; once idle for idle_time it is removed", async () => {
+    expect(instances(IDLE_GROUP)).toEqual([]);
+    const dialled: string[] = [];
+    for (const n of [1, 2]) {
+      const job = coordinator.enqueueJob(IDLE_TOKEN, { gitStrategy: "none", script: [`echo job-${n}`] });
+      const done = await coordinator.waitForFinal(job.id, 120_000);
+      expect({ status: done.status, trace: done.traceText }).toMatchObject({ status: "success" });
+      dialled.push(/Dialing instance (\S+)\.\.\./.exec(done.traceText)?.[1] ?? "");
+    }
+    // One instance served both jobs (max_instances 1 would also force it, but a new one would show a new name).
+    expect(dialled[0]).toMatch(new RegExp(`^runmesh-fleeting-${IDLE_GROUP}-`));
+    expect(dialled[1]).toBe(dialled[0]);
+    expect(instances(IDLE_GROUP).map((i) => i.name)).toEqual([dialled[0]!]);
+    // idle_count 0: after idle_time (20 s) without a job the instance goes.
+    const deadline = Date.now() + 90_000;
+    while (instances(IDLE_GROUP).length > 0 && Date.now() < deadline) await Bun.sleep(500);
+    expect(instances(IDLE_GROUP)).toEqual([]);
   }, 240_000);
 });
