@@ -139,6 +139,13 @@ export interface Executor {
    * (workspace-transfer.ts). Absent: jobs with `cache:` or `artifacts:` fail as unsupported.
    */
   workspace?(projectDir: string): WorkspaceTransfer;
+  /**
+   * Stages run on the worker's own host, as the worker's own user, in a login shell that adds
+   * nothing a predefined stage's file work depends on (the shell executor without `--user`). Such
+   * a stage that only prints fixed lines and makes or removes the project dir may be done by the
+   * worker itself instead of a shell (get_sources with GIT_STRATEGY none or empty; issue 16).
+   */
+  readonly local?: boolean;
 }
 
 /**

@@ -11,7 +11,7 @@
 // then rewritten by the same rules.
 import type { JobPayload } from "../job/payload.ts";
 import type { RunnerSettings } from "../job/runner-settings.ts";
-import { BashWriter, type ShellName, shellQuote } from "../shell/bash.ts";
+import { ANSI, BashWriter, type ShellName, shellQuote } from "../shell/bash.ts";
 import { writeCommands } from "../shell/stage-scripts.ts";
 import {
   type GitSettings,
@@ -174,6 +174,42 @@ export function getSourcesScript(input: GetSourcesInput): string {
   if (hasRepo && post.length > 0) writeCommands(w, post);
 
   return w.finish(input.shell ?? "bash", { trace: input.debugTrace });
+}
+
+/** What a get_sources stage does when it needs no shell: fixed lines and the project dir. */
+export interface GetSourcesWithoutShell {
+  /** The stage's output, byte for byte what its script prints. */
+  output: string;
+  /** Removed first (GIT_STRATEGY empty). */
+  removeDir?: string;
+  /** Then made, with parents. */
+  makeDir: string;
+}
+
+/**
+ * get_sources without a shell, when its script would do nothing but print notices and make (or
+ * empty) the project dir: GIT_STRATEGY none or empty, no checkout, no submodules (hooks run only
+ * with a repository). undefined when the stage needs its script. The output is the script's:
+ * the same notices in the same colours (tested against the script's own run).
+ */
+export function getSourcesWithoutShell(input: GetSourcesInput): GetSourcesWithoutShell | undefined {
+  if (input.debugTrace) return undefined; // xtrace output is the script's own
+  const { settings } = parseGitVariables(input.variables, {
+    allowGitFetch: input.allowGitFetch,
+    depth: input.depth,
+  });
+  if (settings.strategy !== "none" && settings.strategy !== "empty") return undefined;
+  if (settings.checkout || settings.submoduleStrategy !== "none") return undefined;
+  const notice = (text: string) => `${ANSI.boldGreen}${text}${ANSI.reset}\n`;
+  const first =
+    settings.strategy === "none"
+      ? "Skipping Git repository setup"
+      : "Skipping Git repository setup and creating an empty build directory";
+  return {
+    output: notice(first) + notice("Skipping Git checkout") + notice("Skipping Git submodules setup"),
+    ...(settings.strategy === "empty" ? { removeDir: input.projectDir } : {}),
+    makeDir: input.projectDir,
+  };
 }
 
 export interface ClearWorktreeInput {

@@ -84,6 +84,33 @@ export class StageRunner {
     }
   }
 
+  /**
+   * A predefined stage the worker does itself (Executor.local): the same section, the same output
+   * a script would print, without starting a shell. A failing `work` reads as the script's
+   * failure would: its message on stderr, exit code 1.
+   */
+  async runWithoutShell(
+    name: string,
+    headline: string,
+    work: () => Promise<string>,
+    signal: AbortSignal,
+  ): Promise<Outcome> {
+    const { log } = this.o;
+    if (signal.aborted) return { kind: "stopped" };
+    log.sectionStart(name, headline);
+    try {
+      const output = await work();
+      log.output("stdout", new TextEncoder().encode(output));
+      return { kind: "ok" };
+    } catch (error) {
+      log.output("stderr", new TextEncoder().encode(`${(error as Error).message}\n`));
+      return { kind: "exit", exitCode: 1 };
+    } finally {
+      log.endOutput();
+      log.sectionEnd(name);
+    }
+  }
+
   /** A stage that can fail for reasons of its own (config errors) before its script runs. */
   async runPlanned(
     name: string,

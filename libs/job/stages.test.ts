@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Executor } from "../executors/executor.ts";
 import { shellProvider } from "../executors/shell/provider.ts";
 import { ShellExecutor, type ShellExecutorOptions } from "../executors/shell/shell-executor.ts";
 import { planJob } from "./job-plan.ts";
@@ -47,6 +48,8 @@ interface RunOptions {
   executor?: ShellExecutorOptions;
   onLog?: (text: string, controls: { cancel(): void; abort(): void }) => void;
   buildsDir?: string;
+  /** Wraps the shell executor (to record its stages, or to hide that it is local). */
+  wrap?: (e: ShellExecutor) => Executor;
 }
 
 /** The job planned for the shell executor, as a worker plans it. */
@@ -86,7 +89,7 @@ async function run(job: ReturnType<typeof payload>, o: RunOptions = {}) {
       },
       buildsDir,
     ),
-    executor: new ShellExecutor({ loginShell: false, ...o.executor }),
+    executor: (o.wrap ?? ((e) => e))(new ShellExecutor({ loginShell: false, ...o.executor })),
     log: {
       runner: (bytes) => append(bytes),
       output: (stream, bytes) => {
@@ -486,6 +489,90 @@ describe("get_sources", () => {
     const { log } = await run(payload({ steps: steps(["true"]) }));
     expect(log).toContain("\x1b[32;1mSkipping Git repository setup\x1b[0;m\n");
     expect(log).toContain("Skipping Git checkout");
+  });
+
+  describe("get_sources with nothing to fetch, on the worker's own host (issue 16)", () => {
+    /** The executor as given, recording which stages reach it; `local` can be hidden. */
+    const recording =
+      (stages: string[], local: boolean) =>
+      (e: ShellExecutor): Executor => ({
+        name: e.name,
+        local: local && e.local,
+        prepare: (ctx) => e.prepare(ctx),
+        run: (stage, io, signal) => {
+          stages.push(stage.stage);
+          return e.run(stage, io, signal);
+        },
+        cleanup: () => e.cleanup(),
+        workspace: (dir) => e.workspace(dir),
+      });
+    const section = (log: string, name: string) =>
+      log
+        .slice(
+          log.indexOf(`section_start:`, log.indexOf(`:${name}`) - 30),
+          log.indexOf(`section_end:`, log.indexOf(`:${name}`) + 1),
+        )
+        .replace(/section_start:\d+:/, "section_start:T:");
+
+    test.each(["none", "empty"])(
+      "GIT_STRATEGY %s: no shell for get_sources, and the same bytes in its section as its script prints",
+      async (strategy) => {
+        const variables = [{ key: "GIT_STRATEGY", value: strategy }];
+        const direct: string[] = [];
+        const scripted: string[] = [];
+        const a = await run(payload({ variables, steps: steps(["ls -A"]) }), {
+          wrap: recording(direct, true),
+        });
+        const b = await run(payload({ variables, steps: steps(["ls -A"]) }), {
+          wrap: recording(scripted, false),
+        });
+        expect(a.result.state).toBe("success");
+        expect(b.result.state).toBe("success");
+        expect(direct).toEqual(["prepare_script", "step_script"]);
+        expect(scripted).toEqual(["prepare_script", "get_sources", "step_script"]);
+        expect(section(a.log, "get_sources")).toBe(section(b.log, "get_sources"));
+        expect(section(a.log, "get_sources")).toContain("Skipping Git checkout");
+      },
+    );
+
+    test("GIT_STRATEGY empty empties the project dir without a shell; none keeps what is there", async () => {
+      const buildsDir = freshDir("builds");
+      const settings = { builds_dir: buildsDir };
+      const strategy = (value: string) => [{ key: "GIT_STRATEGY", value }];
+      const stages: string[] = [];
+      const wrap = recording(stages, true);
+      await run(payload({ variables: strategy("none"), steps: steps(["touch leftover"]) }), {
+        settings,
+        wrap,
+      });
+      const kept = await run(payload({ variables: strategy("none"), steps: steps(["ls -A"]) }), {
+        settings,
+        wrap,
+      });
+      expect(kept.streams.stdout).toContain("leftover\n");
+      const emptied = await run(payload({ variables: strategy("empty"), steps: steps(["ls -A"]) }), {
+        settings,
+        wrap,
+      });
+      expect(emptied.streams.stdout).not.toContain("leftover");
+      expect(stages).not.toContain("get_sources");
+    });
+
+    test("with CI_DEBUG_TRACE or run --user, get_sources keeps its script", async () => {
+      const stages: string[] = [];
+      await run(
+        payload({
+          variables: [
+            { key: "GIT_STRATEGY", value: "none" },
+            { key: "CI_DEBUG_TRACE", value: "true" },
+          ],
+          steps: steps(["true"]),
+        }),
+        { wrap: recording(stages, true) },
+      );
+      expect(stages).toContain("get_sources");
+      expect(new ShellExecutor({ user: "nobody" }).local).toBe(false);
+    });
   });
 
   test("a failing fetch fails get_sources and skips script and after_script", async () => {

@@ -4,6 +4,7 @@
 // the job was decided once in the plan (job-plan.ts); running one stage and its attempts is
 // stage-runner.ts; scripts come from libs/shell and libs/git, processes from the executor.
 
+import { mkdir, rm } from "node:fs/promises";
 import type { CacheUrlSource } from "../cache/remote-cache.ts";
 import { type Executor, ExecutorError } from "../executors/executor.ts";
 import {
@@ -11,6 +12,7 @@ import {
   GitSourcesConfigError,
   getSourcesInputFromJob,
   getSourcesScript,
+  getSourcesWithoutShell,
 } from "../git/get-sources.ts";
 import {
   afterScript,
@@ -322,36 +324,54 @@ async function fetchInputs(run: JobRun): Promise<JobError | undefined> {
   const { job, settings } = plan;
   const stopped = () => signals.stopReason();
   const prelude = (w: Parameters<typeof writeExports>[0]) => writeExports(w, run.env(placed.variables));
+  const sourcesInput = () => ({
+    ...getSourcesInputFromJob({
+      job,
+      runner: settings,
+      variables: placed.variables,
+      projectDir: placed.projectDir,
+      tmpDir: placed.tmpDir,
+      tls: placed.tls,
+    }),
+    userAgent: `runmesh ${input.version} ${input.os ?? "linux"}/${input.arch}`,
+    shell: plan.shell,
+    debugTrace: plan.debugTrace,
+  });
+  // Nothing to fetch on the worker's own host: the worker makes the dir and prints the lines
+  // (a login shell per stage stays wherever a script runs).
+  const withoutShell = input.executor.local ? getSourcesWithoutShell(sourcesInput()) : undefined;
   const sources = await stages.attempt(
     plan.attempts.getSources,
     () =>
-      stages.runPlanned(
-        "get_sources",
-        "Getting source from Git repository",
-        () => {
-          try {
-            return getSourcesScript({
-              ...getSourcesInputFromJob({
-                job,
-                runner: settings,
-                variables: placed.variables,
-                projectDir: placed.projectDir,
-                tmpDir: placed.tmpDir,
-                tls: placed.tls,
-              }),
-              userAgent: `runmesh ${input.version} ${input.os ?? "linux"}/${input.arch}`,
-              shell: plan.shell,
-              debugTrace: plan.debugTrace,
-              writePrelude: prelude,
-            });
-          } catch (error) {
-            if (error instanceof GitSourcesConfigError)
-              return { reason: "runner_system_failure", message: error.message } satisfies JobError;
-            throw error;
-          }
-        },
-        signals.job,
-      ),
+      withoutShell
+        ? stages.runWithoutShell(
+            "get_sources",
+            "Getting source from Git repository",
+            async () => {
+              if (withoutShell.removeDir) await rm(withoutShell.removeDir, { recursive: true, force: true });
+              await mkdir(withoutShell.makeDir, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+                throw new Error(
+                  `mkdir: cannot create directory '${withoutShell.makeDir}': ${e.code ?? e.message}`,
+                );
+              });
+              return withoutShell.output;
+            },
+            signals.job,
+          )
+        : stages.runPlanned(
+            "get_sources",
+            "Getting source from Git repository",
+            () => {
+              try {
+                return getSourcesScript({ ...sourcesInput(), writePrelude: prelude });
+              } catch (error) {
+                if (error instanceof GitSourcesConfigError)
+                  return { reason: "runner_system_failure", message: error.message } satisfies JobError;
+                throw error;
+              }
+            },
+            signals.job,
+          ),
     () =>
       stages.run(
         "clear_worktree",

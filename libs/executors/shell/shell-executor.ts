@@ -99,7 +99,12 @@ export class ShellExecutor implements Executor {
   readonly name = "shell";
   private readonly running = new Set<ChildProcess>();
 
-  constructor(private readonly o: ShellExecutorOptions = {}) {}
+  /** On this host as the worker's user, unless `--user` runs jobs as someone else (Executor.local). */
+  readonly local: boolean;
+
+  constructor(private readonly o: ShellExecutorOptions = {}) {
+    this.local = !o.user;
+  }
 
   async prepare(ctx: PrepareContext): Promise<void> {
     try {
