@@ -220,6 +220,9 @@ describe.skipIf(missing !== undefined)(`instance executor on docker instances ($
     const released = logs.filter((l) => l.includes('"msg":"released the instance"'));
     expect(released.length).toBe(2);
     expect(released.every((l) => l.includes('"released":true'))).toBe(true);
+    // The instance's private key travelled in the acquire reply only: in no log line or trace.
+    expect(logs.filter((l) => l.includes("PRIVATE KEY"))).toEqual([]);
+    expect(done.filter((j) => j.traceText.includes("PRIVATE KEY"))).toEqual([]);
   }, 240_000);
 
   test("without max_use_count the next job reuses the instance; once idle for idle_time it is removed", async () => {
