@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Executor } from "../executors/executor.ts";
 import { shellProvider } from "../executors/shell/provider.ts";
@@ -556,6 +556,29 @@ describe("get_sources", () => {
       });
       expect(emptied.streams.stdout).not.toContain("leftover");
       expect(stages).not.toContain("get_sources");
+    });
+
+    test("prepare_script writes the local host's name in instead of forking hostname; elsewhere $(hostname)", async () => {
+      const scripts = new Map<boolean, string>();
+      for (const local of [true, false]) {
+        const wrap = (e: ShellExecutor): Executor => ({
+          ...recording([], local)(e),
+          run: (stage, io, signal) => {
+            if (stage.stage === "prepare_script") scripts.set(local, stage.script);
+            return e.run(stage, io, signal);
+          },
+        });
+        const { log } = await run(payload({ steps: steps(["true"]) }), { wrap });
+        expect(log).toContain(`Running on ${hostname()}...`);
+      }
+      expect(scripts.get(true)).not.toContain("$(hostname)");
+      expect(scripts.get(false)).toContain("$(hostname)");
+    });
+
+    test("a failing command inside a pipe fails the job (pipefail, as GitLab's bash script sets it)", async () => {
+      const { result } = await run(payload({ steps: steps(["false | true", "echo not reached"]) }));
+      expect(result.state).toBe("failed");
+      expect(result.exitCode).toBe(1);
     });
 
     test("with CI_DEBUG_TRACE or run --user, get_sources keeps its script", async () => {

@@ -5,6 +5,7 @@
 // stage-runner.ts; scripts come from libs/shell and libs/git, processes from the executor.
 
 import { mkdir, rm } from "node:fs/promises";
+import { hostname } from "node:os";
 import type { CacheUrlSource } from "../cache/remote-cache.ts";
 import { type Executor, ExecutorError } from "../executors/executor.ts";
 import {
@@ -221,7 +222,11 @@ export async function runStages(input: StageMachineInput): Promise<JobResult> {
     const prepared = await run.stages.run(
       "prepare_script",
       "Preparing environment",
-      prepareScript(run.env(placed.variables), input.executor.hostname),
+      prepareScript(
+        run.env(placed.variables),
+        input.executor.hostname,
+        input.executor.local ? hostname() : undefined,
+      ),
       signals.job,
     );
     if (signals.job.aborted) return fail(signals.stopReason());

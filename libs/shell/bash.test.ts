@@ -30,12 +30,22 @@ describe("BashWriter.finish", () => {
   test("wraps the body the way GitLab Runner's bash shell does", () => {
     const w = new BashWriter();
     w.command("echo", "hi there");
-    expect(w.finish("bash")).toBe(
-      "#!/usr/bin/env bash\n\ntrap exit 1 TERM\n\n" +
+    expect(w.finish("sh")).toBe(
+      "#!/usr/bin/env sh\n\ntrap exit 1 TERM\n\n" +
         "if set -o | grep pipefail > /dev/null; then set -o pipefail; fi; set -o errexit\n" +
         "set +o noclobber\n" +
         ": | (eval 'echo '\\''hi there'\\''\n')\n" +
         "exit 0\n",
+    );
+  });
+
+  test("bash sets pipefail without GitLab's grep probe, except under the debug trace", () => {
+    const w = new BashWriter();
+    w.command("echo", "hi");
+    expect(w.finish("bash")).toContain("\nset -o pipefail; set -o errexit\n");
+    expect(w.finish("bash")).not.toContain("grep");
+    expect(w.finish("bash", { trace: true })).toContain(
+      "if set -o | grep pipefail > /dev/null; then set -o pipefail; fi; set -o errexit\n",
     );
   });
 

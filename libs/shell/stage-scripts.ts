@@ -78,10 +78,18 @@ function finish(w: BashWriter, env: ScriptEnv): string {
 export function prepareScript(
   env: Pick<ScriptEnv, "shell" | "debugTrace" | "posixEscapes">,
   hostname?: string,
+  /**
+   * The host's name when the stage runs on the worker's own host (Executor.local): written in
+   * instead of `$(hostname)`, which forks a process per job for the same answer (issue 16). The
+   * debug trace keeps `$(hostname)`, as GitLab's script shows it there.
+   */
+  localHostname?: string,
 ): string {
   const w = scriptWriter(env);
-  const via = hostname ? ` via ${hostname.replace(/[\\"$`]/g, (c) => `\\${c}`)}` : "";
-  w.line(`echo "Running on $(hostname)${via}..."`);
+  const quoted = (s: string) => s.replace(/[\\"$`]/g, (c) => `\\${c}`);
+  const via = hostname ? ` via ${quoted(hostname)}` : "";
+  const host = localHostname !== undefined && !env.debugTrace ? quoted(localHostname) : "$(hostname)";
+  w.line(`echo "Running on ${host}${via}..."`);
   return w.finish(env.shell, { trace: env.debugTrace });
 }
 
