@@ -469,6 +469,20 @@ export const VERBS: readonly VerbSpec[] = [
     summary: "list referenced fleeting plugins and the version used",
     options: [config, help],
   },
+  {
+    name: "fleeting login",
+    summary: "sign in to a private registry of fleeting plugins (the password on stdin)",
+    options: [
+      {
+        name: "registry",
+        type: "string",
+        arg: "HOST",
+        help: "Registry host[:port] of the plugin references",
+      },
+      { name: "username", type: "string", arg: "USER", help: "User name (the password is read from stdin)" },
+      help,
+    ],
+  },
   { name: "version", summary: "print the version (same as --version)", options: [help] },
 ];
 

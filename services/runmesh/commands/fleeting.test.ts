@@ -1,13 +1,14 @@
 // `runmesh fleeting install` then `fleeting list` on a config.toml whose entry names a plugin in a
 // local OCI registry (Debian's docker-registry).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { goPlatform, publishPlugin } from "../../../libs/fleeting/oci-plugin-store.ts";
 import { DOCKER_REGISTRY, type LocalRegistry, startRegistry } from "../../../tests/infra/docker-registry.ts";
+import { fleetingLogin } from "./fleeting.ts";
 import { runManagementVerb } from "./run-verb.ts";
 
 describe.skipIf(!existsSync(DOCKER_REGISTRY))(
@@ -71,6 +72,78 @@ describe.skipIf(!existsSync(DOCKER_REGISTRY))(
       expect(out).toEqual([
         `runner=fleet plugin=${reg.address}/fleeting/lab:0 path=${join(dir, "plugins", reg.address, "fleeting/lab/0.9.0/plugin")} version=0.9.0 from=installed`,
       ]);
+    });
+  },
+);
+
+describe.skipIf(!existsSync(DOCKER_REGISTRY))(
+  "runmesh fleeting login against a registry with htpasswd (skipped without docker-registry)",
+  () => {
+    const creds = { username: "deploy", password: "s3cret-plugin-pull" };
+    let reg: LocalRegistry;
+    let dir: string;
+    const saved = { path: process.env.FLEETING_PLUGIN_PATH, auth: process.env.FLEETING_AUTH_FILE };
+    beforeAll(async () => {
+      reg = await startRegistry({ auth: creds });
+      dir = await mkdtemp(join(tmpdir(), "runmesh-fleeting-login-"));
+      process.env.FLEETING_PLUGIN_PATH = join(dir, "plugins");
+      process.env.FLEETING_AUTH_FILE = join(dir, "auth.json");
+    });
+    afterAll(async () => {
+      process.env.FLEETING_PLUGIN_PATH = saved.path;
+      process.env.FLEETING_AUTH_FILE = saved.auth;
+      await reg?.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    test("a refused password saves nothing; an accepted one is saved 0600 and lets install pull a private plugin", async () => {
+      const logs: string[] = [];
+      const ctx = {
+        out: () => {},
+        logger: pino({ level: "info" }, { write: (l: string) => logs.push(l) }),
+        now: () => new Date(),
+        client: () => {
+          throw new Error("no GitLab here");
+        },
+        systemId: async () => "s",
+      };
+      const login = (password: string) =>
+        fleetingLogin({ registry: reg.address, username: creds.username }, ctx, async () => `${password}\n`);
+      expect(await login("wrong")).toBe(1);
+      expect(existsSync(join(dir, "auth.json"))).toBe(false);
+      expect(await fleetingLogin({ registry: reg.address }, ctx, async () => "x")).toBe(2);
+
+      expect(await login(creds.password)).toBe(0);
+      expect(statSync(join(dir, "auth.json")).mode & 0o777).toBe(0o600);
+      expect(logs.join("\n")).not.toContain(creds.password);
+
+      await publishPlugin(
+        reg.address,
+        "fleeting/private",
+        "1.0.0",
+        {
+          [goPlatform()]: new TextEncoder().encode("#!/bin/sh\n"),
+        },
+        creds,
+      );
+      const configPath = join(dir, "config.toml");
+      await writeFile(
+        configPath,
+        [
+          "concurrent = 1",
+          "[[runners]]",
+          '  name = "fleet"',
+          '  url = "https://gitlab.example.com"',
+          '  token = "glrt-abcdefghijklmnopqrst"',
+          '  executor = "instance"',
+          "  [runners.autoscaler]",
+          `    plugin = "${reg.address}/fleeting/private:1"`,
+          "",
+        ].join("\n"),
+      );
+      expect(
+        await runManagementVerb("fleeting install", { config: configPath }, { debug: false }, { ctx }),
+      ).toBe(0);
     });
   },
 );

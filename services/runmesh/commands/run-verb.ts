@@ -5,7 +5,7 @@ import { createLogger } from "../../../libs/log/logger.ts";
 import { configFileFor, effectiveLogLevel, type GlobalOptions } from "../cli/command-line.ts";
 import type { OptionValues } from "../cli/option-table.ts";
 import { type CliContext, defaultCliContext, type ExitCode } from "./cli-context.ts";
-import { fleetingCommand } from "./fleeting.ts";
+import { fleetingCommand, fleetingLogin } from "./fleeting.ts";
 import { listCommand } from "./list.ts";
 import { registerCommand } from "./register.ts";
 import { resetTokenCommand } from "./reset-token.ts";
@@ -47,6 +47,8 @@ export async function runManagementVerb(
   switch (verb) {
     case "list":
       return listCommand({ configPath }, ctx);
+    case "fleeting login":
+      return fleetingLogin({ registry: str(options.registry), username: str(options.username) }, ctx);
     case "fleeting install":
     case "fleeting list":
       return fleetingCommand(
