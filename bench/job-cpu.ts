@@ -1,0 +1,107 @@
+// Where a trivial job's CPU goes (issue 16): `runmesh run` as a real process against the test
+// coordinator, N trivial `true` jobs at concurrent = 8, then the CPU time each side spent per
+// job, read from /proc: the runmesh process itself, the shells it started (its waited-for
+// children), and this process (the coordinator). CPU time, unlike wall time, barely moves with
+// the machine's load, so before/after figures compare across runs. Jobs get an empty HOME.
+// Usage: bun bench/job-cpu.ts [jobs=200] [--profile]
+//   --profile also runs runmesh under Bun's sampling profiler and prints the samples per source
+//   file and per function (the profile's markdown is kept in the printed directory).
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startCoordinator } from "../tests/coordinator/coordinator.ts";
+import { configToml } from "../tests/e2e/mesh-harness.ts";
+import { BUN, RUNMESH_MAIN } from "../tests/e2e/processes.ts";
+
+const TOKEN = "glrt-job-cpu-runner-0123456789";
+const JOBS = Number(process.argv.slice(2).find((a) => !a.startsWith("--")) ?? 200);
+const profile = process.argv.includes("--profile");
+
+const coordinator = await startCoordinator({ longPollMs: 50_000, traceUpdateIntervalS: 60 });
+coordinator.registerRunner(TOKEN);
+const dir = mkdtempSync(join(tmpdir(), "runmesh-job-cpu-"));
+writeFileSync(
+  join(dir, "config.toml"),
+  configToml({
+    url: coordinator.url,
+    concurrent: 8,
+    checkInterval: 3,
+    mesh: { heartbeat_interval: "1s", worker_lost_after: "5s" },
+    runners: [{ name: "job-cpu", token: TOKEN, requestConcurrency: 4 }],
+  }),
+);
+const proc = Bun.spawn(
+  [
+    BUN,
+    ...(profile ? ["--cpu-prof-md", `--cpu-prof-dir=${dir}`] : []),
+    RUNMESH_MAIN,
+    "run",
+    "--config",
+    join(dir, "config.toml"),
+  ],
+  {
+    env: { ...process.env, HOME: mkdtempSync(join(tmpdir(), "job-cpu-home-")), RUNMESH_LOG_LEVEL: "warn" },
+    stdout: "ignore",
+    stderr: "ignore",
+  },
+);
+await Bun.sleep(4000); // started, and its pollers parked in their long polls
+
+/** utime+stime of the process and of its waited-for children, in ms (clock ticks of 10 ms). */
+function cpuMs(pid: number): { self: number; children: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  const tick = (i: number) => Number(fields[i]) * 10;
+  return { self: tick(11) + tick(12), children: tick(13) + tick(14) };
+}
+
+const before = cpuMs(proc.pid);
+const mine = process.cpuUsage();
+const t0 = performance.now();
+const ids = Array.from(
+  { length: JOBS },
+  () => coordinator.enqueueJob(TOKEN, { script: ["true"], gitStrategy: "none" }).id,
+);
+const done = await Promise.all(ids.map((id) => coordinator.waitForFinal(id, 600_000)));
+const seconds = (performance.now() - t0) / 1000;
+const after = cpuMs(proc.pid);
+const coord = process.cpuUsage(mine);
+const failed = done.filter((d) => d.status !== "success").length;
+const per = (ms: number) => (ms / JOBS).toFixed(1);
+console.log(
+  `${JOBS} jobs (${failed} failed) in ${seconds.toFixed(1)} s, ${(JOBS / seconds).toFixed(1)} jobs/s; CPU per job: runmesh ${per(after.self - before.self)} ms, its shells ${per(after.children - before.children)} ms, coordinator ${per((coord.user + coord.system) / 1000)} ms`,
+);
+proc.kill(profile ? "SIGTERM" : "SIGKILL"); // SIGTERM lets the profiler write its file
+await proc.exited;
+await coordinator.stop();
+
+if (profile) {
+  const file = readdirSync(dir).find((f) => f.startsWith("CPU") && f.endsWith(".md"));
+  if (!file) throw new Error(`no profile written in ${dir}`);
+  // Samples, not the profile's time column: that one weighs samples by wall time, and a loaded
+  // machine's scheduling gaps then land on whatever function was sampled last.
+  const byFile = new Map<string, number>();
+  const byFunction = new Map<string, number>();
+  let fn = "";
+  let total = 0;
+  for (const line of readFileSync(join(dir, file), "utf8").split("\n")) {
+    const head = /^### `(.*)`/.exec(line);
+    if (head) fn = head[1]!;
+    const m = /^`(.*)` \| Self: .* \| Samples: (\d+)/.exec(line);
+    if (!m || !fn) continue;
+    const where = m[1]!.startsWith("[") ? m[1]! : m[1]!.split(":")[0]!.replace(`${process.cwd()}/`, "");
+    const n = Number(m[2]);
+    total += n;
+    byFile.set(where, (byFile.get(where) ?? 0) + n);
+    byFunction.set(`${fn} (${where})`, (byFunction.get(`${fn} (${where})`) ?? 0) + n);
+    fn = "";
+  }
+  const top = (m: Map<string, number>, k: number) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, k)
+      .map(([name, n]) => `${((100 * n) / total).toFixed(1).padStart(5)}%  ${name}`)
+      .join("\n");
+  console.log(`\nself samples by file (${total} samples):\n${top(byFile, 15)}`);
+  console.log(`\nself samples by function:\n${top(byFunction, 15)}\n\nprofile: ${join(dir, file)}`);
+}
+process.exit(0);
