@@ -15,10 +15,12 @@ const targets: [string, string][] = [
   ["services/fleeting-plugin-static/main.ts", "dist/fleeting-plugin-static"],
 ];
 const only = process.argv.slice(2);
+// Bun's shell passes each interpolation as one argument, unquoted: one JSON.stringify makes the
+// define a string literal (two made GitLab see the revision with its quotes).
 const revision = (await $`git rev-parse --short HEAD`.nothrow().quiet().text()).trim() || "unknown";
 for (const [entry, out] of targets) {
   if (only.length && !only.some((o) => out.endsWith(o))) continue;
   const started = performance.now();
-  await $`${process.execPath} build ${BUILD_FLAGS} --define process.env.RUNMESH_REVISION=${JSON.stringify(JSON.stringify(revision))} ${entry} --outfile ${out}`.quiet();
+  await $`${process.execPath} build ${BUILD_FLAGS} --define process.env.RUNMESH_REVISION=${JSON.stringify(revision)} ${entry} --outfile ${out}`.quiet();
   console.log(`built ${out} in ${Math.round(performance.now() - started)} ms`);
 }

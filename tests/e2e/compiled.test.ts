@@ -67,6 +67,10 @@ test.skipIf(!canHideTree)(
     expect(done.status).toBe("success");
     expect(done.traceText).toContain("compiled and running");
     expect(done.final?.checksumMatches).toBe(true);
+    // The build stamps the git revision GitLab is told in info.revision: bare, not quoted.
+    const asked = coordinator.requests.find((r) => r.path.endsWith("/jobs/request"));
+    const revision = (asked?.body as { info?: { revision?: string } } | undefined)?.info?.revision;
+    expect(revision).toMatch(/^([0-9a-f]{7,40}|unknown)$/);
     proc.kill("SIGQUIT");
     expect(await proc.exited).toBe(0);
   },
