@@ -6,16 +6,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
-import { parseConfig } from "../../libs/config/index.ts";
-import { createLogger } from "../../libs/log/logger.ts";
-import { startWorkerService } from "../../services/executor-worker/main.ts";
-import type { ExecutorWorker } from "../../services/executor-worker/worker.ts";
-import { startPollerService } from "../../services/poller/main.ts";
-import type { Poller } from "../../services/poller/poller.ts";
-import { startSchedulerService } from "../../services/scheduler/main.ts";
-import type { Scheduler } from "../../services/scheduler/scheduler.ts";
 import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
+import { meshHeader, startTomlMesh, type TomlMesh } from "./toml-mesh.ts";
 
 const TOKEN = "glrt-mesh-custom-0123456789";
 const root = mkdtempSync(join(tmpdir(), "runmesh-custom-mesh-"));
@@ -23,9 +15,7 @@ const drivers = join(root, "driver");
 const customBuilds = join(root, "driver-builds");
 const cleaned = join(root, "cleaned");
 let coordinator: Coordinator;
-let scheduler: Scheduler;
-let worker: ExecutorWorker;
-let poller: Poller;
+let mesh: TomlMesh | undefined;
 
 function script(name: string, body: string): string {
   const path = join(drivers, name);
@@ -54,12 +44,7 @@ beforeAll(async () => {
   coordinator = await startCoordinator({ longPollMs: 1000, traceUpdateIntervalS: 1 });
   coordinator.registerRunner(TOKEN);
   const toml = [
-    "concurrent = 2",
-    "check_interval = 1",
-    "[mesh]",
-    'heartbeat_interval = "200ms"',
-    'worker_lost_after = "2s"',
-    `data_dir = ${JSON.stringify(join(root, "data"))}`,
+    ...meshHeader({ concurrent: 2, dataDir: join(root, "data") }),
     "[[runners]]",
     'name = "on-custom"',
     `url = "${coordinator.url}"`,
@@ -71,32 +56,17 @@ beforeAll(async () => {
     `run_exec = ${JSON.stringify(run)}`,
     `cleanup_exec = ${JSON.stringify(cleanup)}`,
   ].join("\n");
-  const { config: parsed } = parseConfig(toml, { source: "custom-mesh.toml", hostname: "mesh-host" });
-  const bus = createInprocBus();
-  const logger = (service: string) =>
-    createLogger({ service, level: "error", destination: { write: () => {} } });
-  scheduler = await startSchedulerService({ config: parsed, bus, logger: logger("scheduler") });
-  worker = await startWorkerService({
-    mesh: { ...parsed.mesh, worker_executors: ["custom"], data_dir: join(root, "worker") },
-    bus,
-    logger: logger("worker"),
+  mesh = await startTomlMesh({
+    toml,
+    configPath: "custom-mesh.toml",
+    executors: ["custom"],
+    workerDataDir: join(root, "worker"),
     workerId: "custom-worker",
-    traceUpdateIntervalMs: 200,
-  });
-  poller = await startPollerService({
-    config: parsed,
-    bus,
-    logger: logger("poller"),
-    systemId: "s_0123456789ab",
-    pollerId: "p0",
   });
 }, 60_000);
 
 afterAll(async () => {
-  await poller?.stopRequesting();
-  await worker?.abortAll(5000);
-  await scheduler?.stop();
-  await worker?.stop();
+  await mesh?.stop();
   await coordinator?.stop();
   rmSync(root, { recursive: true, force: true });
 });

@@ -11,27 +11,17 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
-import { parseConfig } from "../../libs/config/index.ts";
-import { createLogger } from "../../libs/log/logger.ts";
-import { startWorkerService } from "../../services/executor-worker/main.ts";
-import type { ExecutorWorker } from "../../services/executor-worker/worker.ts";
-import { startPollerService } from "../../services/poller/main.ts";
-import type { Poller } from "../../services/poller/poller.ts";
-import { startSchedulerService } from "../../services/scheduler/main.ts";
-import type { Scheduler } from "../../services/scheduler/scheduler.ts";
 import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
 import { DEBIAN_IMAGE, importDebian } from "../infra/docker-images.ts";
 import { type Dockerd, engineAvailable, startDockerd } from "../infra/dockerd.ts";
+import { meshHeader, startTomlMesh, type TomlMesh } from "./toml-mesh.ts";
 
 const LOCAL = "glrt-custom-local-transfer-0123";
 const CONTAINER = "glrt-custom-container-transfer-0";
 const root = mkdtempSync(join(tmpdir(), "runmesh-custom-transfer-"));
 const drivers = join(root, "drivers");
 let coordinator: Coordinator;
-let scheduler: Scheduler;
-let worker: ExecutorWorker;
-let poller: Poller;
+let mesh: TomlMesh | undefined;
 let dockerd: Dockerd | undefined;
 
 function script(name: string, body: string): string {
@@ -98,41 +88,21 @@ beforeAll(async () => {
     coordinator.registerRunner(CONTAINER);
   }
   const toml = [
-    "concurrent = 2",
-    "check_interval = 1",
-    "[mesh]",
-    'heartbeat_interval = "200ms"',
-    'worker_lost_after = "2s"',
-    `data_dir = ${JSON.stringify(join(root, "data"))}`,
+    ...meshHeader({ concurrent: 2, dataDir: join(root, "data") }),
     ...localEntry(),
     ...(dockerd ? containerEntry(dockerd.host) : []),
   ].join("\n");
-  const { config } = parseConfig(toml, { source: "custom-transfer.toml", hostname: "mesh-host" });
-  const bus = createInprocBus();
-  const logger = (service: string) =>
-    createLogger({ service, level: "error", destination: { write: () => {} } });
-  scheduler = await startSchedulerService({ config, bus, logger: logger("scheduler") });
-  worker = await startWorkerService({
-    mesh: { ...config.mesh, worker_executors: ["custom"], data_dir: join(root, "worker") },
-    bus,
-    logger: logger("worker"),
+  mesh = await startTomlMesh({
+    toml,
+    configPath: "custom-transfer.toml",
+    executors: ["custom"],
+    workerDataDir: join(root, "worker"),
     workerId: "custom-transfer-worker",
-    traceUpdateIntervalMs: 200,
-  });
-  poller = await startPollerService({
-    config,
-    bus,
-    logger: logger("poller"),
-    systemId: "s_0123456789ab",
-    pollerId: "p0",
   });
 }, 300_000);
 
 afterAll(async () => {
-  await poller?.stopRequesting();
-  await worker?.abortAll(5000);
-  await scheduler?.stop();
-  await worker?.stop();
+  await mesh?.stop();
   await coordinator?.stop();
   await dockerd?.stop();
   rmSync(root, { recursive: true, force: true });

@@ -9,36 +9,20 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
-import { parseConfig } from "../../libs/config/index.ts";
-import { PluginProcessGroup } from "../../libs/fleeting/plugin-process-group.ts";
-import { createLogger } from "../../libs/log/logger.ts";
-import type { Autoscaler } from "../../services/autoscaler/autoscaler.ts";
-import { startAutoscalerService } from "../../services/autoscaler/main.ts";
-import { startWorkerService } from "../../services/executor-worker/main.ts";
-import type { ExecutorWorker } from "../../services/executor-worker/worker.ts";
-import { startPollerService } from "../../services/poller/main.ts";
-import type { Poller } from "../../services/poller/poller.ts";
-import { startSchedulerService } from "../../services/scheduler/main.ts";
-import type { Scheduler } from "../../services/scheduler/scheduler.ts";
+import { join } from "node:path";
 import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
 import { BUSYBOX_IMAGE, DEBIAN_IMAGE, importDebian } from "../infra/docker-images.ts";
 import { type Dockerd, engineAvailable, startDockerd } from "../infra/dockerd.ts";
 import { buildSshdImage, SSHD_IMAGE, sshdImageMissing } from "../infra/sshd-image.ts";
+import { meshHeader, startTomlMesh, type TomlMesh } from "./toml-mesh.ts";
 
-const ROOT = resolve(import.meta.dir, "../..");
 const TOKEN = "glrt-docker-autoscaler-mesh-0123456789";
 const GROUP = "docker-autoscaler-e2e";
 const missing = !engineAvailable ? "needs root and dockerd" : sshdImageMissing();
 const root = mkdtempSync(join(tmpdir(), "runmesh-das-mesh-"));
-const logs: string[] = [];
 let d: Dockerd;
 let coordinator: Coordinator;
-let autoscalers: Autoscaler[] = [];
-let scheduler: Scheduler;
-let worker: ExecutorWorker;
-let poller: Poller;
+let mesh: TomlMesh | undefined;
 
 const groupContainers = () =>
   d
@@ -55,12 +39,7 @@ beforeAll(async () => {
   coordinator = await startCoordinator({ longPollMs: 1000, traceUpdateIntervalS: 1 });
   coordinator.registerRunner(TOKEN);
   const toml = [
-    "concurrent = 2",
-    "check_interval = 1",
-    "[mesh]",
-    'heartbeat_interval = "200ms"',
-    'worker_lost_after = "4s"',
-    `data_dir = ${JSON.stringify(join(root, "data"))}`,
+    ...meshHeader({ concurrent: 2, dataDir: join(root, "data"), workerLostAfter: "4s" }),
     "[[runners]]",
     'name = "on-docker-instances"',
     `url = "${coordinator.url}"`,
@@ -91,47 +70,18 @@ beforeAll(async () => {
     'idle_time = "1s"',
   ].join("\n");
   const configPath = join(root, "config.toml");
-  const { config } = parseConfig(toml, { source: configPath, hostname: "mesh-host" });
-  const bus = createInprocBus();
-  const logger = (service: string) =>
-    createLogger({ service, level: "info", destination: { write: (l: string) => logs.push(l) } });
-  scheduler = await startSchedulerService({ config, bus, logger: logger("scheduler") });
-  autoscalers = await startAutoscalerService({
-    config,
+  mesh = await startTomlMesh({
+    toml,
     configPath,
-    bus,
-    logger: logger("autoscaler"),
-    autoscalerId: "a0",
-    groupFor: (r) =>
-      new PluginProcessGroup({
-        command: [process.execPath, join(ROOT, "services/fleeting-plugin-docker/main.ts")],
-        name: "docker",
-        runnerName: r.name ?? r.runnerKey,
-        logger: logger("autoscaler"),
-      }),
-  });
-  worker = await startWorkerService({
-    mesh: { ...config.mesh, worker_executors: ["docker-autoscaler"], data_dir: join(root, "worker") },
-    bus,
-    logger: logger("worker"),
+    executors: ["docker-autoscaler"],
+    workerDataDir: join(root, "worker"),
     workerId: "das-worker",
-    traceUpdateIntervalMs: 200,
-  });
-  poller = await startPollerService({
-    config,
-    bus,
-    logger: logger("poller"),
-    systemId: "s_0123456789ab",
-    pollerId: "p0",
+    autoscaler: true,
   });
 }, 240_000);
 
 afterAll(async () => {
-  await poller?.stopRequesting();
-  await worker?.abortAll(5000);
-  await scheduler?.stop();
-  await worker?.stop();
-  for (const a of autoscalers) await a.stop().catch(() => {});
+  await mesh?.stop();
   await coordinator?.stop();
   await d?.stop();
   rmSync(root, { recursive: true, force: true });
@@ -168,7 +118,7 @@ describe.skipIf(missing !== undefined)(
       while (groupContainers().length > 0 && Date.now() < deadline) await Bun.sleep(200);
       expect(groupContainers()).toEqual([]);
       expect(
-        logs.filter((l) => l.includes('"msg":"released the instance"') && l.includes('"released":true'))
+        mesh!.logs.filter((l) => l.includes('"msg":"released the instance"') && l.includes('"released":true'))
           .length,
       ).toBe(1);
     }, 240_000);

@@ -9,24 +9,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
-import { parseConfig } from "../../libs/config/index.ts";
-import { PluginProcessGroup } from "../../libs/fleeting/plugin-process-group.ts";
-import { createLogger } from "../../libs/log/logger.ts";
-import type { Autoscaler } from "../../services/autoscaler/autoscaler.ts";
-import { startAutoscalerService } from "../../services/autoscaler/main.ts";
-import { startWorkerService } from "../../services/executor-worker/main.ts";
-import type { ExecutorWorker } from "../../services/executor-worker/worker.ts";
-import { startPollerService } from "../../services/poller/main.ts";
-import type { Poller } from "../../services/poller/poller.ts";
-import { startSchedulerService } from "../../services/scheduler/main.ts";
-import type { Scheduler } from "../../services/scheduler/scheduler.ts";
+import { join } from "node:path";
 import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
 import { type Dockerd, engineAvailable, startDockerd } from "../infra/dockerd.ts";
 import { buildSshdImage, SSHD_IMAGE, sshdImageMissing } from "../infra/sshd-image.ts";
+import { meshHeader, startTomlMesh, type TomlMesh } from "./toml-mesh.ts";
 
-const ROOT = resolve(import.meta.dir, "../..");
 const TOKEN = "glrt-instance-mesh-0123456789";
 const GROUP = "instance-e2e";
 /** A second entry whose instances serve many jobs (no max_use_count) and go after idle_time. */
@@ -34,13 +22,9 @@ const IDLE_TOKEN = "glrt-instance-mesh-idle-0123456789";
 const IDLE_GROUP = "instance-e2e-idle";
 const missing = !engineAvailable ? "needs root and dockerd" : sshdImageMissing();
 const root = mkdtempSync(join(tmpdir(), "runmesh-instance-mesh-"));
-const logs: string[] = [];
 let d: Dockerd;
 let coordinator: Coordinator;
-let autoscalers: Autoscaler[] = [];
-let scheduler: Scheduler;
-let worker: ExecutorWorker;
-let poller: Poller;
+let mesh: TomlMesh | undefined;
 
 /** The group's containers: name and sshd port. */
 function instances(group = GROUP): { name: string; port: number }[] {
@@ -69,12 +53,7 @@ beforeAll(async () => {
   coordinator.registerRunner(TOKEN);
   coordinator.registerRunner(IDLE_TOKEN);
   const toml = [
-    "concurrent = 4",
-    "check_interval = 1",
-    "[mesh]",
-    'heartbeat_interval = "200ms"',
-    'worker_lost_after = "4s"',
-    `data_dir = ${JSON.stringify(join(root, "data"))}`,
+    ...meshHeader({ concurrent: 4, dataDir: join(root, "data"), workerLostAfter: "4s" }),
     "[[runners]]",
     'name = "on-instances"',
     `url = "${coordinator.url}"`,
@@ -125,49 +104,18 @@ beforeAll(async () => {
     'idle_time = "20s"',
   ].join("\n");
   const configPath = join(root, "config.toml");
-  const { config } = parseConfig(toml, { source: configPath, hostname: "mesh-host" });
-  const bus = createInprocBus();
-  const logger = (service: string) =>
-    createLogger({ service, level: "info", destination: { write: (l: string) => logs.push(l) } });
-  scheduler = await startSchedulerService({ config, bus, logger: logger("scheduler") });
-  autoscalers = await startAutoscalerService({
-    config,
+  mesh = await startTomlMesh({
+    toml,
     configPath,
-    bus,
-    logger: logger("autoscaler"),
-    autoscalerId: "a0",
-    // The built-in docker plugin from source, launched through the plugin host as GitLab
-    // Runner launches fleeting-plugin-docker (the compiled binary is found on PATH the same way).
-    groupFor: (r) =>
-      new PluginProcessGroup({
-        command: [process.execPath, join(ROOT, "services/fleeting-plugin-docker/main.ts")],
-        name: "docker",
-        runnerName: r.name ?? r.runnerKey,
-        logger: logger("autoscaler"),
-      }),
-  });
-  worker = await startWorkerService({
-    mesh: { ...config.mesh, worker_executors: ["instance"], data_dir: join(root, "worker") },
-    bus,
-    logger: logger("worker"),
+    executors: ["instance"],
+    workerDataDir: join(root, "worker"),
     workerId: "instance-worker",
-    traceUpdateIntervalMs: 200,
-  });
-  poller = await startPollerService({
-    config,
-    bus,
-    logger: logger("poller"),
-    systemId: "s_0123456789ab",
-    pollerId: "p0",
+    autoscaler: true,
   });
 }, 180_000);
 
 afterAll(async () => {
-  await poller?.stopRequesting();
-  await worker?.abortAll(5000);
-  await scheduler?.stop();
-  await worker?.stop();
-  for (const a of autoscalers) await a.stop().catch(() => {});
+  await mesh?.stop();
   await coordinator?.stop();
   await d?.stop();
   rmSync(root, { recursive: true, force: true });
@@ -217,11 +165,11 @@ describe.skipIf(missing !== undefined)(`instance executor on docker instances ($
     const deadline = Date.now() + 60_000;
     while (instances().length > 0 && Date.now() < deadline) await Bun.sleep(200);
     expect(instances()).toEqual([]);
-    const released = logs.filter((l) => l.includes('"msg":"released the instance"'));
+    const released = mesh!.logs.filter((l) => l.includes('"msg":"released the instance"'));
     expect(released.length).toBe(2);
     expect(released.every((l) => l.includes('"released":true'))).toBe(true);
     // The instance's private key travelled in the acquire reply only: in no log line or trace.
-    expect(logs.filter((l) => l.includes("PRIVATE KEY"))).toEqual([]);
+    expect(mesh!.logs.filter((l) => l.includes("PRIVATE KEY"))).toEqual([]);
     expect(done.filter((j) => j.traceText.includes("PRIVATE KEY"))).toEqual([]);
   }, 240_000);
 

@@ -9,38 +9,26 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
-import { parseConfig } from "../../libs/config/index.ts";
-import { createLogger } from "../../libs/log/logger.ts";
-import { startWorkerService } from "../../services/executor-worker/main.ts";
-import type { ExecutorWorker } from "../../services/executor-worker/worker.ts";
-import { startPollerService } from "../../services/poller/main.ts";
-import type { Poller } from "../../services/poller/poller.ts";
-import { startSchedulerService } from "../../services/scheduler/main.ts";
-import type { Scheduler } from "../../services/scheduler/scheduler.ts";
 import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
 import { DEBIAN_IMAGE, importDebian } from "../infra/docker-images.ts";
 import { type Dockerd, engineAvailable, startDockerd } from "../infra/dockerd.ts";
 import { type Sshd, sshdMissing, startSshd } from "../infra/sshd.ts";
+import { meshHeader, startTomlMesh, type TomlMesh } from "./toml-mesh.ts";
 
 const TOKENS = { docker: "glrt-xfer-docker-0123456789", ssh: "glrt-xfer-ssh-0123456789" } as const;
 const SSH_USER = "runmesh-ssh-xfer";
 const noSshd = sshdMissing();
 const noDocker = engineAvailable ? undefined : "needs root and docker.io: scripts/setup.sh";
 const root = mkdtempSync(join(tmpdir(), "runmesh-remote-transfer-"));
-const logs: string[] = [];
 let sshd: Sshd | undefined;
 let d: Dockerd | undefined;
 let coordinator: Coordinator;
-let scheduler: Scheduler;
-let worker: ExecutorWorker;
-let poller: Poller;
+let mesh: TomlMesh | undefined;
 
 beforeAll(async () => {
   if (noSshd && noDocker) return;
   coordinator = await startCoordinator({ longPollMs: 1000, traceUpdateIntervalS: 1 });
-  const toml = ["concurrent = 4", "check_interval = 1", "[mesh]", 'heartbeat_interval = "200ms"'];
-  toml.push('worker_lost_after = "2s"', `data_dir = ${JSON.stringify(join(root, "data"))}`);
+  const toml = meshHeader({ concurrent: 4, dataDir: join(root, "data") });
   const executors: ("docker" | "ssh")[] = [];
   if (!noDocker) {
     d = await startDockerd();
@@ -79,32 +67,17 @@ beforeAll(async () => {
       `known_hosts_file = ${JSON.stringify(sshd.knownHostsFile)}`,
     );
   }
-  const { config } = parseConfig(toml.join("\n"), { source: "remote-transfer.toml", hostname: "mesh-host" });
-  const bus = createInprocBus();
-  const logger = (service: string) =>
-    createLogger({ service, level: "info", destination: { write: (l: string) => logs.push(l) } });
-  scheduler = await startSchedulerService({ config, bus, logger: logger("scheduler") });
-  worker = await startWorkerService({
-    mesh: { ...config.mesh, worker_executors: executors, data_dir: join(root, "worker") },
-    bus,
-    logger: logger("worker"),
+  mesh = await startTomlMesh({
+    toml: toml.join("\n"),
+    configPath: "remote-transfer.toml",
+    executors,
+    workerDataDir: join(root, "worker"),
     workerId: "xfer-worker",
-    traceUpdateIntervalMs: 200,
-  });
-  poller = await startPollerService({
-    config,
-    bus,
-    logger: logger("poller"),
-    systemId: "s_0123456789ab",
-    pollerId: "p0",
   });
 }, 240_000);
 
 afterAll(async () => {
-  await poller?.stopRequesting();
-  await worker?.abortAll(5000);
-  await scheduler?.stop();
-  await worker?.stop();
+  await mesh?.stop();
   await coordinator?.stop();
   await d?.stop();
   await sshd?.stop();

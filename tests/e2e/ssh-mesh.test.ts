@@ -7,27 +7,16 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
-import { parseConfig } from "../../libs/config/index.ts";
-import { createLogger } from "../../libs/log/logger.ts";
-import { startWorkerService } from "../../services/executor-worker/main.ts";
-import type { ExecutorWorker } from "../../services/executor-worker/worker.ts";
-import { startPollerService } from "../../services/poller/main.ts";
-import type { Poller } from "../../services/poller/poller.ts";
-import { startSchedulerService } from "../../services/scheduler/main.ts";
-import type { Scheduler } from "../../services/scheduler/scheduler.ts";
 import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
 import { type Sshd, sshdMissing, startSshd } from "../infra/sshd.ts";
+import { meshHeader, startTomlMesh, type TomlMesh } from "./toml-mesh.ts";
 
 const TOKEN = "glrt-mesh-ssh-0123456789";
 const missing = sshdMissing();
 const root = mkdtempSync(join(tmpdir(), "runmesh-ssh-mesh-"));
-const logs: string[] = [];
 let sshd: Sshd;
 let coordinator: Coordinator;
-let scheduler: Scheduler;
-let worker: ExecutorWorker;
-let poller: Poller;
+let mesh: TomlMesh | undefined;
 
 beforeAll(async () => {
   if (missing) return;
@@ -35,12 +24,7 @@ beforeAll(async () => {
   coordinator = await startCoordinator({ longPollMs: 1000, traceUpdateIntervalS: 1 });
   coordinator.registerRunner(TOKEN);
   const toml = [
-    "concurrent = 2",
-    "check_interval = 1",
-    "[mesh]",
-    'heartbeat_interval = "200ms"',
-    'worker_lost_after = "2s"',
-    `data_dir = ${JSON.stringify(join(root, "data"))}`,
+    ...meshHeader({ concurrent: 2, dataDir: join(root, "data") }),
     "[[runners]]",
     'name = "on-ssh"',
     `url = "${coordinator.url}"`,
@@ -53,32 +37,17 @@ beforeAll(async () => {
     `password = "${sshd.password}"`,
     `known_hosts_file = ${JSON.stringify(sshd.knownHostsFile)}`,
   ].join("\n");
-  const { config } = parseConfig(toml, { source: "ssh-mesh.toml", hostname: "mesh-host" });
-  const bus = createInprocBus();
-  const logger = (service: string) =>
-    createLogger({ service, level: "info", destination: { write: (l: string) => logs.push(l) } });
-  scheduler = await startSchedulerService({ config, bus, logger: logger("scheduler") });
-  worker = await startWorkerService({
-    mesh: { ...config.mesh, worker_executors: ["ssh"], data_dir: join(root, "worker") },
-    bus,
-    logger: logger("worker"),
+  mesh = await startTomlMesh({
+    toml,
+    configPath: "ssh-mesh.toml",
+    executors: ["ssh"],
+    workerDataDir: join(root, "worker"),
     workerId: "ssh-worker",
-    traceUpdateIntervalMs: 200,
-  });
-  poller = await startPollerService({
-    config,
-    bus,
-    logger: logger("poller"),
-    systemId: "s_0123456789ab",
-    pollerId: "p0",
   });
 }, 120_000);
 
 afterAll(async () => {
-  await poller?.stopRequesting();
-  await worker?.abortAll(5000);
-  await scheduler?.stop();
-  await worker?.stop();
+  await mesh?.stop();
   await coordinator?.stop();
   await sshd?.stop();
   if (!missing) spawnSync("rm", ["-rf", `/home/${sshd?.user ?? "none"}/builds`]);
