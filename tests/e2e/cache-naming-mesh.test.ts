@@ -6,16 +6,13 @@
 // tar+zstd archive (CACHE_COMPRESSION_FORMAT=tarzstd) is told by its magic bytes and extracted.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hashCacheKey } from "../../libs/cache/cache-key.ts";
-import { shortToken } from "../../libs/config/index.ts";
-import { createLogger } from "../../libs/log/logger.ts";
-import type { SignerCache } from "../../services/cache-signer/sign-decision.ts";
-import { type CacheSigner, startCacheSigner } from "../../services/cache-signer/signer.ts";
+import type { CacheSigner } from "../../services/cache-signer/signer.ts";
 import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
 import { type Mesh, startMesh } from "./mesh-harness.ts";
+import { type S3Server, startMeshSigner, startS3 } from "./s3-cache.ts";
 
 const TOKEN = "glrt-cache-naming-mesh-0123456789";
 const ACCESS = "AKIANAMINGCACHE";
@@ -25,47 +22,19 @@ const cacheDir = join(root, "cache");
 let coordinator: Coordinator;
 let mesh: Mesh;
 let signer: CacheSigner;
-// biome-ignore lint/suspicious/noExplicitAny: s3rver ships no types
-let s3: any;
+let s3: S3Server;
 
 beforeAll(async () => {
-  const require = createRequire(import.meta.url);
-  const S3rver = require("@20minutes/s3rver");
-  require("@20minutes/s3rver/lib/models/account").DUMMY_ACCOUNT.createKeyPair(ACCESS, SECRET);
-  s3 = new S3rver({
-    address: "127.0.0.1",
-    port: 0,
-    silent: true,
-    directory: join(root, "s3"),
-    configureBuckets: [{ name: "naming-cache" }],
-  });
-  const { port } = await s3.run();
+  s3 = await startS3({ root, bucket: "naming-cache", access: ACCESS, secret: SECRET });
   coordinator = await startCoordinator({ longPollMs: 1000, traceUpdateIntervalS: 1 });
   coordinator.registerRunner(TOKEN);
-  const extra = [
-    `cache_dir = ${JSON.stringify(cacheDir)}`,
-    "[runners.cache]",
-    'Type = "s3"',
-    "Shared = true",
-    "[runners.cache.s3]",
-    `ServerAddress = "127.0.0.1:${port}"`,
-    'BucketName = "naming-cache"',
-    "Insecure = true",
-    `AccessKey = "${ACCESS}"`,
-    `SecretKey = "${SECRET}"`,
-  ].join("\n");
+  const extra = s3.runnerCache({ cacheDir, shared: true });
   mesh = await startMesh({
     transport: "inproc",
     workers: 1,
     config: { url: coordinator.url, concurrent: 1, runners: [{ name: "naming", token: TOKEN, extra }] },
   });
-  const caches = new Map<string, SignerCache>();
-  for (const r of mesh.config.runners) if (r.cache) caches.set(shortToken(r.token), r.cache as SignerCache);
-  signer = await startCacheSigner({
-    bus: mesh.buses[0]!,
-    logger: createLogger({ service: "cache-signer", level: "warn", destination: { write: () => {} } }),
-    caches,
-  });
+  signer = await startMeshSigner(mesh);
 });
 
 afterAll(async () => {
@@ -97,7 +66,7 @@ async function job(o: {
   expect({ status: done.status, trace }).toMatchObject({ status: "success" });
   return trace;
 }
-const stored = () => readdirSync(join(root, "s3", "naming-cache"), { recursive: true }).map(String);
+const stored = () => readdirSync(s3.bucketDir, { recursive: true }).map(String);
 
 describe("cache naming (FF_HASH_CACHE_KEYS) and re-uploads through the cache-signer", () => {
   test("hashed and human namings find each other; an unchanged archive is not uploaded again", async () => {

@@ -4,15 +4,12 @@
 // from S3 through a signed GET; no worker log, job trace or bus message carries the secret.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { shortToken } from "../../libs/config/index.ts";
-import { createLogger } from "../../libs/log/logger.ts";
-import type { SignerCache } from "../../services/cache-signer/sign-decision.ts";
-import { type CacheSigner, startCacheSigner } from "../../services/cache-signer/signer.ts";
+import type { CacheSigner } from "../../services/cache-signer/signer.ts";
 import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
 import { type Mesh, startMesh } from "./mesh-harness.ts";
+import { type S3Server, startMeshSigner, startS3 } from "./s3-cache.ts";
 
 const TOKEN = "glrt-cache-signer-mesh-0123456789";
 const ACCESS = "AKIAMESHCACHE";
@@ -22,38 +19,15 @@ const cacheDir = join(root, "cache");
 let coordinator: Coordinator;
 let mesh: Mesh;
 let signer: CacheSigner;
-// biome-ignore lint/suspicious/noExplicitAny: s3rver ships no types
-let s3: any;
+let s3: S3Server;
 const signerLines: string[] = [];
 const busMessages: string[] = [];
 
 beforeAll(async () => {
-  const require = createRequire(import.meta.url);
-  const S3rver = require("@20minutes/s3rver");
-  require("@20minutes/s3rver/lib/models/account").DUMMY_ACCOUNT.createKeyPair(ACCESS, SECRET);
-  s3 = new S3rver({
-    address: "127.0.0.1",
-    port: 0,
-    silent: true,
-    directory: join(root, "s3"),
-    configureBuckets: [{ name: "runner-cache" }],
-  });
-  const { port } = await s3.run();
+  s3 = await startS3({ root, bucket: "runner-cache", access: ACCESS, secret: SECRET });
   coordinator = await startCoordinator({ longPollMs: 1000, traceUpdateIntervalS: 1 });
   coordinator.registerRunner(TOKEN);
-  const extra = [
-    `cache_dir = ${JSON.stringify(cacheDir)}`,
-    "[runners.cache]",
-    'Type = "s3"',
-    'Path = "mesh"',
-    "[runners.cache.s3]",
-    `ServerAddress = "127.0.0.1:${port}"`,
-    'BucketName = "runner-cache"',
-    'BucketLocation = "us-east-1"',
-    "Insecure = true",
-    `AccessKey = "${ACCESS}"`,
-    `SecretKey = "${SECRET}"`,
-  ].join("\n");
+  const extra = s3.runnerCache({ cacheDir, path: "mesh", location: "us-east-1" });
   mesh = await startMesh({
     transport: "inproc",
     workers: 2,
@@ -65,17 +39,7 @@ beforeAll(async () => {
     busMessages.push(JSON.stringify(data));
     return original(rpc, data, opts);
   }) as typeof bus.request;
-  const caches = new Map<string, SignerCache>();
-  for (const r of mesh.config.runners) if (r.cache) caches.set(shortToken(r.token), r.cache as SignerCache);
-  signer = await startCacheSigner({
-    bus,
-    logger: createLogger({
-      service: "cache-signer",
-      level: "debug",
-      destination: { write: (l: string) => signerLines.push(l) },
-    }),
-    caches,
-  });
+  signer = await startMeshSigner(mesh, (l) => signerLines.push(l));
 });
 
 afterAll(async () => {

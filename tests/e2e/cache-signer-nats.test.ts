@@ -5,13 +5,13 @@
 // no mesh log and no signer log line.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
 import { type NatsServer, startNatsServer } from "../infra/nats-server.ts";
 import { configToml, type Mesh, type RunnerSpec, startMesh } from "./mesh-harness.ts";
 import { type MeshProcess, spawnRunmesh } from "./processes.ts";
+import { type S3Server, startS3 } from "./s3-cache.ts";
 
 const TOKEN = "glrt-cache-signer-nats-0123456789";
 const ACCESS = "AKIANATSSIGNER";
@@ -22,35 +22,14 @@ let nats: NatsServer;
 let coordinator: Coordinator;
 let mesh: Mesh;
 let signer: MeshProcess;
-// biome-ignore lint/suspicious/noExplicitAny: s3rver ships no types
-let s3: any;
+let s3: S3Server;
 
 beforeAll(async () => {
-  const require = createRequire(import.meta.url);
-  const S3rver = require("@20minutes/s3rver");
-  require("@20minutes/s3rver/lib/models/account").DUMMY_ACCOUNT.createKeyPair(ACCESS, SECRET);
-  s3 = new S3rver({
-    address: "127.0.0.1",
-    port: 0,
-    silent: true,
-    directory: join(root, "s3"),
-    configureBuckets: [{ name: "nats-cache" }],
-  });
-  const { port } = await s3.run();
+  s3 = await startS3({ root, bucket: "nats-cache", access: ACCESS, secret: SECRET });
   nats = await startNatsServer({ jetstream: true });
   coordinator = await startCoordinator({ longPollMs: 1000, traceUpdateIntervalS: 1 });
   coordinator.registerRunner(TOKEN);
-  const extra = [
-    `cache_dir = ${JSON.stringify(cacheDir)}`,
-    "[runners.cache]",
-    'Type = "s3"',
-    "[runners.cache.s3]",
-    `ServerAddress = "127.0.0.1:${port}"`,
-    'BucketName = "nats-cache"',
-    "Insecure = true",
-    `AccessKey = "${ACCESS}"`,
-    `SecretKey = "${SECRET}"`,
-  ].join("\n");
+  const extra = s3.runnerCache({ cacheDir });
   const runners: RunnerSpec[] = [{ name: "nats-cached", token: TOKEN, extra }];
   mesh = await startMesh({
     transport: "nats",

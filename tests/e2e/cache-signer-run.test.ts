@@ -3,42 +3,21 @@
 // through a signed PUT, and the process log never shows the secret key.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type RunProcess, startRunProcess } from "./run-process.ts";
+import { type S3Server, startS3 } from "./s3-cache.ts";
 
 const TOKEN = "glrt-cache-signer-run-0123456789";
 const ACCESS = "AKIARUNPROCESS";
 const SECRET = "run-process-secret-24680";
 const root = mkdtempSync(join(tmpdir(), "runmesh-cache-run-"));
-// biome-ignore lint/suspicious/noExplicitAny: s3rver ships no types
-let s3: any;
+let s3: S3Server;
 let run: RunProcess;
 
 beforeAll(async () => {
-  const require = createRequire(import.meta.url);
-  const S3rver = require("@20minutes/s3rver");
-  require("@20minutes/s3rver/lib/models/account").DUMMY_ACCOUNT.createKeyPair(ACCESS, SECRET);
-  s3 = new S3rver({
-    address: "127.0.0.1",
-    port: 0,
-    silent: true,
-    directory: join(root, "s3"),
-    configureBuckets: [{ name: "run-cache" }],
-  });
-  const { port } = await s3.run();
-  const extra = [
-    "[runners.cache]",
-    'Type = "s3"',
-    "Shared = true",
-    "[runners.cache.s3]",
-    `ServerAddress = "127.0.0.1:${port}"`,
-    'BucketName = "run-cache"',
-    "Insecure = true",
-    `AccessKey = "${ACCESS}"`,
-    `SecretKey = "${SECRET}"`,
-  ].join("\n");
+  s3 = await startS3({ root, bucket: "run-cache", access: ACCESS, secret: SECRET });
+  const extra = s3.runnerCache({ shared: true });
   run = await startRunProcess({ runners: [{ name: "cached", token: TOKEN, extra }] });
 });
 
@@ -63,7 +42,7 @@ describe("runmesh run with an S3 cache", () => {
     expect(trace).toContain("/run-cache/project/99/k-non_protected");
     expect(trace).toContain("Created cache");
     // s3rver keeps objects on disk under the bucket's folder.
-    const stored = readdirSync(join(root, "s3", "run-cache"), { recursive: true }).map(String);
+    const stored = readdirSync(s3.bucketDir, { recursive: true }).map(String);
     expect(stored.some((p) => p.includes("k-non_protected"))).toBe(true);
     expect(run.proc.lines.some((l) => l.includes(SECRET))).toBe(false);
   });
