@@ -3,11 +3,18 @@
 // run_exec runs each stage's script on this host, cleanup_exec leaves a mark; GitLab sees the
 // trace, the script's own exit code (BUILD_EXIT_CODE_FILE) and a system failure as one.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
-import { meshHeader, startTomlMesh, type TomlMesh } from "./toml-mesh.ts";
+import {
+  customTable,
+  driverScript,
+  meshHeader,
+  runnerHead,
+  startTomlMesh,
+  type TomlMesh,
+} from "./toml-mesh.ts";
 
 const TOKEN = "glrt-mesh-custom-0123456789";
 const root = mkdtempSync(join(tmpdir(), "runmesh-custom-mesh-"));
@@ -17,12 +24,7 @@ const cleaned = join(root, "cleaned");
 let coordinator: Coordinator;
 let mesh: TomlMesh | undefined;
 
-function script(name: string, body: string): string {
-  const path = join(drivers, name);
-  writeFileSync(path, `#!/bin/bash\n${body}\n`);
-  chmodSync(path, 0o755);
-  return path;
-}
+const script = (name: string, body: string) => driverScript(drivers, name, body);
 
 beforeAll(async () => {
   mkdirSync(drivers, { recursive: true });
@@ -45,16 +47,8 @@ beforeAll(async () => {
   coordinator.registerRunner(TOKEN);
   const toml = [
     ...meshHeader({ concurrent: 2, dataDir: join(root, "data") }),
-    "[[runners]]",
-    'name = "on-custom"',
-    `url = "${coordinator.url}"`,
-    `token = "${TOKEN}"`,
-    'executor = "custom"',
-    "[runners.custom]",
-    `config_exec = ${JSON.stringify(config)}`,
-    `prepare_exec = ${JSON.stringify(prepare)}`,
-    `run_exec = ${JSON.stringify(run)}`,
-    `cleanup_exec = ${JSON.stringify(cleanup)}`,
+    ...runnerHead({ name: "on-custom", url: coordinator.url, token: TOKEN, executor: "custom" }),
+    ...customTable({ config, prepare, run, cleanup }),
   ].join("\n");
   mesh = await startTomlMesh({
     toml,

@@ -8,13 +8,20 @@
 // and a later job downloads it as a dependency.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
 import { DEBIAN_IMAGE, importDebian } from "../infra/docker-images.ts";
 import { type Dockerd, engineAvailable, startDockerd } from "../infra/dockerd.ts";
-import { meshHeader, startTomlMesh, type TomlMesh } from "./toml-mesh.ts";
+import {
+  customTable,
+  driverScript,
+  meshHeader,
+  runnerHead,
+  startTomlMesh,
+  type TomlMesh,
+} from "./toml-mesh.ts";
 
 const LOCAL = "glrt-custom-local-transfer-0123";
 const CONTAINER = "glrt-custom-container-transfer-0";
@@ -24,12 +31,7 @@ let coordinator: Coordinator;
 let mesh: TomlMesh | undefined;
 let dockerd: Dockerd | undefined;
 
-function script(name: string, body: string): string {
-  const path = join(drivers, name);
-  writeFileSync(path, `#!/bin/bash\n${body}\n`);
-  chmodSync(path, 0o755);
-  return path;
-}
+const script = (name: string, body: string) => driverScript(drivers, name, body);
 
 /** GitLab's documented run_exec shape: the script's failure becomes BUILD_FAILURE_EXIT_CODE. */
 const RUN_TAIL = '|| { code=$?; echo "$code" > "$BUILD_EXIT_CODE_FILE"; exit "$BUILD_FAILURE_EXIT_CODE"; }';
@@ -41,14 +43,8 @@ function localEntry(): string[] {
   );
   const run = script("local-run.sh", `bash "$1" ${RUN_TAIL}`);
   return [
-    "[[runners]]",
-    'name = "custom-local"',
-    `url = "${coordinator.url}"`,
-    `token = "${LOCAL}"`,
-    'executor = "custom"',
-    "[runners.custom]",
-    `config_exec = ${JSON.stringify(config)}`,
-    `run_exec = ${JSON.stringify(run)}`,
+    ...runnerHead({ name: "custom-local", url: coordinator.url, token: LOCAL, executor: "custom" }),
+    ...customTable({ config, run }),
   ];
 }
 
@@ -65,16 +61,8 @@ function containerEntry(host: string): string[] {
   const run = script("container-run.sh", `${env}\ndocker exec -i "$name" bash < "$1" ${RUN_TAIL}`);
   const cleanup = script("container-cleanup.sh", `${env}\ndocker rm -f "$name" >/dev/null`);
   return [
-    "[[runners]]",
-    'name = "custom-container"',
-    `url = "${coordinator.url}"`,
-    `token = "${CONTAINER}"`,
-    'executor = "custom"',
-    "[runners.custom]",
-    `config_exec = ${JSON.stringify(config)}`,
-    `prepare_exec = ${JSON.stringify(prepare)}`,
-    `run_exec = ${JSON.stringify(run)}`,
-    `cleanup_exec = ${JSON.stringify(cleanup)}`,
+    ...runnerHead({ name: "custom-container", url: coordinator.url, token: CONTAINER, executor: "custom" }),
+    ...customTable({ config, prepare, run, cleanup }),
   ];
 }
 

@@ -14,7 +14,7 @@ import { type Coordinator, startCoordinator } from "../coordinator/coordinator.t
 import { BUSYBOX_IMAGE, DEBIAN_IMAGE, importDebian } from "../infra/docker-images.ts";
 import { type Dockerd, engineAvailable, startDockerd } from "../infra/dockerd.ts";
 import { buildSshdImage, SSHD_IMAGE, sshdImageMissing } from "../infra/sshd-image.ts";
-import { meshHeader, startTomlMesh, type TomlMesh } from "./toml-mesh.ts";
+import { dockerPluginAutoscaler, meshHeader, runnerHead, startTomlMesh, type TomlMesh } from "./toml-mesh.ts";
 
 const TOKEN = "glrt-docker-autoscaler-mesh-0123456789";
 const GROUP = "docker-autoscaler-e2e";
@@ -40,34 +40,26 @@ beforeAll(async () => {
   coordinator.registerRunner(TOKEN);
   const toml = [
     ...meshHeader({ concurrent: 2, dataDir: join(root, "data"), workerLostAfter: "4s" }),
-    "[[runners]]",
-    'name = "on-docker-instances"',
-    `url = "${coordinator.url}"`,
-    `token = "${TOKEN}"`,
-    'executor = "docker-autoscaler"',
+    ...runnerHead({
+      name: "on-docker-instances",
+      url: coordinator.url,
+      token: TOKEN,
+      executor: "docker-autoscaler",
+    }),
     "[runners.docker]",
     `image = "${BUSYBOX_IMAGE}"`,
     `helper_image = "${DEBIAN_IMAGE}"`,
     'pull_policy = "if-not-present"',
-    "[runners.autoscaler]",
-    'plugin = "docker"',
-    "capacity_per_instance = 1",
-    "max_use_count = 1",
-    "max_instances = 1",
-    'update_interval = "200ms"',
-    'update_interval_when_expecting = "100ms"',
-    'instance_acquire_timeout = "60s"',
-    "delete_instances_on_shutdown = true",
-    "[runners.autoscaler.plugin_config]",
-    `docker_host = ${JSON.stringify(d.host)}`,
-    `image = "${SSHD_IMAGE}"`,
-    `name = "${GROUP}"`,
-    "max_size = 1",
-    'port_range = "42500-42599"',
-    `binds = [${JSON.stringify(`${d.socket}:/var/run/docker.sock`)}]`,
-    "[[runners.autoscaler.policy]]",
-    "idle_count = 0",
-    'idle_time = "1s"',
+    ...dockerPluginAutoscaler({
+      dockerHost: d.host,
+      image: SSHD_IMAGE,
+      group: GROUP,
+      maxInstances: 1,
+      maxUseCount: 1,
+      portRange: "42500-42599",
+      idleTime: "1s",
+      binds: [`${d.socket}:/var/run/docker.sock`],
+    }),
   ].join("\n");
   const configPath = join(root, "config.toml");
   mesh = await startTomlMesh({

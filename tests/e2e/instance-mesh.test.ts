@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
 import { type Dockerd, engineAvailable, startDockerd } from "../infra/dockerd.ts";
 import { buildSshdImage, SSHD_IMAGE, sshdImageMissing } from "../infra/sshd-image.ts";
-import { meshHeader, startTomlMesh, type TomlMesh } from "./toml-mesh.ts";
+import { dockerPluginAutoscaler, meshHeader, runnerHead, startTomlMesh, type TomlMesh } from "./toml-mesh.ts";
 
 const TOKEN = "glrt-instance-mesh-0123456789";
 const GROUP = "instance-e2e";
@@ -54,54 +54,33 @@ beforeAll(async () => {
   coordinator.registerRunner(IDLE_TOKEN);
   const toml = [
     ...meshHeader({ concurrent: 4, dataDir: join(root, "data"), workerLostAfter: "4s" }),
-    "[[runners]]",
-    'name = "on-instances"',
-    `url = "${coordinator.url}"`,
-    `token = "${TOKEN}"`,
-    'executor = "instance"',
+    ...runnerHead({ name: "on-instances", url: coordinator.url, token: TOKEN, executor: "instance" }),
     // The instances are busybox with sshd: no bash.
     'shell = "sh"',
-    "[runners.autoscaler]",
-    'plugin = "docker"',
-    "capacity_per_instance = 1",
-    "max_use_count = 1",
-    "max_instances = 2",
-    'update_interval = "200ms"',
-    'update_interval_when_expecting = "100ms"',
-    'instance_acquire_timeout = "60s"',
-    "delete_instances_on_shutdown = true",
-    "[runners.autoscaler.plugin_config]",
-    `docker_host = ${JSON.stringify(d.host)}`,
-    `image = "${SSHD_IMAGE}"`,
-    `name = "${GROUP}"`,
-    "max_size = 2",
-    'port_range = "42400-42499"',
-    "[[runners.autoscaler.policy]]",
-    "idle_count = 0",
-    'idle_time = "1s"',
-    "[[runners]]",
-    'name = "on-idle-instances"',
-    `url = "${coordinator.url}"`,
-    `token = "${IDLE_TOKEN}"`,
-    'executor = "instance"',
+    ...dockerPluginAutoscaler({
+      dockerHost: d.host,
+      image: SSHD_IMAGE,
+      group: GROUP,
+      maxInstances: 2,
+      maxUseCount: 1,
+      portRange: "42400-42499",
+      idleTime: "1s",
+    }),
+    ...runnerHead({
+      name: "on-idle-instances",
+      url: coordinator.url,
+      token: IDLE_TOKEN,
+      executor: "instance",
+    }),
     'shell = "sh"',
-    "[runners.autoscaler]",
-    'plugin = "docker"',
-    "capacity_per_instance = 1",
-    "max_instances = 1",
-    'update_interval = "200ms"',
-    'update_interval_when_expecting = "100ms"',
-    'instance_acquire_timeout = "60s"',
-    "delete_instances_on_shutdown = true",
-    "[runners.autoscaler.plugin_config]",
-    `docker_host = ${JSON.stringify(d.host)}`,
-    `image = "${SSHD_IMAGE}"`,
-    `name = "${IDLE_GROUP}"`,
-    "max_size = 1",
-    'port_range = "42600-42699"',
-    "[[runners.autoscaler.policy]]",
-    "idle_count = 0",
-    'idle_time = "20s"',
+    ...dockerPluginAutoscaler({
+      dockerHost: d.host,
+      image: SSHD_IMAGE,
+      group: IDLE_GROUP,
+      maxInstances: 1,
+      portRange: "42600-42699",
+      idleTime: "20s",
+    }),
   ].join("\n");
   const configPath = join(root, "config.toml");
   mesh = await startTomlMesh({

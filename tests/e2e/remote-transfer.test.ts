@@ -13,7 +13,7 @@ import { type Coordinator, startCoordinator } from "../coordinator/coordinator.t
 import { DEBIAN_IMAGE, importDebian } from "../infra/docker-images.ts";
 import { type Dockerd, engineAvailable, startDockerd } from "../infra/dockerd.ts";
 import { type Sshd, sshdMissing, startSshd } from "../infra/sshd.ts";
-import { meshHeader, startTomlMesh, type TomlMesh } from "./toml-mesh.ts";
+import { meshHeader, runnerHead, sshTable, startTomlMesh, type TomlMesh } from "./toml-mesh.ts";
 
 const TOKENS = { docker: "glrt-xfer-docker-0123456789", ssh: "glrt-xfer-ssh-0123456789" } as const;
 const SSH_USER = "runmesh-ssh-xfer";
@@ -36,11 +36,7 @@ beforeAll(async () => {
     coordinator.registerRunner(TOKENS.docker);
     executors.push("docker");
     toml.push(
-      "[[runners]]",
-      'name = "xfer-docker"',
-      `url = "${coordinator.url}"`,
-      `token = "${TOKENS.docker}"`,
-      'executor = "docker"',
+      ...runnerHead({ name: "xfer-docker", url: coordinator.url, token: TOKENS.docker, executor: "docker" }),
       "[runners.docker]",
       `host = "${d.host}"`,
       // git in the job's image too: the cache test's untracked files are git's.
@@ -54,17 +50,8 @@ beforeAll(async () => {
     coordinator.registerRunner(TOKENS.ssh);
     executors.push("ssh");
     toml.push(
-      "[[runners]]",
-      'name = "xfer-ssh"',
-      `url = "${coordinator.url}"`,
-      `token = "${TOKENS.ssh}"`,
-      'executor = "ssh"',
-      "[runners.ssh]",
-      `host = "${sshd.host}"`,
-      `port = "${sshd.port}"`,
-      `user = "${sshd.user}"`,
-      `password = "${sshd.password}"`,
-      `known_hosts_file = ${JSON.stringify(sshd.knownHostsFile)}`,
+      ...runnerHead({ name: "xfer-ssh", url: coordinator.url, token: TOKENS.ssh, executor: "ssh" }),
+      ...sshTable(sshd),
     );
   }
   mesh = await startTomlMesh({

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
 import { type Sshd, sshdMissing, startSshd } from "../infra/sshd.ts";
-import { meshHeader, startTomlMesh, type TomlMesh } from "./toml-mesh.ts";
+import { meshHeader, runnerHead, sshTable, startTomlMesh, type TomlMesh } from "./toml-mesh.ts";
 
 const TOKEN = "glrt-mesh-ssh-0123456789";
 const missing = sshdMissing();
@@ -25,17 +25,8 @@ beforeAll(async () => {
   coordinator.registerRunner(TOKEN);
   const toml = [
     ...meshHeader({ concurrent: 2, dataDir: join(root, "data") }),
-    "[[runners]]",
-    'name = "on-ssh"',
-    `url = "${coordinator.url}"`,
-    `token = "${TOKEN}"`,
-    'executor = "ssh"',
-    "[runners.ssh]",
-    `host = "${sshd.host}"`,
-    `port = "${sshd.port}"`,
-    `user = "${sshd.user}"`,
-    `password = "${sshd.password}"`,
-    `known_hosts_file = ${JSON.stringify(sshd.knownHostsFile)}`,
+    ...runnerHead({ name: "on-ssh", url: coordinator.url, token: TOKEN, executor: "ssh" }),
+    ...sshTable(sshd),
   ].join("\n");
   mesh = await startTomlMesh({
     toml,

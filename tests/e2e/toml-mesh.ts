@@ -3,6 +3,7 @@
 // one. For executor tests whose runner entries are more than mesh-harness's ConfigSpec can say
 // ([runners.ssh], [runners.custom], [runners.autoscaler]…): one place for the wiring, the log
 // capture and the stop order, instead of each test file doing it by hand.
+import { chmodSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
 import { type Config, parseConfig } from "../../libs/config/index.ts";
@@ -16,6 +17,7 @@ import { startPollerService } from "../../services/poller/main.ts";
 import type { Poller } from "../../services/poller/poller.ts";
 import { startSchedulerService } from "../../services/scheduler/main.ts";
 import type { Scheduler } from "../../services/scheduler/scheduler.ts";
+import type { Sshd } from "../infra/sshd.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 
@@ -28,6 +30,89 @@ export function meshHeader(o: { concurrent: number; dataDir: string; workerLostA
     'heartbeat_interval = "200ms"',
     `worker_lost_after = "${o.workerLostAfter ?? "2s"}"`,
     `data_dir = ${JSON.stringify(o.dataDir)}`,
+  ];
+}
+
+/** A [[runners]] entry's first lines: name, url, token and executor. */
+export function runnerHead(o: { name: string; url: string; token: string; executor: string }): string[] {
+  return [
+    "[[runners]]",
+    `name = ${JSON.stringify(o.name)}`,
+    `url = ${JSON.stringify(o.url)}`,
+    `token = ${JSON.stringify(o.token)}`,
+    `executor = ${JSON.stringify(o.executor)}`,
+  ];
+}
+
+/** [runners.ssh] for a test sshd: password login, its host key pinned in known_hosts_file. */
+export function sshTable(sshd: Sshd): string[] {
+  return [
+    "[runners.ssh]",
+    `host = "${sshd.host}"`,
+    `port = "${sshd.port}"`,
+    `user = "${sshd.user}"`,
+    `password = "${sshd.password}"`,
+    `known_hosts_file = ${JSON.stringify(sshd.knownHostsFile)}`,
+  ];
+}
+
+/** [runners.custom] naming the driver's scripts (prepare_exec and cleanup_exec where given). */
+export function customTable(o: {
+  config: string;
+  prepare?: string;
+  run: string;
+  cleanup?: string;
+}): string[] {
+  return [
+    "[runners.custom]",
+    `config_exec = ${JSON.stringify(o.config)}`,
+    ...(o.prepare ? [`prepare_exec = ${JSON.stringify(o.prepare)}`] : []),
+    `run_exec = ${JSON.stringify(o.run)}`,
+    ...(o.cleanup ? [`cleanup_exec = ${JSON.stringify(o.cleanup)}`] : []),
+  ];
+}
+
+/** Writes a custom executor driver's script (bash, executable) into dir; returns its path. */
+export function driverScript(dir: string, name: string, body: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/bash\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+/** [runners.autoscaler] on the built-in docker fleeting plugin: containers running sshd on a
+ *  private dockerd as instances, one job each, fast update intervals, removed on shutdown. */
+export function dockerPluginAutoscaler(o: {
+  dockerHost: string;
+  image: string;
+  group: string;
+  maxInstances: number;
+  /** Omitted: an instance serves jobs until idle_time passes. */
+  maxUseCount?: number;
+  portRange: string;
+  idleTime: string;
+  binds?: string[];
+}): string[] {
+  return [
+    "[runners.autoscaler]",
+    'plugin = "docker"',
+    "capacity_per_instance = 1",
+    ...(o.maxUseCount !== undefined ? [`max_use_count = ${o.maxUseCount}`] : []),
+    `max_instances = ${o.maxInstances}`,
+    'update_interval = "200ms"',
+    'update_interval_when_expecting = "100ms"',
+    'instance_acquire_timeout = "60s"',
+    "delete_instances_on_shutdown = true",
+    "[runners.autoscaler.plugin_config]",
+    `docker_host = ${JSON.stringify(o.dockerHost)}`,
+    `image = ${JSON.stringify(o.image)}`,
+    `name = ${JSON.stringify(o.group)}`,
+    `max_size = ${o.maxInstances}`,
+    `port_range = ${JSON.stringify(o.portRange)}`,
+    ...(o.binds ? [`binds = ${JSON.stringify(o.binds)}`] : []),
+    "[[runners.autoscaler.policy]]",
+    "idle_count = 0",
+    `idle_time = ${JSON.stringify(o.idleTime)}`,
   ];
 }
 
