@@ -113,6 +113,11 @@ describe.skipIf(missing !== undefined)(
         mesh!.logs.filter((l) => l.includes('"msg":"released the instance"') && l.includes('"released":true'))
           .length,
       ).toBe(1);
+      // Removed because its one use was spent (max_use_count = 1), not for idling past idle_time.
+      const removal = mesh!.logs.find(
+        (l) => l.includes('"msg":"required scaling change"') && l.includes(`"${dialled}":`),
+      );
+      expect(removal).toContain(`"${dialled}":"retired"`);
     }, 240_000);
   },
 );
