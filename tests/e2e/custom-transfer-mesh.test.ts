@@ -109,7 +109,12 @@ function zipContents(bytes: Uint8Array, file: string): { names: string[]; conten
 
 function transferTests(token: () => string, label: string) {
   test(`${label}: the entry advertises cache and artifacts in jobs/request`, async () => {
-    await coordinator.waitForRequest((r) => r.path.endsWith("/jobs/request"), 10_000);
+    // This entry's own first request: the entries' lanes start spread over check_interval.
+    await coordinator.waitForRequest(
+      (r) =>
+        r.path.endsWith("/jobs/request") && (r.body as { token?: string } | undefined)?.token === token(),
+      10_000,
+    );
     const [features] = [...coordinator.managers(token()).values()];
     for (const f of [
       "cache",
