@@ -112,14 +112,7 @@ export function decideSign(o: {
     return refuse(
       `runner ${record.job.runner.short_token}: IAM credentials cannot be reached from here; set AccessKey and SecretKey`,
     );
-  const objectName = cacheObjectName({
-    path: cache.Path,
-    shared: cache.Shared,
-    shortToken: record.job.runner.short_token,
-    projectId: job.job_info.project_id,
-    key: objectKey(req),
-    sharded: req.hashed,
-  });
+  const objectName = jobObjectName(cache, req, record.job.runner.short_token, job.job_info.project_id);
   if (objectName === undefined) return refuse("the key would leave the project's cache folder");
   const method = req.op === "put" ? "PUT" : req.op === "head" ? "HEAD" : "GET";
   const signed = presignS3({
@@ -133,7 +126,7 @@ export function decideSign(o: {
     sessionToken: s3.SessionToken,
     method,
     objectName,
-    expiresS: job.runner_info.timeout > 0 ? job.runner_info.timeout : DEFAULT_TIMEOUT_S,
+    expiresS: urlLifetimeS(job.runner_info.timeout),
     now: o.now,
     headers:
       method === "PUT"
@@ -164,14 +157,7 @@ function signGcs(
     return refuse(
       `runner ${token}: GCS needs AccessID and PrivateKey (or CredentialsFile); ambient credentials cannot be reached from here`,
     );
-  const objectName = cacheObjectName({
-    path: cache.Path,
-    shared: cache.Shared,
-    shortToken: token,
-    projectId,
-    key: objectKey(req),
-    sharded: req.hashed,
-  });
+  const objectName = jobObjectName(cache, req, token, projectId);
   if (objectName === undefined) return refuse("the key would leave the project's cache folder");
   const put = req.op === "put";
   const signed = signGcsV2({
@@ -180,7 +166,7 @@ function signGcs(
     bucket: gcs.BucketName,
     objectName,
     method: put ? "PUT" : req.op === "head" ? "HEAD" : "GET",
-    expiresAt: new Date(o.now.getTime() + (timeoutS > 0 ? timeoutS : DEFAULT_TIMEOUT_S) * 1000),
+    expiresAt: new Date(o.now.getTime() + urlLifetimeS(timeoutS) * 1000),
     contentType: put ? "application/octet-stream" : undefined,
     headers: put ? gcsPutHeaders(req.key, cache.MaxUploadedArchiveSize ?? 0) : undefined,
     emulatorHost: o.emulatorHost,
@@ -205,14 +191,7 @@ function signAzure(
     return refuse(
       `runner ${token}: Azure needs AccountName and AccountKey; Entra ID (user delegation) credentials cannot be reached from here`,
     );
-  const objectName = cacheObjectName({
-    path: cache.Path,
-    shared: cache.Shared,
-    shortToken: token,
-    projectId,
-    key: objectKey(req),
-    sharded: req.hashed,
-  });
+  const objectName = jobObjectName(cache, req, token, projectId);
   if (objectName === undefined) return refuse("the key would leave the project's cache folder");
   const put = req.op === "put";
   const sas = azureBlobSas({
@@ -223,7 +202,7 @@ function signAzure(
     permissions: put ? "w" : "r",
     // GitLab: valid from an hour ago, for clock skew.
     start: new Date(o.now.getTime() - 3600_000),
-    expiry: new Date(o.now.getTime() + (timeoutS > 0 ? timeoutS : DEFAULT_TIMEOUT_S) * 1000),
+    expiry: new Date(o.now.getTime() + urlLifetimeS(timeoutS) * 1000),
   });
   const url = azureBlobUrl({
     accountName: az.AccountName,
@@ -237,4 +216,26 @@ function signAzure(
 /** The object's last part: the key, or its hash under FF_HASH_CACHE_KEYS naming. */
 function objectKey(req: SignRequest): string {
   return req.hashed ? hashCacheKey(req.key) : req.key;
+}
+
+/** The object a job's cache key names, as GitLab Runner builds it (undefined: it would escape). */
+function jobObjectName(
+  cache: SignerCache,
+  req: SignRequest,
+  shortToken: string,
+  projectId: number,
+): string | undefined {
+  return cacheObjectName({
+    path: cache.Path,
+    shared: cache.Shared,
+    shortToken,
+    projectId,
+    key: objectKey(req),
+    sharded: req.hashed,
+  });
+}
+
+/** A signed URL lives as long as the job may (its timeout), or the default when it has none. */
+function urlLifetimeS(jobTimeoutS: number): number {
+  return jobTimeoutS > 0 ? jobTimeoutS : DEFAULT_TIMEOUT_S;
 }
