@@ -113,13 +113,27 @@ describe("job payloads beyond NATS's max_payload", () => {
     expect(done.traceText).toContain(sha);
     probe = await connectNatsBus({ servers: nats.url, name: "probe" });
     const kv = await probe.kv(JOBS_BUCKET, jobRecordSchema);
-    const records = await Promise.all((await kv.keys()).map((k) => kv.get(k)));
-    const rec = records.find((r) => r?.value.job.jobId === j.id)?.value;
+    // The worker records the job as final after GitLab has the final PUT: wait for it (bounded).
+    const record = async () => {
+      const records = await Promise.all((await kv.keys()).map((k) => kv.get(k)));
+      return records.find((r) => r?.value.job.jobId === j.id)?.value;
+    };
+    let rec = await record();
+    for (let i = 0; i < 100 && rec?.state !== "final"; i++) {
+      await Bun.sleep(100);
+      rec = await record();
+    }
     expect(rec?.state).toBe("final");
     // The record in KV carries a name and a size, not 20 MiB.
     expect(rec?.job.payload).toBe("");
     expect(rec?.job.payloadBlob?.bytes).toBeGreaterThan(20 * MiB);
-    expect(await (await probe.blobs(PAYLOADS_STORE)).get(rec!.job.payloadBlob!.name)).toBeUndefined();
+    const store = await probe.blobs(PAYLOADS_STORE);
+    let stored = await store.get(rec!.job.payloadBlob!.name);
+    for (let i = 0; i < 100 && stored !== undefined; i++) {
+      await Bun.sleep(100);
+      stored = await store.get(rec!.job.payloadBlob!.name);
+    }
+    expect(stored).toBeUndefined();
     expect(procs.flatMap((p) => p.lines).join("\n")).not.toContain(
       "runmesh-large-payload-0123456789-runmesh",
     );
