@@ -258,3 +258,16 @@ export function pipeInto(from: Readable, to: Writable): Promise<void> {
     from.pipe(to);
   });
 }
+
+/**
+ * What an executor with a workspace transfer advertises: the worker runs the cache and artifact
+ * stages for it (GitLab Runner's helper features), whatever the executor.
+ */
+export const WORKER_TRANSFER_FEATURES = {
+  cache: true,
+  fallback_cache_keys: true,
+  artifacts: true,
+  upload_multiple_artifacts: true,
+  upload_raw_artifacts: true,
+  artifacts_exclude: true,
+} as const;

@@ -5,6 +5,7 @@
 // `shared`, as GitLab's does. Concurrency slots are counted on the worker's host.
 import { join } from "node:path";
 import type { ExecutorProvider, LayoutInput } from "../provider.ts";
+import { WORKER_TRANSFER_FEATURES } from "../workspace-transfer.ts";
 import { CustomExecutor, type CustomSettings } from "./custom-executor.ts";
 
 export function customProvider(o: { tmpRoot?: string } = {}): ExecutorProvider {
@@ -17,12 +18,7 @@ export function customProvider(o: { tmpRoot?: string } = {}): ExecutorProvider {
     features: {
       variables: true,
       shared: true,
-      cache: true,
-      fallback_cache_keys: true,
-      artifacts: true,
-      upload_multiple_artifacts: true,
-      upload_raw_artifacts: true,
-      artifacts_exclude: true,
+      ...WORKER_TRANSFER_FEATURES,
     },
     layout: (input: LayoutInput) => ({
       // No default: a custom runner without builds_dir relies on config_exec to print one.

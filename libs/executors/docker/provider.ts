@@ -11,6 +11,7 @@ import type {
   RunnerEntrySettings,
   WorkerExecutorOptions,
 } from "../provider.ts";
+import { WORKER_TRANSFER_FEATURES } from "../workspace-transfer.ts";
 import type { DockerSettings } from "./container-spec.ts";
 import { DockerExecutor, removeLabelled } from "./docker-executor.ts";
 import { connectEngine, type Engine, type EngineAddress } from "./engine.ts";
@@ -49,12 +50,7 @@ export function dockerProvider(o: { gracefulKillTimeoutMs?: number } = {}): Exec
       image_executor_opts: true,
       service_executor_opts: true,
       // Cache and artifacts: the worker runs those stages through the sandbox (docker-workspace.ts).
-      cache: true,
-      fallback_cache_keys: true,
-      artifacts: true,
-      upload_multiple_artifacts: true,
-      upload_raw_artifacts: true,
-      artifacts_exclude: true,
+      ...WORKER_TRANSFER_FEATURES,
     },
     layout: (input: LayoutInput) => ({
       buildsDir: input.buildsDir || "/builds",

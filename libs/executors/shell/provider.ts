@@ -3,6 +3,7 @@
 // otherwise), so project dirs carry the short token and concurrency ids.
 import { resolve } from "node:path";
 import type { ExecutorProvider, LayoutInput } from "../provider.ts";
+import { WORKER_TRANSFER_FEATURES } from "../workspace-transfer.ts";
 import { ShellExecutor } from "./shell-executor.ts";
 
 export const shellProvider: ExecutorProvider = {
@@ -13,12 +14,7 @@ export const shellProvider: ExecutorProvider = {
   // Artifacts and the local cache: the worker runs those stages on this host (libs/job).
   features: {
     shared: true,
-    cache: true,
-    fallback_cache_keys: true,
-    artifacts: true,
-    upload_multiple_artifacts: true,
-    upload_raw_artifacts: true,
-    artifacts_exclude: true,
+    ...WORKER_TRANSFER_FEATURES,
   },
   layout: (input: LayoutInput) => {
     const buildsDir = resolveHostDir(input.buildsDir ?? input.workerBuildsDir);

@@ -8,6 +8,7 @@
 import { join, posix } from "node:path";
 import { SshConnector, type SshTarget } from "../../ssh/connector.ts";
 import type { ExecutorProvider, LayoutInput, RunnerEntrySettings } from "../provider.ts";
+import { WORKER_TRANSFER_FEATURES } from "../workspace-transfer.ts";
 import { SshExecutor } from "./ssh-executor.ts";
 
 export interface SshProviderOptions {
@@ -64,12 +65,7 @@ export function sshProvider(o: SshProviderOptions = {}): ExecutorProvider {
     features: {
       variables: true,
       shared: true,
-      cache: true,
-      fallback_cache_keys: true,
-      artifacts: true,
-      upload_multiple_artifacts: true,
-      upload_raw_artifacts: true,
-      artifacts_exclude: true,
+      ...WORKER_TRANSFER_FEATURES,
     },
     layout: (input: LayoutInput) => {
       const target = sshTarget(input.runner, o);
