@@ -111,7 +111,7 @@ describe.skipIf(!engineAvailable)(
           image: SSHD_IMAGE,
           name,
           max_size: 4,
-          port_range: "42300-42399",
+          port_range: "23300-23399",
         },
         stateFile: stateFile ? { path: stateFile, keepInstanceWithAcquisitions: false } : undefined,
       });

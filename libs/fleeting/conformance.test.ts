@@ -80,7 +80,8 @@ describe("fleeting conformance: docker", () => {
           image: SSHD_IMAGE,
           name: "conformance",
           max_size: 3,
-          port_range: "42200-42299",
+          // Below the ephemeral range: see portRange in tests/e2e/toml-mesh.ts.
+          port_range: "23200-23299",
         },
       },
       logger,

@@ -56,7 +56,7 @@ beforeAll(async () => {
       group: GROUP,
       maxInstances: 1,
       maxUseCount: 1,
-      portRange: "42500-42599",
+      portRange: "23500-23599",
       idleTime: "1s",
       binds: [`${d.socket}:/var/run/docker.sock`],
     }),

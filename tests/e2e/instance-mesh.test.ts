@@ -63,7 +63,7 @@ beforeAll(async () => {
       group: GROUP,
       maxInstances: 2,
       maxUseCount: 1,
-      portRange: "42400-42499",
+      portRange: "23400-23499",
       idleTime: "1s",
     }),
     ...runnerHead({
@@ -78,7 +78,7 @@ beforeAll(async () => {
       image: SSHD_IMAGE,
       group: IDLE_GROUP,
       maxInstances: 1,
-      portRange: "42600-42699",
+      portRange: "23600-23699",
       idleTime: "20s",
     }),
   ].join("\n");

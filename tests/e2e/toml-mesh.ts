@@ -89,6 +89,8 @@ export function dockerPluginAutoscaler(o: {
   maxInstances: number;
   /** Omitted: an instance serves jobs until idle_time passes. */
   maxUseCount?: number;
+  /** Below Linux's ephemeral range (32768-60999): an outgoing connection's local port taken
+   * between the plugin's free-port check and sshd's bind kills the instance (CI saw it). */
   portRange: string;
   idleTime: string;
   binds?: string[];
