@@ -3,7 +3,9 @@
 // job, read from /proc: the runmesh process itself, the shells it started (its waited-for
 // children), and this process (the coordinator). CPU time, unlike wall time, barely moves with
 // the machine's load, so before/after figures compare across runs. Jobs get an empty HOME.
-// Usage: bun bench/job-cpu.ts [jobs=200] [--profile]
+// Usage: bun bench/job-cpu.ts [jobs=200] [--nats] [--profile]
+//   --nats runs nats-server, scheduler, one worker (8 slots) and poller as separate processes and
+//   prints each one's CPU per job.
 //   --profile also runs runmesh under Bun's sampling profiler and prints the samples per source
 //   file and per function (the profile's markdown is kept in the printed directory).
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -12,16 +14,19 @@ import { join } from "node:path";
 import { startCoordinator } from "../tests/coordinator/coordinator.ts";
 import { configToml } from "../tests/e2e/mesh-harness.ts";
 import { BUN, RUNMESH_MAIN } from "../tests/e2e/processes.ts";
+import { startNatsServer } from "../tests/infra/nats-server.ts";
 
 const TOKEN = "glrt-job-cpu-runner-0123456789";
 const JOBS = Number(process.argv.slice(2).find((a) => !a.startsWith("--")) ?? 200);
 const profile = process.argv.includes("--profile");
+const overNats = process.argv.includes("--nats");
 
 const coordinator = await startCoordinator({ longPollMs: 50_000, traceUpdateIntervalS: 60 });
 coordinator.registerRunner(TOKEN);
 const dir = mkdtempSync(join(tmpdir(), "runmesh-job-cpu-"));
+const config = join(dir, "config.toml");
 writeFileSync(
-  join(dir, "config.toml"),
+  config,
   configToml({
     url: coordinator.url,
     concurrent: 8,
@@ -30,22 +35,36 @@ writeFileSync(
     runners: [{ name: "job-cpu", token: TOKEN, requestConcurrency: 4 }],
   }),
 );
-const proc = Bun.spawn(
-  [
-    BUN,
-    ...(profile ? ["--cpu-prof-md", `--cpu-prof-dir=${dir}`] : []),
-    RUNMESH_MAIN,
-    "run",
-    "--config",
-    join(dir, "config.toml"),
-  ],
-  {
-    env: { ...process.env, HOME: mkdtempSync(join(tmpdir(), "job-cpu-home-")), RUNMESH_LOG_LEVEL: "warn" },
-    stdout: "ignore",
-    stderr: "ignore",
-  },
-);
-await Bun.sleep(4000); // started, and its pollers parked in their long polls
+const env = {
+  ...process.env,
+  HOME: mkdtempSync(join(tmpdir(), "job-cpu-home-")),
+  RUNMESH_LOG_LEVEL: "warn",
+};
+/** Each measured process: `runmesh run`, or nats-server and the tiers as separate processes. */
+const procs: { name: string; pid: number; stop(): Promise<unknown> }[] = [];
+const runmesh = (name: string, args: string[]) => {
+  const proc = Bun.spawn(
+    [BUN, ...(profile ? ["--cpu-prof-md", `--cpu-prof-dir=${join(dir, name)}`] : []), RUNMESH_MAIN, ...args],
+    { env, stdout: "ignore", stderr: "ignore" },
+  );
+  procs.push({
+    name,
+    pid: proc.pid,
+    stop: () => {
+      proc.kill(profile ? "SIGTERM" : "SIGKILL"); // SIGTERM lets the profiler write its file
+      return proc.exited;
+    },
+  });
+};
+if (overNats) {
+  const nats = await startNatsServer();
+  procs.push({ name: "nats-server", pid: nats.pid, stop: () => nats.stop() });
+  const common = ["--config", config, "--nats", nats.url];
+  runmesh("scheduler", ["scheduler", ...common]);
+  runmesh("worker", ["worker", ...common, "--id", "w0", "--slots", "8"]);
+  runmesh("poller", ["poller", ...common]);
+} else runmesh("runmesh", ["run", "--config", config]);
+await Bun.sleep(overNats ? 6000 : 4000); // started, and its pollers parked in their long polls
 
 /** utime+stime of the process and of its waited-for children, in ms (clock ticks of 10 ms). */
 function cpuMs(pid: number): { self: number; children: number } {
@@ -54,7 +73,7 @@ function cpuMs(pid: number): { self: number; children: number } {
   return { self: tick(11) + tick(12), children: tick(13) + tick(14) };
 }
 
-const before = cpuMs(proc.pid);
+const before = procs.map((p) => cpuMs(p.pid));
 const mine = process.cpuUsage();
 const t0 = performance.now();
 const ids = Array.from(
@@ -63,27 +82,38 @@ const ids = Array.from(
 );
 const done = await Promise.all(ids.map((id) => coordinator.waitForFinal(id, 600_000)));
 const seconds = (performance.now() - t0) / 1000;
-const after = cpuMs(proc.pid);
+const after = procs.map((p) => cpuMs(p.pid));
 const coord = process.cpuUsage(mine);
 const failed = done.filter((d) => d.status !== "success").length;
 const per = (ms: number) => (ms / JOBS).toFixed(1);
+const parts = procs.flatMap((p, i) => {
+  const self = `${p.name} ${per(after[i]!.self - before[i]!.self)} ms`;
+  const children = after[i]!.children - before[i]!.children;
+  return children > 0 ? [self, `its shells ${per(children)} ms`] : [self];
+});
+const total =
+  procs.reduce(
+    (sum, _p, i) => sum + after[i]!.self - before[i]!.self + after[i]!.children - before[i]!.children,
+    0,
+  ) +
+  (coord.user + coord.system) / 1000;
 console.log(
-  `${JOBS} jobs (${failed} failed) in ${seconds.toFixed(1)} s, ${(JOBS / seconds).toFixed(1)} jobs/s; CPU per job: runmesh ${per(after.self - before.self)} ms, its shells ${per(after.children - before.children)} ms, coordinator ${per((coord.user + coord.system) / 1000)} ms`,
+  `${JOBS} jobs (${failed} failed) in ${seconds.toFixed(1)} s, ${(JOBS / seconds).toFixed(1)} jobs/s; CPU per job: ${parts.join(", ")}, coordinator ${per((coord.user + coord.system) / 1000)} ms; total ${per(total)} ms`,
 );
-proc.kill(profile ? "SIGTERM" : "SIGKILL"); // SIGTERM lets the profiler write its file
-await proc.exited;
+for (const p of procs.reverse()) await p.stop();
 await coordinator.stop();
 
-if (profile) {
-  const file = readdirSync(dir).find((f) => f.startsWith("CPU") && f.endsWith(".md"));
-  if (!file) throw new Error(`no profile written in ${dir}`);
+for (const p of profile ? procs.filter((p) => p.name !== "nats-server").reverse() : []) {
+  const pdir = join(dir, p.name);
+  const file = readdirSync(pdir).find((f) => f.startsWith("CPU") && f.endsWith(".md"));
+  if (!file) throw new Error(`no profile written in ${pdir}`);
   // Samples, not the profile's time column: that one weighs samples by wall time, and a loaded
   // machine's scheduling gaps then land on whatever function was sampled last.
   const byFile = new Map<string, number>();
   const byFunction = new Map<string, number>();
   let fn = "";
   let total = 0;
-  for (const line of readFileSync(join(dir, file), "utf8").split("\n")) {
+  for (const line of readFileSync(join(pdir, file), "utf8").split("\n")) {
     const head = /^### `(.*)`/.exec(line);
     if (head) fn = head[1]!;
     const m = /^`(.*)` \| Self: .* \| Samples: (\d+)/.exec(line);
@@ -101,7 +131,7 @@ if (profile) {
       .slice(0, k)
       .map(([name, n]) => `${((100 * n) / total).toFixed(1).padStart(5)}%  ${name}`)
       .join("\n");
-  console.log(`\nself samples by file (${total} samples):\n${top(byFile, 15)}`);
-  console.log(`\nself samples by function:\n${top(byFunction, 15)}\n\nprofile: ${join(dir, file)}`);
+  console.log(`\n${p.name}: self samples by file (${total} samples):\n${top(byFile, 15)}`);
+  console.log(`\nself samples by function:\n${top(byFunction, 15)}\n\nprofile: ${join(pdir, file)}`);
 }
 process.exit(0);

@@ -2,7 +2,12 @@
 // grants a slot lease, and hands every accepted job over durably. It is the only tier that holds
 // runner tokens; it parses only id, token and timeout of a job and forwards the rest unread.
 import type { Bus, Headers, KvBucket } from "../../libs/bus/bus.ts";
-import { BlobStoreFullError, KvConflictError } from "../../libs/bus/bus.ts";
+import {
+  BlobStoreFullError,
+  BusNoRespondersError,
+  BusTimeoutError,
+  KvConflictError,
+} from "../../libs/bus/bus.ts";
 import { failpoint } from "../../libs/failpoints/failpoints.ts";
 import type { GitLabClient } from "../../libs/gitlab/client.ts";
 import { GitLabReporter } from "../../libs/gitlab/gitlab-reporter.ts";
@@ -27,7 +32,7 @@ import {
 } from "../../libs/messages/subjects.ts";
 import type { MeshMetrics, RunnerIds } from "../../libs/metrics/mesh-metrics.ts";
 import { noTracing, type Tracing } from "../../libs/telemetry/tracing.ts";
-import { nextRequestAt, queueMoved, staggerOffsetMs } from "./request-schedule.ts";
+import { nextRequestAt, queueMoved, staggerOffsetMs, unansweredLeaseWaitMs } from "./request-schedule.ts";
 import {
   applyOutcome,
   type HealthSettings,
@@ -193,6 +198,8 @@ export class Poller {
     // The state this lane just wrote, when it goes straight back to GitLab: re-reading it
     // would only add bus round trips to the pickup path.
     let carried: RunnerState | undefined;
+    // Lease requests nobody answered in a row (no scheduler yet, or it is restarting).
+    let unanswered = 0;
     while (this.laneLive(generation)) {
       await this.sleep(nextAt - this.now());
       if (!this.laneLive(generation)) break;
@@ -222,11 +229,29 @@ export class Poller {
           continue;
         }
         const leaseAskedAt = this.now();
-        const lease = await this.o.bus.request(
-          leaseAcquire,
-          { runnerKey: t.key, pollerId: this.o.pollerId, maxInFlight: limit },
-          { timeoutMs: 5000 },
-        );
+        const lease = await this.o.bus
+          .request(
+            leaseAcquire,
+            { runnerKey: t.key, pollerId: this.o.pollerId, maxInFlight: limit },
+            { timeoutMs: 5000 },
+          )
+          .catch((e: Error) => {
+            if (!(e instanceof BusNoRespondersError || e instanceof BusTimeoutError)) throw e;
+            return undefined;
+          });
+        if (!lease) {
+          // No scheduler answers (not started yet, restarting, or its bus away): ask again soon
+          // instead of losing a whole check_interval, doubling up to it.
+          const waitMs = unansweredLeaseWaitMs(++unanswered, this.checkIntervalMs);
+          if (unanswered === 1 || unanswered % 5 === 0)
+            log.warn(
+              { retryInMs: waitMs, attempts: unanswered },
+              "no scheduler answers slot lease requests yet; waiting for one (is `runmesh scheduler` running on this bus?)",
+            );
+          nextAt = this.now() + waitMs;
+          continue;
+        }
+        unanswered = 0;
         if (!lease.granted) {
           log.debug({ reason: lease.reason }, "no slot lease");
           await this.sleep(lease.retryAfterMs, true);

@@ -8,6 +8,7 @@ import {
   nextSlotAfter,
   queueMoved,
   type ScheduleInput,
+  unansweredLeaseWaitMs,
 } from "./request-schedule.ts";
 
 describe("queueMoved", () => {
@@ -137,5 +138,20 @@ describe("each entry keeps its slot in the check_interval rhythm", () => {
     const aOnSlot = a.filter((s) => s % interval === 0);
     expect(aOnSlot.length + aFollowUps.length).toBe(a.length);
     expect(b.every((s) => s % interval === 500)).toBe(true);
+  });
+});
+
+describe("unansweredLeaseWaitMs", () => {
+  test.each<[number, number, number]>([
+    [1, 3000, 100],
+    [2, 3000, 200],
+    [5, 3000, 1600],
+    [6, 3000, 3000],
+    [50, 3000, 3000],
+    // check_interval below the first wait: the first wait still holds (no tight loop)
+    [1, 0, 100],
+    [3, 50, 100],
+  ])("attempt %d with check_interval %d ms: %d ms", (attempt, interval, want) => {
+    expect(unansweredLeaseWaitMs(attempt, interval)).toBe(want);
   });
 });

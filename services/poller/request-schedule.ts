@@ -76,3 +76,16 @@ export function queueMoved(a: EmptyAnswer): boolean {
   const newValue = a.received !== undefined && a.received !== a.sent;
   return heldAndReleased || (a.longPolling && newValue);
 }
+
+/** The first wait after an unanswered lease request; each further one doubles, up to check_interval. */
+export const UNANSWERED_LEASE_FIRST_WAIT_MS = 100;
+
+/**
+ * How long a lane waits after its `attempt`-th unanswered lease request in a row: a scheduler
+ * that starts after the poller (any start-up order is fine) is found within ~100 ms, and one that
+ * stays away costs no more requests than check_interval allows.
+ */
+export function unansweredLeaseWaitMs(attempt: number, checkIntervalMs: number): number {
+  const wait = UNANSWERED_LEASE_FIRST_WAIT_MS * 2 ** Math.min(20, Math.max(0, attempt - 1));
+  return Math.min(wait, Math.max(UNANSWERED_LEASE_FIRST_WAIT_MS, checkIntervalMs));
+}

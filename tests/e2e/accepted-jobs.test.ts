@@ -80,7 +80,7 @@ describe("a job GitLab hands out is never lost", () => {
     await poller.waitFor("poller started");
     await worker.waitFor("worker started");
     // The poller asks for leases nobody grants yet.
-    await poller.waitFor("poll cycle failed");
+    await poller.waitFor("no scheduler answers slot lease requests yet");
     const first = start("scheduler");
     await first.waitFor("scheduler started");
     await heldOnce(c);
@@ -96,6 +96,41 @@ describe("a job GitLab hands out is never lost", () => {
     expect(done.acknowledgements).toBe(1);
     expect(done.traceText).toContain("handed out once");
     expect(cut).toEqual([]);
+  }, 90_000);
+
+  test("a poller started long before the scheduler finds it soon after it starts, not a check_interval later", async () => {
+    nats = await startNatsServer();
+    coordinator = await startCoordinator({ longPollMs: 2000, traceUpdateIntervalS: 1 });
+    const c = coordinator;
+    c.registerRunner(TOKEN);
+    const path = join(mkdtempSync(join(tmpdir(), "runmesh-late-scheduler-")), "config.toml");
+    // check_interval far beyond this test's waits: a lane that slept it out after a lease request
+    // nobody answered would never reach GitLab in time.
+    writeFileSync(
+      path,
+      configToml({
+        url: c.url,
+        concurrent: 1,
+        checkInterval: 600,
+        runners: [{ name: "late-scheduler", token: TOKEN }],
+        mesh: { nats_url: nats.url, heartbeat_interval: "300ms", worker_lost_after: "5s" },
+      }),
+    );
+    const start = (mode: string, ...extra: string[]) => {
+      const p = spawnRunmesh([mode, "--config", path, ...extra]);
+      procs.push(p);
+      return p;
+    };
+    const poller = start("poller");
+    const worker = start("worker", "--id", "early");
+    await worker.waitFor("worker started");
+    // Unanswered for a while: the waits have grown well past the first ones.
+    await poller.waitFor('"attempts":5', 30_000);
+    const j = c.enqueueJob(TOKEN, { script: ["echo found the scheduler"], gitStrategy: "none" });
+    start("scheduler");
+    const done = await c.waitForFinal(j.id, 40_000);
+    expect(done.status).toBe("success");
+    expect(done.traceText).toContain("found the scheduler");
   }, 90_000);
 
   test("a 201 whose lease the scheduler no longer knows is still dispatched, and runs once", async () => {
