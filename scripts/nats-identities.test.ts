@@ -38,11 +38,13 @@ test.each(["worker.1", "a b", "scheduler", ""])("worker id %p is refused", (id) 
 
 test("each worker publishes only on its own subjects, reads only its own inbox and makes no stream", () => {
   const w = identities(["worker-7"]).find((i) => i.user === "worker-7")!;
-  const own = w.publish.filter((s) => s.startsWith("runmesh.worker.") || s.startsWith("runmesh.cache."));
+  const own = w.publish.filter((s) => s.startsWith("runmesh."));
   expect(own).toEqual([
     "runmesh.worker.worker-7.heartbeat",
     "runmesh.worker.worker-7.event",
     "runmesh.cache.sign.worker-7",
+    "runmesh.autoscaler.*.acquire.worker-7",
+    "runmesh.autoscaler.*.release.worker-7",
   ]);
   expect(w.subscribe).toEqual(["runmesh.worker.worker-7.dispatch", "_INBOX_worker-7.>"]);
   expect(w.publish.some((s) => s.includes("KV_runmesh-keys") || s.includes("accepted-jobs"))).toBe(false);

@@ -6,8 +6,9 @@
 // - replies: each user subscribes to its own inbox prefix only (`_INBOX_<user>.>`, the bus's
 //   default for a named user), so nobody reads another's KV reads, acks or signed URLs;
 // - a worker publishes and subscribes on subjects carrying its own id (dispatch, heartbeat, job
-//   events, cache-sign requests): the scheduler and the cache-signer take the worker's identity
-//   from the subject, which only that worker may publish to;
+//   events, cache-sign requests, instance acquire/release): the scheduler, the cache-signer and
+//   the autoscaler take the worker's identity from the subject, which only that worker may
+//   publish to (so no worker releases or takes an instance another worker holds);
 // - only a stream's owner may create or change it (a stream takes any subjects it is given);
 // - a worker's JetStream access is the jobs KV (its claim by compare-and-set; records carry the
 //   job's secrets sealed for the scheduler, libs/messages/record-seal.ts) and the payload store
@@ -119,7 +120,7 @@ export function identities(workers: readonly string[]): Identity[] {
         "$KV.runmesh-autoscaler-leases.>",
         "$KV.runmesh-autoscaler-groups.>",
       ],
-      subscribe: ["runmesh.autoscaler.*.acquire", "runmesh.autoscaler.*.release", inbox("autoscaler")],
+      subscribe: ["runmesh.autoscaler.*.acquire.*", "runmesh.autoscaler.*.release.*", inbox("autoscaler")],
       allowResponses: true,
     },
     ...workers.map(
@@ -130,8 +131,8 @@ export function identities(workers: readonly string[]): Identity[] {
           `runmesh.worker.${id}.heartbeat`,
           `runmesh.worker.${id}.event`,
           `runmesh.cache.sign.${id}`,
-          "runmesh.autoscaler.*.acquire",
-          "runmesh.autoscaler.*.release",
+          `runmesh.autoscaler.*.acquire.${id}`,
+          `runmesh.autoscaler.*.release.${id}`,
           "$JS.API.INFO",
           ...streamAccess(JOBS_KV),
           "$KV.runmesh-jobs.>",
@@ -172,8 +173,8 @@ export function identitiesConf(workers: readonly string[]): string {
 #   bun scripts/nats-identities.ts ${workers.join(" ")} > deploy/nats/identities.conf).
 # Included by nats.conf. Passwords come from the environment of nats-server (never this file).
 # Replies: each user reads its own inbox prefix only (_INBOX_<user>). A worker publishes and
-# subscribes only on subjects carrying its own id; the scheduler and the cache-signer take the
-# worker's identity from that subject. Checked on a real nats-server by
+# subscribes only on subjects carrying its own id; the scheduler, the cache-signer and the
+# autoscaler take the worker's identity from that subject. Checked on a real nats-server by
 # tests/e2e/nats-identities.test.ts.
 authorization {
   users = [

@@ -75,7 +75,7 @@ describe.skipIf(!engineAvailable)(
     async function acquire(bus: ReturnType<typeof createInprocBus>, group: string, key: string) {
       const deadline = Date.now() + 60_000;
       for (;;) {
-        const got = await bus.request(autoscalerAcquireRpc(group), { key, waitMs: 10_000 });
+        const got = await bus.request(autoscalerAcquireRpc(group, "w1"), { key, waitMs: 10_000 });
         if (got.acquired) return got;
         if (Date.now() > deadline) throw new Error(got.reason);
         await Bun.sleep(Math.min(got.retryAfterMs, 500));
@@ -134,7 +134,7 @@ describe.skipIf(!engineAvailable)(
       expect(containers("fleet-a")).toHaveLength(2);
       const got = await acquire(bus, "fleet-a", "job-1");
       expect(await sshEcho(got.connectInfo, "job-on-instance")).toBe("job-on-instance");
-      await bus.request(autoscalerReleaseRpc("fleet-a"), { key: "job-1" });
+      await bus.request(autoscalerReleaseRpc("fleet-a", "w1"), { key: "job-1" });
       await until(
         "the spent container is removed",
         () => !d.cli(["ps", "-a", "--format", "{{.Names}}"]).includes(got.instanceId),
@@ -152,7 +152,7 @@ describe.skipIf(!engineAvailable)(
       const got = await acquire(bus, "fleet-b", "job-1");
       expect(await sshEcho(got.connectInfo, "on-demand")).toBe("on-demand");
       expect(containers("fleet-b")).toHaveLength(1);
-      await bus.request(autoscalerReleaseRpc("fleet-b"), { key: "job-1" });
+      await bus.request(autoscalerReleaseRpc("fleet-b", "w1"), { key: "job-1" });
       await until("the idle container is gone", () => containers("fleet-b").length === 0);
       await a.stop();
       await plugin.shutdown();

@@ -72,10 +72,13 @@ export const runningJobSchema = z.object({
  */
 const workerSubject = (workerId: string, verb: string) => `runmesh.worker.${workerId}.${verb}`;
 
-/** The worker a per-worker subject belongs to: its third token (`runmesh.worker.<id>.…`, `runmesh.cache.sign.<id>`). */
+/**
+ * The worker a per-worker subject belongs to: `runmesh.worker.<id>.…`, `runmesh.cache.sign.<id>`,
+ * `runmesh.autoscaler.<group>.<verb>.<id>`.
+ */
 export function workerFromSubject(subject: string): string {
   const t = subject.split(".");
-  return (t[1] === "cache" ? t[3] : t[2]) ?? "";
+  return (t[1] === "cache" ? t[3] : t[1] === "autoscaler" ? t[4] : t[2]) ?? "";
 }
 
 const heartbeatSchema = z.object({
@@ -187,10 +190,14 @@ export const RUNNERS_BUCKET = "runmesh-runners";
 /**
  * Autoscaler (issue 14): the worker of an autoscaled job asks the active autoscaler of the job's
  * instance group (one per runner entry) for a slot on an instance, and gives it back after the job.
- * The subject carries the group, so only that group's active autoscaler answers.
+ * The subject carries the group, so only that group's active autoscaler answers, and the asking
+ * worker (`runmesh.autoscaler.<group>.acquire.<worker>`, which only that worker's NATS identity may
+ * publish to, issue 13): the autoscaler takes the worker from the subject, records it as the
+ * acquisition's holder and refuses any other worker that names the acquisition. "*" is what the
+ * autoscaler serves: every worker's subject.
  */
-function autoscalerSubject(groupKey: string, verb: string): string {
-  return `runmesh.autoscaler.${groupKey.replace(/[^A-Za-z0-9_-]/g, "_")}.${verb}`;
+function autoscalerSubject(groupKey: string, verb: string, workerId: string): string {
+  return `runmesh.autoscaler.${groupKey.replace(/[^A-Za-z0-9_-]/g, "_")}.${verb}.${workerId}`;
 }
 
 export const instanceConnectInfoSchema = z.object({
@@ -210,9 +217,10 @@ export const instanceConnectInfoSchema = z.object({
   expiresAt: z.number().optional(),
 });
 
-export function autoscalerAcquireRpc(groupKey: string) {
+/** What worker `workerId` asks on; `"*"`: what the group's autoscaler serves. */
+export function autoscalerAcquireRpc(groupKey: string, workerId: string) {
   return rpc(
-    autoscalerSubject(groupKey, "acquire"),
+    autoscalerSubject(groupKey, "acquire", workerId),
     z.object({
       /** The acquisition's key (the job key): acquiring twice with one key returns the same slot. */
       key: z.string(),
@@ -221,16 +229,24 @@ export function autoscalerAcquireRpc(groupKey: string) {
     }),
     z.discriminatedUnion("acquired", [
       z.object({ acquired: z.literal(true), instanceId: z.string(), connectInfo: instanceConnectInfoSchema }),
-      z.object({ acquired: z.literal(false), reason: z.string(), retryAfterMs: z.number() }),
+      z.object({
+        acquired: z.literal(false),
+        reason: z.string(),
+        retryAfterMs: z.number(),
+        /** Asking again cannot help (another worker holds the key): the caller gives up at once. */
+        refused: z.boolean().optional(),
+      }),
     ]),
   );
 }
 
-export function autoscalerReleaseRpc(groupKey: string) {
+/** What worker `workerId` gives back on; `"*"`: what the group's autoscaler serves. */
+export function autoscalerReleaseRpc(groupKey: string, workerId: string) {
   return rpc(
-    autoscalerSubject(groupKey, "release"),
+    autoscalerSubject(groupKey, "release", workerId),
     z.object({ key: z.string() }),
-    z.object({ released: z.boolean() }),
+    /** `reason` when the autoscaler refused (another worker holds the acquisition). */
+    z.object({ released: z.boolean(), reason: z.string().optional() }),
   );
 }
 
@@ -266,6 +282,11 @@ export const autoscalerInstanceSchema = z.object({
   state: z.enum(["creating", "ready", "unhealthy", "deleting"]),
   /** Keys of the acquisitions the instance holds now. */
   acquisitions: z.array(z.string()),
+  /**
+   * The worker holding each acquisition, by key (taken from the subject it asked on). Absent for
+   * a key acquired before holders were recorded: the next worker naming it takes it over.
+   */
+  holders: z.record(z.string(), z.string()).optional(),
   useCount: z.number().int().nonnegative(),
   idleSinceMs: z.number(),
   createdAtMs: z.number(),

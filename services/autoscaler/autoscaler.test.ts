@@ -65,18 +65,18 @@ describe("autoscaler service (in-process bus)", () => {
     await a.start();
     await until("two instances are ready", () => readyCount(a) === 2);
     expect(group.calls.filter((c) => c.op === "increase")).toEqual([{ op: "increase", arg: 2 }]);
-    const got = await bus.request(autoscalerAcquireRpc("g1"), { key: "job-1", waitMs: 1000 });
+    const got = await bus.request(autoscalerAcquireRpc("g1", "w1"), { key: "job-1", waitMs: 1000 });
     expect(got.acquired).toBe(true);
     if (got.acquired) expect(got.connectInfo.id).toBe(got.instanceId);
     await until("capacity shows 3 free slots", () => caps.at(-1) === 3);
     await Bun.sleep(150);
     expect(readyCount(a)).toBe(2);
     // A second job leaves 2 free slots, below the idle target of 3: a third instance comes.
-    expect((await bus.request(autoscalerAcquireRpc("g1"), { key: "job-2", waitMs: 1000 })).acquired).toBe(
-      true,
-    );
+    expect(
+      (await bus.request(autoscalerAcquireRpc("g1", "w1"), { key: "job-2", waitMs: 1000 })).acquired,
+    ).toBe(true);
     await until("a third instance is ready", () => readyCount(a) === 3);
-    expect(await bus.request(autoscalerReleaseRpc("g1"), { key: "job-1" })).toEqual({ released: true });
+    expect(await bus.request(autoscalerReleaseRpc("g1", "w1"), { key: "job-1" })).toEqual({ released: true });
     await a.stop();
     await bus.close();
   });
@@ -153,9 +153,9 @@ describe("autoscaler service (in-process bus)", () => {
       .sort();
     group.markUnhealthy(bad!, "ssh: connection refused");
     for (const key of ["job-1", "job-2"]) {
-      const got = await bus.request(autoscalerAcquireRpc("g1"), { key, waitMs: 1000 });
+      const got = await bus.request(autoscalerAcquireRpc("g1", "w1"), { key, waitMs: 1000 });
       expect(got.acquired && got.instanceId).toBe(good!);
-      await bus.request(autoscalerReleaseRpc("g1"), { key });
+      await bus.request(autoscalerReleaseRpc("g1", "w1"), { key });
     }
     await until("the failing instance is deleted", () =>
       group.calls.some((c) => c.op === "decrease" && (c.arg as string[]).includes(bad!)),
@@ -186,7 +186,7 @@ describe("autoscaler service (in-process bus)", () => {
       },
     });
     await a.start();
-    const got = await bus.request(autoscalerAcquireRpc("g1"), { key: "job-1", waitMs: 3_600_000 });
+    const got = await bus.request(autoscalerAcquireRpc("g1", "w1"), { key: "job-1", waitMs: 3_600_000 });
     expect(got.acquired).toBe(false);
     expect(view!()!.tasks.pending).toBe(1);
     await until("the wait is over", () => view!()!.tasks.pending === 0);
@@ -233,12 +233,12 @@ describe("autoscaler service (in-process bus)", () => {
     const group = new MemoryInstanceGroup({ createDelayMs: 50 });
     const a = autoscaler({ bus, group, settings: settings({}) });
     await a.start();
-    const first = await bus.request(autoscalerAcquireRpc("g1"), { key: "job-1", waitMs: 5000 });
+    const first = await bus.request(autoscalerAcquireRpc("g1", "w1"), { key: "job-1", waitMs: 5000 });
     expect(first.acquired).toBe(false);
     await until("an instance is ready", () => readyCount(a) === 1);
-    expect((await bus.request(autoscalerAcquireRpc("g1"), { key: "job-1", waitMs: 5000 })).acquired).toBe(
-      true,
-    );
+    expect(
+      (await bus.request(autoscalerAcquireRpc("g1", "w1"), { key: "job-1", waitMs: 5000 })).acquired,
+    ).toBe(true);
     await a.stop();
     await bus.close();
   });
@@ -253,9 +253,9 @@ describe("autoscaler service (in-process bus)", () => {
     });
     await a.start();
     await until("one ready", () => readyCount(a) === 1);
-    const got = await bus.request(autoscalerAcquireRpc("g1"), { key: "job-1", waitMs: 1000 });
+    const got = await bus.request(autoscalerAcquireRpc("g1", "w1"), { key: "job-1", waitMs: 1000 });
     if (!got.acquired) throw new Error(got.reason);
-    await bus.request(autoscalerReleaseRpc("g1"), { key: "job-1" });
+    await bus.request(autoscalerReleaseRpc("g1", "w1"), { key: "job-1" });
     await until("the spent instance is deleted", () => group.list().every((i) => i.id !== got.instanceId));
     await a.stop();
     await bus.close();
@@ -316,9 +316,9 @@ describe("autoscaler service (in-process bus)", () => {
         false,
         async (a, bus) => {
           await until("two ready", () => readyCount(a) === 2);
-          const got = await bus.request(autoscalerAcquireRpc("g1"), { key: "j", waitMs: 1000 });
+          const got = await bus.request(autoscalerAcquireRpc("g1", "w1"), { key: "j", waitMs: 1000 });
           if (!got.acquired) throw new Error(got.reason);
-          await bus.request(autoscalerReleaseRpc("g1"), { key: "j" });
+          await bus.request(autoscalerReleaseRpc("g1", "w1"), { key: "j" });
         },
         two,
       );
@@ -349,7 +349,7 @@ describe("autoscaler service (in-process bus)", () => {
         let busy = "";
         await run(group, file, keep, async (a, bus) => {
           await until("two ready", () => readyCount(a) === 2);
-          const got = await bus.request(autoscalerAcquireRpc("g1"), { key: "j", waitMs: 1000 });
+          const got = await bus.request(autoscalerAcquireRpc("g1", "w1"), { key: "j", waitMs: 1000 });
           if (!got.acquired) throw new Error(got.reason);
           busy = got.instanceId;
           await until("a third instance for the idle target", () => readyCount(a) === 3);
@@ -396,7 +396,7 @@ describe("autoscaler standby over NATS", () => {
     await b.start();
     await until("a has two ready", () => readyCount(a) === 2);
     expect([a.isActive, b.isActive]).toEqual([true, false]);
-    const got = await client.request(autoscalerAcquireRpc("g1"), { key: "job-7", waitMs: 1000 });
+    const got = await client.request(autoscalerAcquireRpc("g1", "w1"), { key: "job-7", waitMs: 1000 });
     if (!got.acquired) throw new Error(got.reason);
     await until("a third instance for the idle target", () => readyCount(a) === 3);
 
@@ -405,7 +405,9 @@ describe("autoscaler standby over NATS", () => {
     await until("b takes over", () => b.isActive);
     expect(b.restoredFrom).toBe("kv");
     // b serves the same book: job-7 still holds its slot and releases on b.
-    expect(await client.request(autoscalerReleaseRpc("g1"), { key: "job-7" }, { timeoutMs: 3000 })).toEqual({
+    expect(
+      await client.request(autoscalerReleaseRpc("g1", "w1"), { key: "job-7" }, { timeoutMs: 3000 }),
+    ).toEqual({
       released: true,
     });
     await b.tickNow();
@@ -415,5 +417,62 @@ describe("autoscaler standby over NATS", () => {
     await b.stop();
     await busB.close();
     await client.close();
+  });
+
+  test("a worker cannot release or take another worker's acquisition: refused, logged, the instance stays acquired, also after a takeover", async () => {
+    const lines: string[] = [];
+    const seen = createLogger({
+      service: "autoscaler-test",
+      level: "warn",
+      destination: { write: (l) => lines.push(l) },
+    });
+    const busA = await connectNatsBus({ servers: nats.url, name: "as-a", logger });
+    const busB = await connectNatsBus({ servers: nats.url, name: "as-b", logger });
+    const w1 = await connectNatsBus({ servers: nats.url, name: "w1", logger });
+    const w2 = await connectNatsBus({ servers: nats.url, name: "w2", logger });
+    const group = new MemoryInstanceGroup();
+    const s = settings({ policy: [{ idle_count: 1, idle_time: "1h" }] });
+    const secret = "-----BEGIN OPENSSH PRIVATE KEY----- holders-test";
+    const connectorConfig = { username: "ci", key: secret };
+    const a = autoscaler({ bus: busA, group, settings: s, autoscalerId: "a", logger: seen, connectorConfig });
+    const b = autoscaler({ bus: busB, group, settings: s, autoscalerId: "b", logger: seen, connectorConfig });
+    await a.start();
+    await b.start();
+    await until("a has one ready", () => readyCount(a) === 1);
+    const got = await w1.request(autoscalerAcquireRpc("g1", "w1"), { key: "job-7", waitMs: 1000 });
+    if (!got.acquired) throw new Error(got.reason);
+    const holding = (x: Autoscaler) => x.snapshot().instances.find((i) => i.id === got.instanceId);
+    expect(holding(a)).toMatchObject({ acquisitions: ["job-7"], holders: { "job-7": "w1" } });
+
+    const refusal = `worker "w2" may not release acquisition "job-7" in the group of runner "auto": worker "w1" holds it`;
+    const release = (bus: Bus, worker: string) =>
+      bus.request(autoscalerReleaseRpc("g1", worker), { key: "job-7" }, { timeoutMs: 3000 });
+    expect(await release(w2, "w2")).toEqual({ released: false, reason: refusal });
+    // Nor may it take the slot (and its credentials) by acquiring with the same key.
+    expect(await w2.request(autoscalerAcquireRpc("g1", "w2"), { key: "job-7", waitMs: 1000 })).toMatchObject({
+      acquired: false,
+      refused: true,
+      reason: expect.stringContaining('worker "w1" holds it'),
+    });
+    expect(holding(a)).toMatchObject({ acquisitions: ["job-7"], holders: { "job-7": "w1" } });
+    const warned = lines.map((l) => JSON.parse(l)).filter((l) => String(l.msg).includes("refused"));
+    expect(warned.map((l) => [l.msg, l.worker, l.holder, l.instance, l.job, l.group])).toEqual([
+      ["release refused: another worker holds the acquisition", "w2", "w1", got.instanceId, "job-7", "g1"],
+      ["acquire refused: another worker holds the acquisition", "w2", "w1", got.instanceId, "job-7", "g1"],
+    ]);
+    expect(lines.join("\n")).not.toContain("PRIVATE KEY");
+
+    // The standby takes the holder over with the book: still refused for w2, released for w1.
+    a.abandon();
+    await busA.close();
+    await until("b takes over", () => b.isActive);
+    expect(await release(w2, "w2")).toEqual({ released: false, reason: refusal });
+    expect(holding(b)).toMatchObject({ acquisitions: ["job-7"], holders: { "job-7": "w1" } });
+    expect(await release(w1, "w1")).toEqual({ released: true });
+    expect(holding(b)?.acquisitions).toEqual([]);
+    expect(holding(b)?.holders).toBeUndefined();
+    await b.stop();
+    await busB.close();
+    await Promise.all([w1.close(), w2.close()]);
   });
 });

@@ -1,8 +1,10 @@
 // The autoscaler service for one instance group (one [[runners]] entry with [runners.autoscaler]):
 // it waits as a standby until it holds the group's lease, then owns the group: it folds each
 // Update into the book, runs the planner, sends the whole delta to the plugin, runs readiness,
-// serves acquire/release, persists the book (KV for the standby, state_storage's file for the
-// all-in-one) and publishes the capacity the scheduler follows. All decisions are in planner.ts
+// serves acquire/release on every worker's own subject (the asking worker, taken from the subject,
+// holds the acquisition; another worker naming it is refused and logged), persists the book (KV
+// for the standby, state_storage's file for the all-in-one) and publishes the capacity the
+// scheduler follows. All decisions are in planner.ts
 // and instance-book.ts; this file only does I/O and timing.
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -24,6 +26,7 @@ import {
   autoscalerGroupStateSchema,
   autoscalerLeaseSchema,
   autoscalerReleaseRpc,
+  workerFromSubject,
 } from "../../libs/messages/subjects.ts";
 import type { AutoscalerCounters, MeshMetrics, RunnerIds } from "../../libs/metrics/mesh-metrics.ts";
 import { activePolicy } from "./active-policy.ts";
@@ -33,6 +36,7 @@ import {
   capacityOf,
   emptyBook,
   groupCounts,
+  holderCheck,
   housekeeping,
   plannerViews,
   reconcile,
@@ -187,12 +191,13 @@ export class Autoscaler {
       "autoscaler active for the instance group",
     );
     if (toDelete.length > 0) await this.decrease(toDelete, "held acquisitions at restart");
+    // Every worker's own subject: the asking worker is the subject's, never the message's.
     this.served = [
-      await this.o.bus.serve(autoscalerAcquireRpc(this.o.groupKey), (m) =>
-        this.serial(() => this.acquire(m.data.key, m.data.waitMs)),
+      await this.o.bus.serve(autoscalerAcquireRpc(this.o.groupKey, "*"), (m) =>
+        this.serial(() => this.acquire(m.data.key, m.data.waitMs, workerFromSubject(m.subject))),
       ),
-      await this.o.bus.serve(autoscalerReleaseRpc(this.o.groupKey), (m) =>
-        this.serial(() => this.release(m.data.key)),
+      await this.o.bus.serve(autoscalerReleaseRpc(this.o.groupKey, "*"), (m) =>
+        this.serial(() => this.release(m.data.key, workerFromSubject(m.subject))),
       ),
     ];
     await this.tick(true);
@@ -340,10 +345,12 @@ export class Autoscaler {
       .catch(() => undefined);
   }
 
-  private async acquire(key: string, waitMs: number) {
+  private async acquire(key: string, waitMs: number, worker: string) {
     if (!this.isActive)
       return { acquired: false as const, reason: "this autoscaler is not active", retryAfterMs: 1_000 };
-    const got = await this.healthySlot(key);
+    const refusal = this.refusal("acquire", key, worker);
+    if (refusal) return { acquired: false as const, reason: refusal, retryAfterMs: 0, refused: true };
+    const got = await this.healthySlot(key, worker);
     this.counters?.task(got ? "acquire" : "acquire_no_capacity");
     if (!got) {
       const wasNew = !this.waiting.has(key);
@@ -370,12 +377,12 @@ export class Autoscaler {
    * A slot for `key` on an instance whose heartbeat answers: an instance that fails it is skipped
    * this time, and replaced once failure_threshold heartbeats in a row have failed.
    */
-  private async healthySlot(key: string) {
+  private async healthySlot(key: string, worker: string) {
     if (this.book.instances.some((i) => i.acquisitions.includes(key)))
-      return acquireSlot(this.book, key, this.settings);
+      return acquireSlot(this.book, key, this.settings, undefined, worker);
     const failed = new Set<string>();
     for (;;) {
-      const got = acquireSlot(this.book, key, this.settings, failed);
+      const got = acquireSlot(this.book, key, this.settings, failed, worker);
       if (!got) return undefined;
       const err = await this.o.group.heartbeat(got.instanceId).then(
         () => undefined,
@@ -383,7 +390,7 @@ export class Autoscaler {
       );
       const h = recordHeartbeat(this.book, got.instanceId, err === undefined, this.settings.failureThreshold);
       this.book = h.book;
-      if (err === undefined) return acquireSlot(this.book, key, this.settings, failed);
+      if (err === undefined) return acquireSlot(this.book, key, this.settings, failed, worker);
       failed.add(got.instanceId);
       this.counters?.task("heartbeat_failure");
       this.log.warn(
@@ -399,7 +406,23 @@ export class Autoscaler {
     }
   }
 
-  private async release(key: string) {
+  /**
+   * Why worker `worker` may not acquire or release `key` (another worker holds it), logged with the
+   * worker, the holder, the instance and the job; undefined when it may.
+   */
+  private refusal(verb: "acquire" | "release", key: string, worker: string): string | undefined {
+    const c = holderCheck(this.book, key, worker);
+    if (c.ok) return undefined;
+    this.log.warn(
+      { worker, holder: c.holder, instance: c.instanceId, job: key },
+      `${verb} refused: another worker holds the acquisition`,
+    );
+    return `worker ${JSON.stringify(worker)} may not ${verb} acquisition ${JSON.stringify(key)} in the group of runner "${this.o.runnerName}": worker ${JSON.stringify(c.holder)} holds it`;
+  }
+
+  private async release(key: string, worker: string) {
+    const refusal = this.refusal("release", key, worker);
+    if (refusal) return { released: false, reason: refusal };
     this.waiting.delete(key);
     const r = releaseSlot(this.book, key, this.now());
     this.book = r.book;

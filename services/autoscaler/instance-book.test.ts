@@ -8,6 +8,7 @@ import {
   DELETION_RETRY_MS,
   emptyBook,
   groupCounts,
+  holderCheck,
   housekeeping,
   PENDING_TIMEOUT_MS,
   reconcile,
@@ -97,6 +98,39 @@ describe("instance book", () => {
     const two = releaseSlot(one.book, "k2", 200);
     expect(two.book.instances[0]!.idleSinceMs).toBe(200);
     expect(releaseSlot(two.book, "k2", 300).released).toBe(false);
+  });
+
+  test.each([
+    ["nobody holds the key", [], undefined, "w2", { ok: true }],
+    ["the asker holds it", ["k"], { k: "w2" }, "w2", { ok: true }],
+    ["no holder recorded (a book from before holders)", ["k"], undefined, "w2", { ok: true }],
+    ["another worker holds it", ["k"], { k: "w1" }, "w2", { ok: false, holder: "w1", instanceId: "a" }],
+    ["another key's holder is someone else", ["j", "k"], { j: "w1", k: "w2" }, "w2", { ok: true }],
+  ] as const)("holderCheck: %s", (_, acquisitions, holders, asker, expected) => {
+    const book = {
+      ...emptyBook(0),
+      instances: [
+        inst("a", { acquisitions: [...acquisitions], ...(holders ? { holders: { ...holders } } : {}) }),
+      ],
+    };
+    expect(holderCheck(book, "k", asker)).toEqual(expected);
+  });
+
+  test("acquire records the asking worker as holder (also of a key held without one); release and restore drop it", () => {
+    let book = { ...emptyBook(0), instances: [inst("a"), inst("b", { acquisitions: ["old"], useCount: 1 })] };
+    book = acquireSlot(book, "k1", s, undefined, "w1")!.book;
+    book = acquireSlot(book, "k2", s, undefined, "w2")!.book;
+    book = acquireSlot(book, "old", s, undefined, "w3")!.book;
+    expect(book.instances.map((i) => [i.id, i.acquisitions, i.holders])).toEqual([
+      ["a", ["k2"], { k2: "w2" }],
+      ["b", ["old", "k1"], { k1: "w1", old: "w3" }],
+    ]);
+    expect(holderCheck(book, "k1", "w2")).toEqual({ ok: false, holder: "w1", instanceId: "b" });
+    const released = releaseSlot(book, "k1", 5).book;
+    expect(released.instances[1]).toMatchObject({ acquisitions: ["old"], holders: { old: "w3" } });
+    expect(releaseSlot(released, "k2", 5).book.instances[0]!.holders).toBeUndefined();
+    const restored = restoreFromStorage(book, true, 9).book;
+    expect(restored.instances.map((i) => i.holders)).toEqual([undefined, undefined]);
   });
 
   test("state_storage restore: busy instances are deleted unless keep_instance_with_acquisitions; use counts stay; all go through readiness", () => {

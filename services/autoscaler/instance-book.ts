@@ -73,8 +73,25 @@ function usableFree(i: Instance, s: PlannerSettings): number {
 }
 
 /**
+ * Whether worker `asker` may acquire or release `key` (issue 13): yes when no instance holds the
+ * key, when `asker` holds it, or when no holder was recorded (a book written before holders were:
+ * the asker takes it over); otherwise no, with the holder and its instance for the refusal.
+ */
+export function holderCheck(
+  book: AutoscalerGroupState,
+  key: string,
+  asker: string,
+): { ok: true } | { ok: false; holder: string; instanceId: string } {
+  const held = book.instances.find((i) => i.acquisitions.includes(key));
+  const holder = held?.holders?.[key];
+  if (!held || holder === undefined || holder === asker) return { ok: true };
+  return { ok: false, holder, instanceId: held.id };
+}
+
+/**
  * A slot for `key` on a ready instance: the one it already holds, else the fullest instance that
- * still has a usable slot (so the others can go idle and be removed).
+ * still has a usable slot (so the others can go idle and be removed). `holder` (the asking worker)
+ * is recorded as the acquisition's holder; check it first with holderCheck.
  */
 export function acquireSlot(
   book: AutoscalerGroupState,
@@ -82,18 +99,34 @@ export function acquireSlot(
   s: PlannerSettings,
   /** Instances not to pick this time (their heartbeat just failed). */
   exclude: ReadonlySet<string> = new Set(),
+  holder?: string,
 ): { book: AutoscalerGroupState; instanceId: string } | undefined {
+  const hold = (i: Instance): Instance =>
+    holder === undefined ? i : { ...i, holders: { ...i.holders, [key]: holder } };
   const held = book.instances.find((i) => i.acquisitions.includes(key));
-  if (held) return { book, instanceId: held.id };
+  if (held) {
+    if (holder === undefined || held.holders?.[key] === holder) return { book, instanceId: held.id };
+    const instances = book.instances.map((i) => (i.id === held.id ? hold(i) : i));
+    return { book: { ...book, instances }, instanceId: held.id };
+  }
   const candidates = book.instances
     .filter((i) => i.state === "ready" && usableFree(i, s) > 0 && !exclude.has(i.id))
     .sort((a, b) => b.acquisitions.length - a.acquisitions.length || (a.id < b.id ? -1 : 1));
   const pick = candidates[0];
   if (!pick) return undefined;
   const instances = book.instances.map((i) =>
-    i.id === pick.id ? { ...i, acquisitions: [...i.acquisitions, key], useCount: i.useCount + 1 } : i,
+    i.id === pick.id ? hold({ ...i, acquisitions: [...i.acquisitions, key], useCount: i.useCount + 1 }) : i,
   );
   return { book: { ...book, instances }, instanceId: pick.id };
+}
+
+/** The instance without acquisition `key`'s holder, or without any (no empty object left behind). */
+function dropHolder(i: Instance, key?: string): Instance {
+  if (!i.holders) return i;
+  const { holders, ...bare } = i;
+  if (key === undefined) return bare;
+  const rest = Object.fromEntries(Object.entries(holders).filter(([k]) => k !== key));
+  return Object.keys(rest).length > 0 ? { ...bare, holders: rest } : bare;
 }
 
 /**
@@ -129,7 +162,11 @@ export function releaseSlot(
     if (!i.acquisitions.includes(key)) return i;
     released = true;
     const acquisitions = i.acquisitions.filter((k) => k !== key);
-    return { ...i, acquisitions, idleSinceMs: acquisitions.length === 0 ? nowMs : i.idleSinceMs };
+    return {
+      ...dropHolder(i, key),
+      acquisitions,
+      idleSinceMs: acquisitions.length === 0 ? nowMs : i.idleSinceMs,
+    };
   });
   return { book: { ...book, instances }, released };
 }
@@ -152,7 +189,7 @@ export function restoreFromStorage(
     else if (i.acquisitions.length > 0 && !keepInstanceWithAcquisitions) {
       toDelete.push(i.id);
       instances.push({ ...i, state: "deleting" });
-    } else instances.push({ ...i, state: "creating", acquisitions: [], idleSinceMs: nowMs });
+    } else instances.push({ ...dropHolder(i), state: "creating", acquisitions: [], idleSinceMs: nowMs });
   }
   // Instances asked for before the restart and not listed yet are adopted when they show up.
   return { book: { ...book, instances }, toDelete };

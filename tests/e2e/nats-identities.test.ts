@@ -3,7 +3,8 @@
 // run as real processes (the cache-signer in this process), each with its own identity, and run
 // jobs. While a job runs, every other identity is refused what is not its own: a second worker
 // (other dispatches, others' replies under _INBOX, the records key, another worker's subjects,
-// cache URLs for a job it does not run, a forged record), each tier (what belongs to the others)
+// including its instance acquire/release, cache URLs for a job it does not run, a forged record),
+// each tier (what belongs to the others)
 // and a job (no credentials, a wrong password); the worker running the job gets its cache URL.
 // A scheduler restarted after its worker died still fails that worker's job at GitLab (it opens
 // the job's sealed record), and the store on disk holds no token or masked value in clear.
@@ -317,6 +318,10 @@ test("tiers with their own NATS identities run jobs; every other identity is ref
     "runmesh.worker.worker-1.heartbeat",
     "runmesh.worker.worker-1.event",
     "runmesh.cache.sign.worker-1",
+    // Instances worker-1 holds: worker-2 can neither release them nor acquire in worker-1's name.
+    "runmesh.autoscaler.ids.acquire.worker-1",
+    "runmesh.autoscaler.ids.release.worker-1",
+    "runmesh.autoscaler.ids.release",
   ])
     await refusedPublish(nats, nc, "worker-2", subject);
   // What it may read of job A's record over the wire holds neither the token nor the variable.
@@ -378,6 +383,21 @@ test("tiers with their own NATS identities run jobs; every other identity is ref
     ["autoscaler", "runmesh.worker.worker-1.dispatch"],
   ] as const)
     await refusedPublish(nats, tiers[user], user, subject);
+  // The autoscaler hears every worker's own acquire/release subject, and only what that worker
+  // sent: worker-2's release in worker-1's name (sent first, so it would arrive first) never comes.
+  const heard: string[] = [];
+  const releases = tiers.autoscaler.subscribe("runmesh.autoscaler.*.release.*", {
+    callback: (_e, m) => {
+      heard.push(m.subject);
+    },
+  });
+  await tiers.autoscaler.flush();
+  nc.publish("runmesh.autoscaler.ids.release.worker-1", "{}");
+  nc.publish("runmesh.autoscaler.ids.release.worker-2", "{}");
+  await nc.flush();
+  for (let i = 0; i < 100 && heard.length === 0; i++) await Bun.sleep(20);
+  expect(heard).toEqual(["runmesh.autoscaler.ids.release.worker-2"]);
+  releases.unsubscribe();
 
   // A job on a worker host, as it could try: no credentials, or a worker's name with a guess.
   for (const creds of [{}, { user: "worker-1", pass: "guessed" }, { user: "worker-1" }]) {

@@ -6,10 +6,10 @@ import { acquireInstance, InstanceAcquireTimeoutError, releaseInstance } from ".
 const fast = { minRetryMs: 5, maxRetryMs: 20, requestTimeoutMs: 500 };
 
 describe("acquireInstance", () => {
-  test("asks again after each refusal with the same key until a slot comes, and releases by that key", async () => {
+  test("asks again on its own worker's subjects with the same key until a slot comes, and releases by that key", async () => {
     const bus = createInprocBus();
     const asked: { key: string; waitMs: number }[] = [];
-    await bus.serve(autoscalerAcquireRpc("g1"), (m) => {
+    await bus.serve(autoscalerAcquireRpc("g1", "w1"), (m) => {
       asked.push(m.data);
       return asked.length < 3
         ? { acquired: false as const, reason: "no ready instance", retryAfterMs: 1 }
@@ -20,7 +20,7 @@ describe("acquireInstance", () => {
           };
     });
     const released: string[] = [];
-    await bus.serve(autoscalerReleaseRpc("g1"), (m) => {
+    await bus.serve(autoscalerReleaseRpc("g1", "w1"), (m) => {
       released.push(m.data.key);
       return { released: true };
     });
@@ -28,6 +28,7 @@ describe("acquireInstance", () => {
       bus,
       groupKey: "g1",
       key: "job-1",
+      workerId: "w1",
       timeoutMs: 5_000,
       signal: new AbortController().signal,
       runnerName: "r",
@@ -37,7 +38,7 @@ describe("acquireInstance", () => {
     expect(asked.map((a) => a.key)).toEqual(["job-1", "job-1", "job-1"]);
     // The wait it announces shrinks with the time left.
     expect(asked.every((a) => a.waitMs > 0 && a.waitMs <= 5_000)).toBe(true);
-    expect(await releaseInstance(bus, "g1", "job-1")).toBe(true);
+    expect(await releaseInstance(bus, "g1", "w1", "job-1")).toEqual({ released: true });
     expect(released).toEqual(["job-1"]);
   });
 
@@ -48,6 +49,7 @@ describe("acquireInstance", () => {
       bus,
       groupKey: "nobody",
       key: "job-2",
+      workerId: "w1",
       timeoutMs: 150,
       signal: new AbortController().signal,
       runnerName: "fleet",
@@ -58,7 +60,7 @@ describe("acquireInstance", () => {
       'runner "fleet": unable to acquire instance within the configured timeout',
     );
     expect((err as Error).message).toContain("no service answers");
-    await bus.serve(autoscalerAcquireRpc("busy"), () => {
+    await bus.serve(autoscalerAcquireRpc("busy", "*"), () => {
       calls++;
       return { acquired: false as const, reason: "max_instances reached", retryAfterMs: 1 };
     });
@@ -66,6 +68,7 @@ describe("acquireInstance", () => {
       bus,
       groupKey: "busy",
       key: "job-3",
+      workerId: "w1",
       timeoutMs: 150,
       signal: new AbortController().signal,
       runnerName: "fleet",
@@ -78,7 +81,7 @@ describe("acquireInstance", () => {
   test("a canceled job stops asking", async () => {
     const bus = createInprocBus();
     let calls = 0;
-    await bus.serve(autoscalerAcquireRpc("g"), () => {
+    await bus.serve(autoscalerAcquireRpc("g", "*"), () => {
       calls++;
       return { acquired: false as const, reason: "none", retryAfterMs: 10_000 };
     });
@@ -87,6 +90,7 @@ describe("acquireInstance", () => {
       bus,
       groupKey: "g",
       key: "k",
+      workerId: "w1",
       timeoutMs: 60_000,
       signal: ac.signal,
       runnerName: "r",
@@ -94,6 +98,35 @@ describe("acquireInstance", () => {
     while (calls === 0) await Bun.sleep(5);
     ac.abort();
     expect(((await p.catch((e: Error) => e)) as Error).message).toContain("the job was canceled");
+    expect(calls).toBe(1);
+  });
+
+  test("a refusal (another worker holds the key) ends the wait at once, naming the runner and the holder", async () => {
+    const bus = createInprocBus();
+    let calls = 0;
+    await bus.serve(autoscalerAcquireRpc("g", "w2"), () => {
+      calls++;
+      return {
+        acquired: false as const,
+        reason: 'worker "w2" may not acquire acquisition "k": worker "w1" holds it',
+        retryAfterMs: 0,
+        refused: true,
+      };
+    });
+    const err = await acquireInstance({
+      bus,
+      groupKey: "g",
+      key: "k",
+      workerId: "w2",
+      timeoutMs: 60_000,
+      signal: new AbortController().signal,
+      runnerName: "fleet",
+      ...fast,
+    }).catch((e: Error) => e);
+    expect(err).not.toBeInstanceOf(InstanceAcquireTimeoutError);
+    expect((err as Error).message).toBe(
+      'runner "fleet": acquiring an instance: worker "w2" may not acquire acquisition "k": worker "w1" holds it',
+    );
     expect(calls).toBe(1);
   });
 });

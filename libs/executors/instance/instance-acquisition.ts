@@ -3,7 +3,10 @@
 // active autoscaler of the runner entry's group answers at once: a slot, or "none yet, ask again
 // in retryAfterMs" while it counts the job as waiting demand and scales up. So this asks again
 // until a slot comes, the deadline passes or the job is canceled. No autoscaler answering (one
-// starting, a standby taking over) is retried the same way until the deadline.
+// starting, a standby taking over) is retried the same way until the deadline. The worker asks on
+// its own subjects (only its NATS identity may publish there): the autoscaler records it as the
+// acquisition's holder and refuses other workers naming the same key (issue 13); such a refusal
+// ends the wait at once.
 import type { Bus } from "../../bus/bus.ts";
 import { autoscalerAcquireRpc, autoscalerReleaseRpc } from "../../messages/subjects.ts";
 import type { InstanceConnectInfo } from "./instance-target.ts";
@@ -19,6 +22,8 @@ export interface AcquireRequest {
   groupKey: string;
   /** The acquisition's key (the job key): asking again with it returns the same slot. */
   key: string;
+  /** The asking worker: the subject it asks on, the acquisition's holder. */
+  workerId: string;
   timeoutMs: number;
   signal: AbortSignal;
   /** Names the runner in errors. */
@@ -49,18 +54,21 @@ export async function acquireInstance(r: AcquireRequest): Promise<Acquired> {
     const left = deadline - Date.now();
     if (left <= 0) throw new InstanceAcquireTimeoutError(r.runnerName, r.timeoutMs, last);
     let retryMs = minRetry;
+    let refused = false;
     try {
       const got = await r.bus.request(
-        autoscalerAcquireRpc(r.groupKey),
+        autoscalerAcquireRpc(r.groupKey, r.workerId),
         { key: r.key, waitMs: Math.max(0, Math.round(left)) },
         { timeoutMs: r.requestTimeoutMs ?? 10_000 },
       );
       if (got.acquired) return { instanceId: got.instanceId, connectInfo: got.connectInfo };
       last = got.reason;
       retryMs = got.retryAfterMs;
+      refused = got.refused === true;
     } catch (e) {
       last = (e as Error).message;
     }
+    if (refused) throw new Error(`runner "${r.runnerName}": acquiring an instance: ${last}`);
     await sleep(
       Math.min(Math.max(retryMs, minRetry), maxRetry, Math.max(0, deadline - Date.now())),
       r.signal,
@@ -68,9 +76,17 @@ export async function acquireInstance(r: AcquireRequest): Promise<Acquired> {
   }
 }
 
-/** Gives the slot back; false when the autoscaler did not hold it (already released, or restarted). */
-export async function releaseInstance(bus: Bus, groupKey: string, key: string): Promise<boolean> {
-  return (await bus.request(autoscalerReleaseRpc(groupKey), { key }, { timeoutMs: 10_000 })).released;
+/**
+ * Gives worker `workerId`'s slot back: released false when the autoscaler did not hold it (already
+ * released, or restarted), with a reason when it refused (another worker holds the key).
+ */
+export function releaseInstance(
+  bus: Bus,
+  groupKey: string,
+  workerId: string,
+  key: string,
+): Promise<{ released: boolean; reason?: string }> {
+  return bus.request(autoscalerReleaseRpc(groupKey, workerId), { key }, { timeoutMs: 10_000 });
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -42,7 +42,7 @@ describe.skipIf(missing !== undefined)(`instance executor on a real sshd (${miss
   test("acquires, dials with the plugin's key, runs a stage as its user, releases at cleanup", async () => {
     const bus = createInprocBus();
     const calls: string[] = [];
-    await bus.serve(autoscalerAcquireRpc("rk"), (m) => {
+    await bus.serve(autoscalerAcquireRpc("rk", "w1"), (m) => {
       calls.push(`acquire ${m.data.key}`);
       return calls.length === 1
         ? { acquired: false as const, reason: "creating", retryAfterMs: 1 }
@@ -58,7 +58,7 @@ describe.skipIf(missing !== undefined)(`instance executor on a real sshd (${miss
             },
           };
     });
-    await bus.serve(autoscalerReleaseRpc("rk"), (m) => {
+    await bus.serve(autoscalerReleaseRpc("rk", "w1"), (m) => {
       calls.push(`release ${m.data.key}`);
       return { released: true };
     });
@@ -67,6 +67,7 @@ describe.skipIf(missing !== undefined)(`instance executor on a real sshd (${miss
       bus,
       groupKey: "rk",
       acquisitionKey: "job-7",
+      workerId: "w1",
       runnerName: "fleet",
       acquireTimeoutMs: 10_000,
       keyDir,
@@ -91,12 +92,12 @@ describe.skipIf(missing !== undefined)(`instance executor on a real sshd (${miss
   test("no slot within instance_acquire_timeout: a system failure naming the runner, and the waiting key released", async () => {
     const bus = createInprocBus();
     const released: string[] = [];
-    await bus.serve(autoscalerAcquireRpc("rk"), () => ({
+    await bus.serve(autoscalerAcquireRpc("rk", "w1"), () => ({
       acquired: false as const,
       reason: "max_instances reached",
       retryAfterMs: 1,
     }));
-    await bus.serve(autoscalerReleaseRpc("rk"), (m) => {
+    await bus.serve(autoscalerReleaseRpc("rk", "w1"), (m) => {
       released.push(m.data.key);
       return { released: false };
     });
@@ -104,6 +105,7 @@ describe.skipIf(missing !== undefined)(`instance executor on a real sshd (${miss
       bus,
       groupKey: "rk",
       acquisitionKey: "job-8",
+      workerId: "w1",
       runnerName: "fleet",
       acquireTimeoutMs: 100,
       keyDir: join(dir, "keys-2"),

@@ -18,6 +18,8 @@ export interface InstanceLeaseOptions {
   /** The runner entry's key (its instance group) and the job's key (the acquisition). */
   groupKey?: string;
   acquisitionKey?: string;
+  /** This worker's id: it asks on its own subjects and holds the acquisition. */
+  workerId?: string;
   runnerName: string;
   acquireTimeoutMs: number;
   connector?: ConnectorSettings;
@@ -41,10 +43,10 @@ export class InstanceLease {
 
   /** Waits for a slot and says where to dial it; the job log gets GitLab's lines. */
   async acquire(ctx: Pick<PrepareContext, "log" | "signal">): Promise<LeasedInstance> {
-    const { bus, groupKey, acquisitionKey } = this.o;
-    if (!bus || !groupKey || !acquisitionKey)
+    const { bus, groupKey, acquisitionKey, workerId } = this.o;
+    if (!bus || !groupKey || !acquisitionKey || !workerId)
       throw new ExecutorError(
-        `runner "${this.o.runnerName}": an autoscaled executor needs the worker's bus and the job's runner entry to ask the autoscaler tier for an instance; this worker was started without them`,
+        `runner "${this.o.runnerName}": an autoscaled executor needs the worker's bus, its id and the job's runner entry to ask the autoscaler tier for an instance; this worker was started without them`,
         "runner_configuration_error",
       );
     ctx.log("Preparing instance...");
@@ -55,6 +57,7 @@ export class InstanceLease {
         bus,
         groupKey,
         key: acquisitionKey,
+        workerId,
         timeoutMs: this.o.acquireTimeoutMs,
         signal: ctx.signal,
         runnerName: this.o.runnerName,
@@ -96,8 +99,11 @@ export class InstanceLease {
     if (!this.asked) return;
     this.asked = false;
     const fields = { instance: this.instanceId, key: this.o.acquisitionKey };
-    await releaseInstance(this.o.bus!, this.o.groupKey!, this.o.acquisitionKey!).then(
-      (released) => this.o.log?.info({ ...fields, released }, "released the instance"),
+    await releaseInstance(this.o.bus!, this.o.groupKey!, this.o.workerId!, this.o.acquisitionKey!).then(
+      ({ released, reason }) =>
+        reason
+          ? this.o.log?.error({ ...fields, reason }, "the autoscaler refused to release the instance")
+          : this.o.log?.info({ ...fields, released }, "released the instance"),
       (e: Error) =>
         this.o.log?.error(
           { ...fields, err: e.message },

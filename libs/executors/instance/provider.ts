@@ -30,6 +30,7 @@ export function instanceLeaseOptions(
     bus: ctx.worker.bus,
     groupKey: ctx.job?.runnerKey,
     acquisitionKey: ctx.job?.key,
+    workerId: ctx.worker.workerId,
     runnerName: ctx.runner?.name ?? "",
     acquireTimeoutMs: a?.instance_acquire_timeout
       ? durationMs(a.instance_acquire_timeout)
