@@ -19,6 +19,7 @@ export const IMAGE_BINARIES = [
   "runmesh-scheduler",
   "runmesh-worker",
   "runmesh-cache-signer",
+  "runmesh-autoscaler",
 ];
 
 export interface BuildImagesOptions {

@@ -3,12 +3,27 @@
 // non-root, a HEALTHCHECK; nats-server from Debian's package), the stack brought up with the test
 // override (host network, 127.0.0.1, a port per scaled worker), a job run through the strict test
 // coordinator, workers scaled to 3 and three concurrent jobs each proven (by the container id in
-// its cgroup) to have run in a different worker container, then everything torn down.
+// its cgroup) to have run in a different worker container, then everything torn down. NATS runs
+// with the identities deploy/compose/bootstrap.ts writes: nats-server's /connz (on the test's
+// loopback monitoring port) shows each tier and each scaled worker connected as its own user, a
+// connection without credentials and a worker subscribing to another's dispatches are refused,
+// no container's `docker inspect` holds a password, and a replica beyond the pool exits saying so.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { bootstrapCompose } from "../../deploy/compose/bootstrap.ts";
 import { buildImages } from "../../deploy/image/build-images.ts";
 import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
 import { BUN } from "../e2e/processes.ts";
@@ -18,13 +33,16 @@ import { freePort } from "../infra/nats-server.ts";
 const ROOT = join(import.meta.dir, "..", "..");
 const COMPOSE = Bun.which("docker-compose");
 const TOKEN = "glrt-compose-runner-0123456789";
-const TIER_BINARIES = ["runmesh-poller", "runmesh-scheduler", "runmesh-worker"];
+const TIER_BINARIES = ["runmesh-poller", "runmesh-scheduler", "runmesh-worker", "runmesh-cache-signer"];
+/** The workers' identity pool: three, so a fourth replica finds none free. */
+const POOL = 3;
 const IMAGE_UID = 10001;
 const PROJECT = `rmcompose${process.pid}`;
 
 let dockerd: Dockerd | undefined;
 let coordinator: Coordinator | undefined;
 let env: Record<string, string> = {};
+let passwords: Record<string, string> = {};
 
 function compose(args: string[]): string {
   const r = spawnSync(COMPOSE!, ["-p", PROJECT, "-f", "compose.yaml", "-f", "compose.test.yaml", ...args], {
@@ -58,10 +76,14 @@ function binariesFresh(): boolean {
 
 const containers = (service: string) => compose(["ps", "-q", service]).split("\n").filter(Boolean);
 
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = probe();
+    const v = await probe();
     if (v !== undefined) return v;
     if (Date.now() > deadline)
       throw new Error(`${what} not within ${timeoutMs} ms; logs:\n${compose(["logs", "--tail", "20"])}`);
@@ -79,6 +101,37 @@ function expectSuccess(j: { status: string; traceText: string }): void {
   if (j.status !== "success") throw new Error(`job ${j.status}; trace:\n${j.traceText}`);
 }
 const containerOf = (trace: string) => /container=([0-9a-f]{64})/.exec(trace)?.[1];
+
+/** A container's stdout and stderr (the entrypoint writes its identity claim to stderr). */
+function containerLog(id: string): string {
+  const r = spawnSync("docker", ["-H", dockerd!.host, "logs", id], { encoding: "utf8", maxBuffer: 16 << 20 });
+  return `${r.stdout}${r.stderr}`;
+}
+const claimedIdentity = (id: string) => /NATS identity (worker-\d+)/.exec(containerLog(id))?.[1];
+
+/** Who is connected to the compose NATS, by the user each connection authenticated as. */
+async function connectedUsers(): Promise<string[]> {
+  const r = await fetch(`http://127.0.0.1:${env.RUNMESH_TEST_NATS_MONITOR_PORT}/connz?auth=true&limit=1000`);
+  const body = (await r.json()) as { connections: { authorized_user?: string }[] };
+  return body.connections.map((c) => c.authorized_user ?? "(none)");
+}
+
+const natsConnect = (creds: { user?: string; pass?: string }) =>
+  connect({
+    servers: [`127.0.0.1:${env.RUNMESH_TEST_NATS_PORT}`],
+    reconnect: false,
+    timeout: 5000,
+    ...creds,
+  });
+
+/** What the server answers when `nc` subscribes to `subject`: "ok" or the error it reported. */
+async function trySubscribe(nc: NatsConnection, subject: string): Promise<string> {
+  const sub = nc.subscribe(subject);
+  const closed = sub.closed.then((e) => (e ? String(e.message ?? e) : "closed"));
+  const verdict = await Promise.race([closed, nc.flush().then(() => Bun.sleep(300).then(() => "ok"))]);
+  sub.unsubscribe();
+  return verdict;
+}
 
 describe.skipIf(!engineAvailable || !COMPOSE)(
   "compose.yaml on a private dockerd (skipped without root, dockerd or docker-compose: scripts/setup.sh)",
@@ -117,7 +170,10 @@ describe.skipIf(!engineAvailable || !COMPOSE)(
       for (const p of [config, join(config, "config.toml"), join(config, "mesh.toml")])
         chownSync(p, IMAGE_UID, IMAGE_UID);
       chmodSync(config, 0o700);
-      const [nats, scheduler, poller, worker] = await Promise.all([
+      const secrets = mkdtempSync(join(tmpdir(), "runmesh-compose-secrets-"));
+      ({ passwords } = await bootstrapCompose({ secretsDir: secrets, workers: POOL }));
+      const [nats, monitor, scheduler, poller, worker] = await Promise.all([
+        freePort(),
         freePort(),
         freePort(),
         freePort(),
@@ -127,7 +183,9 @@ describe.skipIf(!engineAvailable || !COMPOSE)(
         DOCKER_HOST: dockerd.host,
         COMPOSE_DOCKER_CLI_BUILD: "0",
         RUNMESH_CONFIG_DIR: config,
+        RUNMESH_SECRETS_DIR: secrets,
         RUNMESH_TEST_NATS_PORT: String(nats),
+        RUNMESH_TEST_NATS_MONITOR_PORT: String(monitor),
         RUNMESH_TEST_SCHEDULER_PORT: String(scheduler),
         RUNMESH_TEST_POLLER_PORT: String(poller),
         RUNMESH_TEST_WORKER_PORTS: `${worker}-${worker + 20}`,
@@ -144,6 +202,7 @@ describe.skipIf(!engineAvailable || !COMPOSE)(
         await dockerd.stop();
       }
       await coordinator?.stop();
+      if (env.RUNMESH_SECRETS_DIR) rmSync(env.RUNMESH_SECRETS_DIR, { recursive: true, force: true });
     }, 60_000);
 
     test("up: a job runs, as the image's non-root user; scaled to 3, each worker runs one of three jobs; the tiers turn healthy", async () => {
@@ -179,6 +238,64 @@ describe.skipIf(!engineAvailable || !COMPOSE)(
       expect(new Set(ranIn).size).toBe(3);
       expect([...ranIn].sort()).toEqual([...workers].sort());
 
+      // Each replica claimed its own identity from the pool and is connected as that user; every
+      // tier is connected as its own user, and no connection is anonymous.
+      const claimed = workers.map((w) => claimedIdentity(w) ?? `(none: ${w.slice(0, 12)})`);
+      expect(new Set(claimed).size).toBe(3);
+      for (const c of claimed) expect(c).toMatch(/^worker-[1-3]$/);
+      const users = await until("every tier connected to NATS", async () => {
+        const u = await connectedUsers();
+        return ["poller", "scheduler", "cache-signer", ...claimed].every((x) => u.includes(x))
+          ? u
+          : undefined;
+      });
+      expect([...new Set(users)].sort()).toEqual(["cache-signer", "poller", "scheduler", ...claimed].sort());
+
+      // The running NATS refuses a connection without credentials, and a worker's identity may not
+      // subscribe to another worker's dispatches (it may to its own).
+      const anonymous = await natsConnect({}).then(
+        async (nc) => {
+          await nc.close();
+          return "connected";
+        },
+        (e: Error) => e.message,
+      );
+      expect(anonymous).toMatch(/authorization/i);
+      const asWorker1 = await natsConnect({ user: "worker-1", pass: passwords["worker-1"] });
+      try {
+        expect(await trySubscribe(asWorker1, "runmesh.worker.worker-1.dispatch")).toBe("ok");
+        expect(await trySubscribe(asWorker1, "runmesh.worker.worker-2.dispatch")).toMatch(
+          /permissions violation/i,
+        );
+      } finally {
+        await asWorker1.close();
+      }
+
+      // Secrets stay files: no container's configuration (`docker inspect`) holds a password, and a
+      // tier's container mounts its own password only.
+      const all = [
+        ...workers,
+        ...containers("poller"),
+        ...containers("scheduler"),
+        ...containers("cache-signer"),
+      ];
+      for (const id of all) {
+        const inspected = dockerd!.cli(["inspect", id]);
+        for (const [user, password] of Object.entries(passwords))
+          expect({ id, user, leaked: inspected.includes(password) }).toEqual({ id, user, leaked: false });
+      }
+      for (const tier of ["poller", "scheduler", "cache-signer"]) {
+        const [id] = containers(tier);
+        const mounts = JSON.parse(dockerd!.cli(["inspect", "--format", "{{json .Mounts}}", id!])) as {
+          Source: string;
+          Destination: string;
+        }[];
+        const secretMounts = mounts.filter((m) => m.Destination.startsWith("/run/secrets"));
+        expect(secretMounts.map((m) => [m.Destination, m.Source.split("/").slice(-2).join("/")])).toEqual([
+          ["/run/secrets/nats-password", `tiers/${tier}.password`],
+        ]);
+      }
+
       // The image's HEALTHCHECK (GET /healthz on each tier's own port) turns every tier healthy.
       for (const id of [
         ...containers("scheduler"),
@@ -195,5 +312,18 @@ describe.skipIf(!engineAvailable || !COMPOSE)(
           45_000,
         );
     }, 240_000);
+
+    test("a replica beyond the pool of worker identities exits, saying how to add more", async () => {
+      compose(["up", "-d", "--no-recreate", "--scale", `worker=${POOL + 1}`]);
+      const extra = await until("the extra replica's refusal", () =>
+        containers("worker")
+          .map(containerLog)
+          .find((l) => l.includes("no free NATS worker identity")),
+      );
+      expect(extra).toContain(`all ${POOL} in /run/secrets/nats-workers are held`);
+      expect(extra).toContain("deploy/compose/bootstrap.ts --workers N");
+      // The replicas that hold one keep running.
+      expect(containers("worker").map(claimedIdentity).filter(Boolean)).toHaveLength(POOL);
+    }, 60_000);
   },
 );
