@@ -141,6 +141,7 @@ const jobEventSchema = z.object({
   jobId: z.number().int(),
   runnerKey: z.string(),
   workerId: z.string(),
+  /** Workers publish only "finished" and "dropped" (what frees a slot); the others are still accepted. */
   event: z.enum(["acknowledged", "running", "finished", "dropped"]),
   state: z.string().optional(),
   failureReason: z.string().optional(),
@@ -161,7 +162,11 @@ export const ACCEPTED_JOBS_QUEUE = "accepted-jobs";
 export const ACCEPTED_ACK_WAIT_MS = 10_000;
 export const SCHEDULER_CONSUMER = "scheduler";
 
-/** A job's place in its life; moves only forward, by compare-and-set. */
+/**
+ * A job's place in its life; moves only forward, by compare-and-set. Workers write claimed →
+ * running (committed before GitLab's acknowledgement) → final; "acknowledged" is what earlier
+ * versions wrote between the two, still read as a running job.
+ */
 export const jobStates = ["claimed", "acknowledged", "running", "final"] as const;
 export const jobRecordSchema = z.object({
   state: z.enum(jobStates),

@@ -125,7 +125,7 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
   try {
     if (!parsed.ok || !payload) {
       // A payload GitLab Runner would refuse at pickup: written to the trace, failed as a system failure.
-      if (!(await h.advance("acknowledged"))) return;
+      if (!(await h.advance("running"))) return;
       const error = parsed.ok ? "unreadable job payload" : parsed.error;
       h.log.error({ err: error }, "invalid job payload");
       // GitLab takes `failed` only for an acknowledged job under two-phase commit.
@@ -133,9 +133,11 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
       log.runnerLine(`\x1b[31;1mERROR: Job failed (system failure): ${error}\x1b[0;m`);
       return await finish("failed", "runner_system_failure", 3);
     }
-    // Commit "acknowledged" before the PUT: a worker lost after this point is never re-dispatched,
-    // so GitLab sees at most one acknowledgement per job.
-    if (!(await h.advance("acknowledged"))) return;
+    // Commit "running" before the PUT: a worker lost after this point is never re-dispatched, so
+    // GitLab sees at most one acknowledgement per job. One record write serves both: the
+    // scheduler treats every state after "claimed" alike, and the cache-signer signs only for the
+    // worker the record names (an "acknowledged" step of its own cost a KV write per job, issue 16).
+    if (!(await h.advance("running"))) return;
     const ack = await acknowledge(job, deps, info);
     failpoint("worker.after_ack");
     if (ack.result === "abort" || ack.result === "failed") {
@@ -147,10 +149,6 @@ export async function runJobLifecycle(job: AcceptedJob, deps: JobDeps, h: Lifecy
       // Canceled while being picked up: fail at once, the reason sent verbatim (GitLab Runner does).
       log.runnerLine("\x1b[31;1mERROR: Job failed: canceled\x1b[0;m");
       return await finish("failed", "job_canceled", undefined, "canceled");
-    }
-    if (!(await h.advance("running"))) {
-      reporter.abortLocal();
-      return;
     }
     await h.publish("running");
     const cancel = new AbortController();

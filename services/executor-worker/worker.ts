@@ -213,6 +213,9 @@ export class ExecutorWorker {
           ...(extra.failureReason ? { "runmesh.job.failure_reason": extra.failureReason } : {}),
         });
       } else watch?.dropped();
+      // Only the end of a job frees a slot; the scheduler ignores the rest, so "acknowledged" and
+      // "running" stay local (two bus messages and their checks per job fewer, issue 16).
+      if (event === "acknowledged" || event === "running") return Promise.resolve();
       return this.o.bus
         .publish(jobEventOf(this.o.workerId), {
           jobKey: job.jobKey,
