@@ -13,7 +13,10 @@
 // - a worker's JetStream access is the jobs KV (its claim by compare-and-set; records carry the
 //   job's secrets sealed for the scheduler, libs/messages/record-seal.ts) and the payload store
 //   (each stored payload encrypted with a key that travels only in the job's own dispatch);
-//   never the accepted-jobs stream, runner state, the records key or autoscaler state.
+//   never the accepted-jobs stream, runner state, the records key or autoscaler state;
+// - the records key opens job records (and so job tokens): the scheduler, the cache-signer and the
+//   autoscaler read it, each to learn which worker runs a job (the autoscaler already reaches the
+//   instances autoscaled jobs run on).
 
 /** One user's permissions as nats-server spells them. */
 interface Identity {
@@ -111,10 +114,12 @@ export function identities(workers: readonly string[]): Identity[] {
     },
     {
       user: "autoscaler",
-      comment: "serves instance acquisitions, publishes capacity, keeps its leases and group state",
+      comment: "serves acquisitions on each worker's own subjects for jobs running there, publishes capacity",
       publish: [
         "runmesh.autoscaler.capacity",
         "$JS.API.INFO",
+        ...streamAccess(JOBS_KV),
+        ...streamAccess(KEYS_KV),
         ...streamAccess("KV_runmesh-autoscaler-leases", { create: true }),
         ...streamAccess("KV_runmesh-autoscaler-groups", { create: true }),
         "$KV.runmesh-autoscaler-leases.>",

@@ -18,7 +18,9 @@ import {
 } from "../../libs/messages/subjects.ts";
 import { type NatsServer, startNatsServer } from "../../tests/infra/nats-server.ts";
 import { Autoscaler, type AutoscalerOptions } from "./autoscaler.ts";
+import { sealedJobs } from "./job-binding.ts";
 import { plannerSettings } from "./planner-settings.ts";
+import { storeSealedRecord } from "./sealed-records-for-tests.ts";
 
 const logger = createLogger({ service: "autoscaler-test", level: "silent" });
 const FAST = { update_interval: "100ms", update_interval_when_expecting: "20ms" };
@@ -474,5 +476,61 @@ describe("autoscaler standby over NATS", () => {
     await b.stop();
     await busB.close();
     await Promise.all([w1.close(), w2.close()]);
+  });
+
+  test("with the scheduler's records: an instance only for a job running on the asking worker in this group", async () => {
+    const lines: string[] = [];
+    const seen = createLogger({
+      service: "autoscaler-test",
+      level: "warn",
+      destination: { write: (l) => lines.push(l) },
+    });
+    const bus = await connectNatsBus({ servers: nats.url, name: "as-jobs", logger });
+    const w1 = await connectNatsBus({ servers: nats.url, name: "w1", logger });
+    const w2 = await connectNatsBus({ servers: nats.url, name: "w2", logger });
+    // As the scheduler's dispatch and the workers' claims leave them, sealed.
+    await storeSealedRecord(bus, "h_run", { workerId: "w1", runnerKey: "g-jobs" });
+    await storeSealedRecord(bus, "h_other_group", { workerId: "w1", runnerKey: "g2" });
+    await storeSealedRecord(bus, "h_acked", { workerId: "w1", state: "acknowledged", runnerKey: "g-jobs" });
+    const group = new MemoryInstanceGroup();
+    const a = autoscaler({
+      bus,
+      group,
+      settings: settings({ policy: [{ idle_count: 1, idle_time: "1h" }] }),
+      autoscalerId: "a-jobs",
+      // Its own group: the other tests' books of g1 stay in this server's KV.
+      groupKey: "g-jobs",
+      logger: seen,
+      jobs: sealedJobs(bus),
+    });
+    await a.start();
+    await until("one ready", () => readyCount(a) === 1);
+    const acquire = (b: Bus, worker: string, key: string) =>
+      b.request(autoscalerAcquireRpc("g-jobs", worker), { key, waitMs: 1000 }, { timeoutMs: 3000 });
+    expect(await acquire(w2, "w2", "h_run")).toMatchObject({
+      acquired: false,
+      refused: true,
+      reason: 'job h_run, worker "w2": the job runs on worker "w1"',
+    });
+    expect(await acquire(w1, "w1", "h_other_group")).toMatchObject({
+      acquired: false,
+      refused: true,
+      reason: expect.stringContaining("runner entry g2's, not this instance group's"),
+    });
+    // Not running yet: asked again later (not refused for good), and no instance is taken for it.
+    const early = await acquire(w1, "w1", "h_acked");
+    expect([early.acquired, "refused" in early && early.refused]).toEqual([false, false]);
+    expect(await acquire(w2, "w2", "h_nobody")).toMatchObject({ acquired: false });
+    expect(a.snapshot().instances.flatMap((i) => i.acquisitions)).toEqual([]);
+    expect((await acquire(w1, "w1", "h_run")).acquired).toBe(true);
+    expect(a.snapshot().instances.flatMap((i) => i.acquisitions)).toEqual(["h_run"]);
+    const warned = lines.map((l) => JSON.parse(l)).filter((l) => l.msg.startsWith("acquire refused"));
+    expect(warned.map((l) => [l.worker, l.job])).toEqual([
+      ["w2", "h_run"],
+      ["w1", "h_other_group"],
+    ]);
+    expect(lines.join("\n")).not.toContain("job-token-binding");
+    await a.stop();
+    await Promise.all([bus.close(), w1.close(), w2.close()]);
   });
 });

@@ -44,6 +44,7 @@ import {
   releaseSlot,
   restoreFromStorage,
 } from "./instance-book.ts";
+import { decideAcquisition, type JobLookup } from "./job-binding.ts";
 import { plan, shutdownRemovals } from "./planner.ts";
 import type { PlannerSettings } from "./planner-settings.ts";
 
@@ -63,6 +64,12 @@ export interface AutoscalerOptions {
   stateFile?: { path: string; keepInstanceWithAcquisitions: boolean };
   /** instance_ready_command: true when the instance may take jobs (default: ready when running). */
   ready?: (info: ConnectInfo) => Promise<boolean>;
+  /**
+   * The scheduler's job records (job-binding.ts): when set (the tier always sets it), an
+   * acquisition must be for a job running on the asking worker in this group. Tests of the group
+   * alone, without a scheduler, leave it out.
+   */
+  jobs?: JobLookup;
   /** The lease lapses this long after the last renewal (renewed every third of it). */
   leaseTtlMs?: number;
   /** fleeting_* / taskscaler metrics of the group, labelled as GitLab Runner labels the runner. */
@@ -193,9 +200,12 @@ export class Autoscaler {
     if (toDelete.length > 0) await this.decrease(toDelete, "held acquisitions at restart");
     // Every worker's own subject: the asking worker is the subject's, never the message's.
     this.served = [
-      await this.o.bus.serve(autoscalerAcquireRpc(this.o.groupKey, "*"), (m) =>
-        this.serial(() => this.acquire(m.data.key, m.data.waitMs, workerFromSubject(m.subject))),
-      ),
+      await this.o.bus.serve(autoscalerAcquireRpc(this.o.groupKey, "*"), async (m) => {
+        const worker = workerFromSubject(m.subject);
+        // Read before the book's queue: other acquisitions need not wait for this KV read.
+        const notTheirs = await this.jobRefusal(m.data.key, worker);
+        return notTheirs ?? this.serial(() => this.acquire(m.data.key, m.data.waitMs, worker));
+      }),
       await this.o.bus.serve(autoscalerReleaseRpc(this.o.groupKey, "*"), (m) =>
         this.serial(() => this.release(m.data.key, workerFromSubject(m.subject))),
       ),
@@ -404,6 +414,25 @@ export class Autoscaler {
       );
       if (h.turnedUnhealthy) this.schedule(0);
     }
+  }
+
+  /** A refusal when the job is not one the scheduler records as running on `worker` in this group. */
+  private async jobRefusal(key: string, worker: string) {
+    if (!this.o.jobs) return undefined;
+    const found = await this.o.jobs(key);
+    const v = decideAcquisition({ key, asker: worker, groupKey: this.o.groupKey, found });
+    if (v.ok) return undefined;
+    // A job a moment before its record says running asks again; anything else is worth a warning.
+    this.log[v.final ? "warn" : "debug"](
+      { worker, job: key, reason: v.reason },
+      "acquire refused: not a job running on the asking worker",
+    );
+    return {
+      acquired: false as const,
+      reason: v.reason,
+      retryAfterMs: this.settings.updateIntervalWhenExpectingMs,
+      ...(v.final ? { refused: true } : {}),
+    };
   }
 
   /**

@@ -13,6 +13,7 @@ import { type ProcessMetrics, tierMetrics } from "../../libs/metrics/process-met
 import { checkPolicies } from "./active-policy.ts";
 import { Autoscaler } from "./autoscaler.ts";
 import { withoutRunnerTokens } from "./autoscaler-config.ts";
+import { sealedJobs } from "./job-binding.ts";
 import { plannerSettings } from "./planner-settings.ts";
 
 type Runner = Config["runners"][number];
@@ -77,6 +78,8 @@ export async function startAutoscalerService(o: {
     { version: RUNMESH_VERSION, revision: RUNMESH_REVISION },
   );
   const started: Autoscaler[] = [];
+  // Acquisitions only for jobs the scheduler's records say run on the asking worker.
+  const jobs = sealedJobs(m.bus);
   for (const { runner, name, settings, group } of planned) {
     const a = new Autoscaler({
       bus: m.bus,
@@ -93,6 +96,7 @@ export async function startAutoscalerService(o: {
       logger: o.logger,
       stateFile: stateFileFor(o.configPath, runner),
       leaseTtlMs: o.leaseTtlMs,
+      jobs,
     });
     await a.start();
     started.push(a);

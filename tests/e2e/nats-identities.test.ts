@@ -379,7 +379,8 @@ test("tiers with their own NATS identities run jobs; every other identity is ref
     ["cache-signer", `$KV.runmesh-jobs.${keyA}`],
     ["cache-signer", "$JS.API.STREAM.UPDATE.KV_runmesh-jobs"],
     ["autoscaler", "$JS.API.STREAM.UPDATE.KV_runmesh-autoscaler-groups"],
-    ["autoscaler", `$JS.API.DIRECT.GET.KV_runmesh-jobs.$KV.runmesh-jobs.${keyA}`],
+    ["autoscaler", `$KV.runmesh-jobs.${keyA}`],
+    ["autoscaler", "$JS.API.STREAM.UPDATE.KV_runmesh-jobs"],
     ["autoscaler", "runmesh.worker.worker-1.dispatch"],
   ] as const)
     await refusedPublish(nats, tiers[user], user, subject);
