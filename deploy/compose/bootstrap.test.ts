@@ -85,20 +85,26 @@ describe("bootstrapCompose", () => {
     },
   );
 
-  test("nats-server takes the written config: each user in with its own password only, nobody without one", async () => {
+  test("nats-server takes the written config: over TLS each user gets in with its own password only, nobody without one", async () => {
     const secrets = tmp();
     const r = await bootstrapCompose({ secretsDir: secrets, workers: 2, chown: false, bcryptCost: 4 });
     const port = await freePort();
     // The conf's store dir is the container's /data (and nats-server refuses -sd beside it).
     const conf = join(secrets, "nats.conf");
-    writeFileSync(conf, r.natsConf.replace('"/data/jetstream"', JSON.stringify(join(secrets, "js"))));
+    writeFileSync(
+      conf,
+      r.natsConf
+        .replace('"/data/jetstream"', JSON.stringify(join(secrets, "js")))
+        .replaceAll('"/etc/nats/', `"${join(secrets, "nats-server")}/`),
+    );
     const proc = spawn("nats-server", ["-c", conf, "-a", "127.0.0.1", "-p", String(port)], {
       stdio: ["ignore", "ignore", "pipe"],
     });
     procs.push(proc);
-    const servers = [`127.0.0.1:${port}`];
+    // TLS verified with the written CA, for the name the test's host network uses.
+    const servers = [`tls://127.0.0.1:${port}`];
     const attempt = async (user?: string, pass?: string) =>
-      connect({ servers, user, pass, reconnect: false, timeout: 5000 }).then(
+      connect({ servers, user, pass, reconnect: false, timeout: 5000, tls: { caFile: r.caFile } }).then(
         async (nc) => {
           await nc.close();
           return "in";

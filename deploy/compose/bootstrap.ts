@@ -4,15 +4,21 @@
 //
 //   sudo node_modules/.bin/bun deploy/compose/bootstrap.ts [--workers 8] [--secrets secrets] [--config config]
 //
-// secrets/nats-server/nats.conf   nats-server's only file: bcrypt hashes of every password, the
-//                                 JetStream store key (cipher chachapoly), the allow-lists. uid 10002.
+// secrets/nats-server/nats.conf   nats-server's config: bcrypt hashes of every password, the
+//                                 JetStream store key (cipher chachapoly), the allow-lists, TLS with
+//                                 server.pem/server.key beside it (for DNS nats, localhost,
+//                                 127.0.0.1). uid 10002.
+// secrets/ca.pem                  the CA the tiers verify nats-server with (public; its key is
+//                                 dropped once the server certificate is signed).
 // secrets/tiers/<tier>.password   one per tier (poller, scheduler, cache-signer, autoscaler), each
 //                                 mounted into its own container only. uid 10001 (the image's user).
 // secrets/workers/worker-N.password  the pool scaled workers claim from (runmesh-entrypoint, flock):
 //                                 root's, read by the worker container's entrypoint before it drops
 //                                 to uid 10001, so a job on one worker cannot read another's.
-// Every file 0600. Re-running keeps every password and the store key (the JetStream store stays
-// readable), rewrites the conf from the current allow-lists, and grows or shrinks the pool.
+// Every secret 0600. Re-running keeps every password, the store key (the JetStream store stays
+// readable) and the certificates (delete secrets/ca.pem for new ones), rewrites the conf from the
+// current allow-lists, and grows or shrinks the pool.
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   chmodSync,
@@ -20,12 +26,14 @@ import {
   copyFileSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { identities, identitiesConf } from "../../scripts/nats-identities.ts";
@@ -66,6 +74,11 @@ RUNMESH_NATS_STORE_KEY: ${JSON.stringify(o.storeKey)}
 
 listen: 0.0.0.0:4222
 http: 127.0.0.1:8222
+tls {
+  cert_file: "/etc/nats/server.pem"
+  key_file: "/etc/nats/server.key"
+  timeout: 2
+}
 jetstream {
   store_dir: "/data/jetstream"
   max_memory_store: 64MB
@@ -94,6 +107,8 @@ export interface BootstrapResult {
   /** Each user's password, by user (for the caller's tests; never printed). */
   passwords: Record<string, string>;
   natsConf: string;
+  /** The CA certificate the tiers verify nats-server with. */
+  caFile: string;
 }
 
 const newSecret = () => randomBytes(24).toString("base64url");
@@ -143,6 +158,9 @@ export async function bootstrapCompose(o: BootstrapOptions): Promise<BootstrapRe
   for (const u of TIER_USERS) passwords[u] = keep(join(tiersDir, `${u}.password`), IMAGE_UID);
   for (const w of workers) passwords[w] = keep(join(poolDir, `${w}.password`), 0);
   const storeKey = keep(join(serverDir, "store.key"), NATS_UID);
+  const caFile = join(o.secretsDir, "ca.pem");
+  if (!existsSync(caFile) || !existsSync(join(serverDir, "server.pem")))
+    issueCertificates({ caFile, serverDir, own: (p) => own(p, NATS_UID) });
 
   const cost = o.bcryptCost ?? 10;
   const hashes: Record<string, string> = {};
@@ -152,7 +170,71 @@ export async function bootstrapCompose(o: BootstrapOptions): Promise<BootstrapRe
   writeSecret(join(serverDir, "nats.conf"), natsConf.trimEnd(), NATS_UID);
 
   if (o.configDir) copyExampleConfig(o.configDir, own);
-  return { workers, passwords, natsConf };
+  return { workers, passwords, natsConf, caFile };
+}
+
+/** How the tiers reach nats-server: `nats` on compose's network, 127.0.0.1 on the test's host network. */
+export const SERVER_NAMES = ["DNS:nats", "DNS:localhost", "IP:127.0.0.1"];
+
+/**
+ * A CA and nats-server's certificate (ECDSA P-256, 825 days), by openssl. The CA's key lives only
+ * in a temporary directory: nobody can sign another certificate the tiers would trust.
+ */
+function issueCertificates(o: { caFile: string; serverDir: string; own(path: string): void }): void {
+  const t = mkdtempSync(join(tmpdir(), "runmesh-compose-tls-"));
+  const openssl = (args: string[]) => {
+    const r = spawnSync("openssl", args, { cwd: t, encoding: "utf8" });
+    if (r.error || r.status !== 0)
+      throw new Error(`openssl ${args[0]}: ${r.error?.message ?? r.stderr.trim()} (is openssl installed?)`);
+  };
+  try {
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    openssl([
+      "req",
+      "-x509",
+      ...ec,
+      "-days",
+      "825",
+      "-subj",
+      "/CN=runmesh compose NATS CA",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+    ]);
+    openssl(["req", ...ec, "-subj", "/CN=nats", "-keyout", "server.key", "-out", "server.csr"]);
+    writeFileSync(
+      join(t, "san.ext"),
+      `subjectAltName=${SERVER_NAMES.join(",")}\nextendedKeyUsage=serverAuth\n`,
+    );
+    openssl([
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "825",
+      "-extfile",
+      "san.ext",
+      "-out",
+      "server.pem",
+    ]);
+    for (const f of ["server.pem", "server.key"]) {
+      const to = join(o.serverDir, f);
+      copyFileSync(join(t, f), to);
+      chmodSync(to, 0o600);
+      o.own(to);
+    }
+    copyFileSync(join(t, "ca.pem"), o.caFile);
+    chmodSync(o.caFile, 0o644);
+  } finally {
+    rmSync(t, { recursive: true, force: true });
+  }
 }
 
 const EXAMPLE = resolve(import.meta.dir, "../image/config.example");

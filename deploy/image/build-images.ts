@@ -70,6 +70,7 @@ export async function buildImages(o: BuildImagesOptions): Promise<BuiltImages> {
     const natsCtx = join(staging, "nats");
     mkdirSync(join(natsCtx, "bin"), { recursive: true });
     copyFileSync(debianNatsServer(), join(natsCtx, "bin", "nats-server"));
+    stage(join(HERE, "nats-health"), join(natsCtx, "bin", "nats-health"));
     build(o, natsCtx, join(HERE, "nats.Dockerfile"), base, nats);
   } finally {
     rmSync(staging, { recursive: true, force: true });

@@ -96,11 +96,14 @@ export interface TierSet {
 /**
  * The tier's own NATS identity from its environment (RUNMESH_NATS_USER / _PASSWORD / _CREDS_FILE)
  * over [mesh]: a poller and a scheduler that share one config.toml still connect as different
- * users, each with its own subject permissions (deploy/nats/identities.conf).
+ * users, each with its own subject permissions (deploy/nats/identities.conf). RUNMESH_NATS_TLS_CA_FILE
+ * gives the CA to verify nats-server with (compose.yaml mounts it into every tier).
  */
 export function natsIdentity<M extends BusSettings>(mesh: M, env: Record<string, string | undefined>): M {
   const user = env.RUNMESH_NATS_USER || undefined;
   const creds = env.RUNMESH_NATS_CREDS_FILE || undefined;
+  const ca = env.RUNMESH_NATS_TLS_CA_FILE || undefined;
+  if (ca) mesh = { ...mesh, nats_tls_ca_file: ca };
   if (!user && !creds) return mesh;
   return {
     ...mesh,

@@ -118,7 +118,8 @@ async function connectedUsers(): Promise<string[]> {
 
 const natsConnect = (creds: { user?: string; pass?: string }) =>
   connect({
-    servers: [`127.0.0.1:${env.RUNMESH_TEST_NATS_PORT}`],
+    servers: [`tls://127.0.0.1:${env.RUNMESH_TEST_NATS_PORT}`],
+    tls: { caFile: join(env.RUNMESH_SECRETS_DIR!, "ca.pem") },
     reconnect: false,
     timeout: 5000,
     ...creds,
