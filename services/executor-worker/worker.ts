@@ -262,7 +262,10 @@ export class ExecutorWorker {
         span.end();
         token.release();
         this.running.delete(job.jobKey);
-        void this.beat().catch(() => {});
+        // A job recorded final already told the scheduler with its finished/dropped event; one
+        // that ended otherwise (a failed lifecycle, a record taken from us) is reported at once
+        // rather than at the next periodic heartbeat.
+        if (!ended) void this.beat().catch(() => {});
       });
   }
 
