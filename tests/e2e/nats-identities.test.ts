@@ -1,11 +1,11 @@
 // The mesh on a nats-server configured as deploy/nats/ says: TLS, one user per tier and per
 // worker (deploy/nats/identities.conf, copied unchanged), JetStream encrypted at rest. The tiers
-// run as real processes (the cache-signer in this process), each with its own identity, and run
-// jobs. While a job runs, every other identity is refused what is not its own: a second worker
-// (other dispatches, others' replies under _INBOX, the records key, another worker's subjects,
-// including its instance acquire/release, cache URLs for a job it does not run, a forged record),
-// each tier (what belongs to the others)
-// and a job (no credentials, a wrong password); the worker running the job gets its cache URL.
+// run as real processes (the cache-signer and an autoscaler in this process), each with its own
+// identity, and run jobs. While a job runs, every other identity is refused what is not its own:
+// a second worker (other dispatches, others' replies under _INBOX, the records key, another
+// worker's subjects including its instance acquire/release, cache URLs or an instance for a job it
+// does not run, a forged record), each tier (what belongs to the others) and a job (no
+// credentials, a wrong password); the worker running the job gets its cache URL and its instance.
 // A scheduler restarted after its worker died still fails that worker's job at GitLab (it opens
 // the job's sealed record), and the store on disk holds no token or masked value in clear.
 import { afterAll, expect, test } from "bun:test";
@@ -24,11 +24,22 @@ import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { $, type Subprocess } from "bun";
 import { type BusSettings, connectBus } from "../../libs/bus/connect.ts";
+import { autoscalerSettingsSchema } from "../../libs/config/autoscaler-section.ts";
 import { shortToken } from "../../libs/config/short-token.ts";
+import { MemoryInstanceGroup } from "../../libs/fleeting/memory-instance-group.ts";
 import { createLogger } from "../../libs/log/logger.ts";
 import { jobKeyOf } from "../../libs/messages/job-key.ts";
 import { recordsKey } from "../../libs/messages/record-seal.ts";
-import { cacheSignRpcOf, JOBS_BUCKET, jobRecordSchema } from "../../libs/messages/subjects.ts";
+import {
+  autoscalerAcquireRpc,
+  autoscalerReleaseRpc,
+  cacheSignRpcOf,
+  JOBS_BUCKET,
+  jobRecordSchema,
+} from "../../libs/messages/subjects.ts";
+import { Autoscaler } from "../../services/autoscaler/autoscaler.ts";
+import { sealedJobs } from "../../services/autoscaler/job-binding.ts";
+import { plannerSettings } from "../../services/autoscaler/planner-settings.ts";
 import { startCacheSigner } from "../../services/cache-signer/signer.ts";
 import { startCoordinator } from "../coordinator/coordinator.ts";
 import { freePort } from "../infra/nats-server.ts";
@@ -278,6 +289,48 @@ test("tiers with their own NATS identities run jobs; every other identity is ref
     await Bun.sleep(100); // the record says "running" a moment after GitLab does
   }
   expect(await signOn(w1, "worker-1", "worker-1")).toMatchObject({ ok: true });
+  // The autoscaler tier under its own identity (an in-memory group for job A's runner entry)
+  // reads job A's sealed record: worker-1, which runs it, gets an instance; worker-2 can neither
+  // get one for job A nor release worker-1's. Its capacity reports live past this test's end
+  // (lease TTL), so the scheduler never takes the group for one without an active autoscaler.
+  const w2 = await busAs("worker-2", PASSWORDS.RUNMESH_NATS_WORKER_2_PASSWORD);
+  const groupKey = (await (await w1.kv(JOBS_BUCKET, jobRecordSchema)).get(keyA))!.value.job.runnerKey;
+  const asBus = await busAs("autoscaler", PASSWORDS.RUNMESH_NATS_AUTOSCALER_PASSWORD);
+  const autoscaler = new Autoscaler({
+    bus: asBus,
+    group: new MemoryInstanceGroup(),
+    groupKey,
+    runnerName: "ids",
+    autoscalerId: "as-ids",
+    settings: plannerSettings(
+      autoscalerSettingsSchema.parse({ update_interval: "100ms", update_interval_when_expecting: "20ms" }),
+    ),
+    logger: createLogger({ service: "autoscaler", level: "error", destination: { write: () => {} } }),
+    jobs: sealedJobs(asBus),
+    leaseTtlMs: 300_000,
+  });
+  await autoscaler.start();
+  cleanups.push(() => autoscaler.stop());
+  const acquireA = (bus: typeof w1, worker: string) =>
+    bus.request(autoscalerAcquireRpc(groupKey, worker), { key: keyA, waitMs: 10_000 }, { timeoutMs: 5000 });
+  let instance = await acquireA(w1, "worker-1");
+  for (let i = 0; i < 200 && !instance.acquired && !instance.refused; i++) {
+    await Bun.sleep(50); // the group makes an instance for the waiting job
+    instance = await acquireA(w1, "worker-1");
+  }
+  expect(instance).toMatchObject({ acquired: true });
+  expect(await acquireA(w2, "worker-2")).toMatchObject({
+    acquired: false,
+    refused: true,
+    reason: expect.stringContaining('the job runs on worker "worker-1"'),
+  });
+  const release = (bus: typeof w1, worker: string) =>
+    bus.request(autoscalerReleaseRpc(groupKey, worker), { key: keyA }, { timeoutMs: 5000 });
+  expect(await release(w2, "worker-2")).toMatchObject({
+    released: false,
+    reason: expect.stringContaining('worker "worker-1" holds it'),
+  });
+  expect(await release(w1, "worker-1")).toEqual({ released: true });
   // Every tier had the permissions it needed: the server refused nothing so far.
   expect(nats.log().match(/.*Violation.*/g) ?? []).toEqual([]);
 
@@ -325,7 +378,6 @@ test("tiers with their own NATS identities run jobs; every other identity is ref
   ])
     await refusedPublish(nats, nc, "worker-2", subject);
   // What it may read of job A's record over the wire holds neither the token nor the variable.
-  const w2 = await busAs("worker-2", PASSWORDS.RUNMESH_NATS_WORKER_2_PASSWORD);
   const records = await w2.kv(JOBS_BUCKET, jobRecordSchema);
   const recordA = await records.get(keyA);
   expect(recordA?.value).toMatchObject({ state: "running", workerId: "worker-1" });
