@@ -26,6 +26,10 @@ build:
 image: build
     {{bun}} deploy/image/build-images.ts
 
+# compose.yaml's config/ and secrets/ (NATS users, passwords, TLS; run as root): just compose-bootstrap 8
+compose-bootstrap workers="8":
+    {{bun}} deploy/compose/bootstrap.ts --config config --workers {{workers}}
+
 # Benchmarks: pickup latency and throughput, in-process and over NATS
 bench:
     {{bun}} bench/pickup.ts

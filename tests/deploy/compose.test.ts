@@ -314,7 +314,7 @@ describe.skipIf(!engineAvailable || !COMPOSE)(
         );
     }, 240_000);
 
-    test("a replica beyond the pool of worker identities exits, saying how to add more", async () => {
+    test("a replica beyond the pool of worker identities exits, saying how to add more; a removed replica's identity goes to the next one", async () => {
       compose(["up", "-d", "--no-recreate", "--scale", `worker=${POOL + 1}`]);
       const extra = await until("the extra replica's refusal", () =>
         containers("worker")
@@ -324,7 +324,18 @@ describe.skipIf(!engineAvailable || !COMPOSE)(
       expect(extra).toContain(`all ${POOL} in /run/secrets/nats-workers are held`);
       expect(extra).toContain("deploy/compose/bootstrap.ts --workers N");
       // The replicas that hold one keep running.
-      expect(containers("worker").map(claimedIdentity).filter(Boolean)).toHaveLength(POOL);
-    }, 60_000);
+      const holders = containers("worker").filter((id) => claimedIdentity(id));
+      expect(holders).toHaveLength(POOL);
+
+      // A dead replica's lock goes with it: the extra one, restarted by its restart policy, claims it.
+      const extraId = containers("worker").find((id) => !holders.includes(id))!;
+      const freed = claimedIdentity(holders[0]!)!;
+      dockerd!.cli(["rm", "-f", holders[0]!]);
+      await until(
+        `the extra replica claims ${freed}`,
+        () => (claimedIdentity(extraId) === freed ? true : undefined),
+        60_000,
+      );
+    }, 120_000);
   },
 );
