@@ -245,6 +245,40 @@ describe("autoscaler service (in-process bus)", () => {
     await bus.close();
   });
 
+  test("another worker's release does not withdraw a job's waiting demand; the asking worker's own does", async () => {
+    const bus = createInprocBus({ logger });
+    // The group's view as /metrics reads it: tasks.pending are the acquisitions waiting.
+    let view: (() => { tasks: Record<string, number> } | undefined) | undefined;
+    const a = autoscaler({
+      bus,
+      group: new MemoryInstanceGroup({ createDelayMs: 600_000 }),
+      settings: settings({}),
+      metrics: {
+        registry: {
+          watchInstanceGroup: (_ids, v) => {
+            view = v;
+            return { scaled: () => {}, task: () => {} };
+          },
+        },
+        ids: { runner: "abc", runnerName: "auto", systemId: "s" },
+      },
+    });
+    await a.start();
+    const waiting = () => view?.()?.tasks.pending;
+    const asked = await bus.request(autoscalerAcquireRpc("g1", "w1"), { key: "job-1", waitMs: 60_000 });
+    expect([asked.acquired, waiting()]).toEqual([false, 1]);
+    expect(await bus.request(autoscalerReleaseRpc("g1", "w2"), { key: "job-1" })).toEqual({
+      released: false,
+    });
+    expect(waiting()).toBe(1);
+    expect(await bus.request(autoscalerReleaseRpc("g1", "w1"), { key: "job-1" })).toEqual({
+      released: false,
+    });
+    expect(waiting()).toBe(0);
+    await a.stop();
+    await bus.close();
+  });
+
   test("max_use_count: a spent instance is deleted after its last release", async () => {
     const bus = createInprocBus({ logger });
     const group = new MemoryInstanceGroup();

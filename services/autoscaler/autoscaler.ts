@@ -90,8 +90,11 @@ export class Autoscaler {
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
   private providerMaxSize: number | undefined;
-  /** Acquisitions asked for and not served yet: demand the planner counts as reserved. */
-  private readonly waiting = new Map<string, number>();
+  /**
+   * Acquisitions asked for and not served yet, by key: until when the demand counts (the planner
+   * counts it as reserved) and the worker that asked, the only one whose release withdraws it.
+   */
+  private readonly waiting = new Map<string, { until: number; worker: string }>();
   private readonly readying = new Set<string>();
   /** For tests and logs: how this autoscaler came to own the group. */
   restoredFrom: "kv" | "state_storage" | "nothing" | undefined;
@@ -267,7 +270,7 @@ export class Autoscaler {
       if (h.retryDelete.length > 0)
         await this.decrease(h.retryDelete, "still listed after deletion_retry_interval");
 
-      for (const [key, until] of this.waiting) if (until <= now) this.waiting.delete(key);
+      for (const [key, w] of this.waiting) if (w.until <= now) this.waiting.delete(key);
       const p = plan(
         {
           instances: plannerViews(this.book),
@@ -365,7 +368,10 @@ export class Autoscaler {
     if (!got) {
       const wasNew = !this.waiting.has(key);
       // A job waits for an instance at most instance_acquire_timeout, whatever it asks for.
-      this.waiting.set(key, this.now() + Math.min(waitMs, this.settings.instanceAcquireTimeoutMs));
+      this.waiting.set(key, {
+        until: this.now() + Math.min(waitMs, this.settings.instanceAcquireTimeoutMs),
+        worker,
+      });
       if (wasNew) this.schedule(0);
       return {
         acquired: false as const,
@@ -452,7 +458,7 @@ export class Autoscaler {
   private async release(key: string, worker: string) {
     const refusal = this.refusal("release", key, worker);
     if (refusal) return { released: false, reason: refusal };
-    this.waiting.delete(key);
+    if (this.waiting.get(key)?.worker === worker) this.waiting.delete(key);
     const r = releaseSlot(this.book, key, this.now());
     this.book = r.book;
     if (r.released) {
