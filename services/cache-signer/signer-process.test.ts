@@ -1,13 +1,14 @@
 // `runmesh cache-signer --config config.toml --nats URL` as its own process on a real nats-server:
 // it serves with the file's signed caches, re-reads the file when it changes and on SIGHUP (the
 // next request is signed with the new caches), keeps the running caches when the new file is
-// broken, refuses to run without NATS, and never prints a credential or a runner token.
+// broken, refuses to run without NATS, serves /healthz on --listen-address, and never prints a
+// credential or a runner token.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type MeshProcess, spawnRunmesh } from "../../tests/e2e/processes.ts";
-import { type NatsServer, startNatsServer } from "../../tests/infra/nats-server.ts";
+import { freePort, type NatsServer, startNatsServer } from "../../tests/infra/nats-server.ts";
 
 const TOKEN = "glrt-signer-process-0123456789";
 const TOKEN_2 = "glrt-azurecache-process-abcdefghij";
@@ -46,11 +47,20 @@ ContainerName = "c"
 
 let nats: NatsServer;
 let signer: MeshProcess;
+let listenPort: number;
 
 beforeAll(async () => {
   nats = await startNatsServer({ jetstream: true });
   writeFileSync(configPath, `concurrent = 1\n${s3Entry}`);
-  signer = spawnRunmesh(["cache-signer", "--config", configPath, "--nats", nats.url]);
+  listenPort = await freePort();
+  signer = spawnRunmesh([
+    "cache-signer",
+    "--config",
+    configPath,
+    "--nats",
+    nats.url,
+    `--listen-address=127.0.0.1:${listenPort}`,
+  ]);
   // "runmesh ready" comes once the file is watched.
   await signer.waitFor("runmesh ready", 30_000);
 });
@@ -69,6 +79,11 @@ describe("runmesh cache-signer", () => {
     const line = await signer.waitFor("cache-signer serving");
     expect(runnersIn(line)).toBe(1);
     expect(signer.lines.some((l) => l.includes('"transport":"nats"'))).toBe(true);
+  });
+
+  test("--listen-address serves /healthz (compose.yaml's healthcheck)", async () => {
+    const r = await fetch(`http://127.0.0.1:${listenPort}/healthz`);
+    expect({ status: r.status, body: await r.text() }).toEqual({ status: 200, body: "ok\n" });
   });
 
   test("a changed file is re-read (file watch), a broken one is not, and SIGHUP re-reads it", async () => {

@@ -380,6 +380,9 @@ async function runCacheSigner(
     logger,
   );
   logger.info({ transport: bus.transport, mode: "cache-signer" }, "bus connected");
+  // /healthz (and /metrics) on --listen-address: what compose.yaml's healthcheck probes.
+  const metrics = new ProcessMetrics({ version: RUNMESH_VERSION, revision: RUNMESH_REVISION });
+  if (args["listen-address"]) await metrics.serve(args["listen-address"], logger);
   const signer = await tier.start({ bus, logger, caches: settings.caches });
   const watch = await tier.watch(
     path,
@@ -397,6 +400,7 @@ async function runCacheSigner(
   logger.info({ mode: "cache-signer", version: RUNMESH_VERSION }, "runmesh ready");
   const code = await waitForSignals({ logger, bus, shutdownTimeoutMs: 30_000 });
   watch.stop();
+  await metrics.close();
   return code;
 }
 

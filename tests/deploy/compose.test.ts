@@ -173,7 +173,8 @@ describe.skipIf(!engineAvailable || !COMPOSE)(
       chmodSync(config, 0o700);
       const secrets = mkdtempSync(join(tmpdir(), "runmesh-compose-secrets-"));
       ({ passwords } = await bootstrapCompose({ secretsDir: secrets, workers: POOL }));
-      const [nats, monitor, scheduler, poller, worker] = await Promise.all([
+      const [nats, monitor, scheduler, poller, signer, worker] = await Promise.all([
+        freePort(),
         freePort(),
         freePort(),
         freePort(),
@@ -189,6 +190,7 @@ describe.skipIf(!engineAvailable || !COMPOSE)(
         RUNMESH_TEST_NATS_MONITOR_PORT: String(monitor),
         RUNMESH_TEST_SCHEDULER_PORT: String(scheduler),
         RUNMESH_TEST_POLLER_PORT: String(poller),
+        RUNMESH_TEST_SIGNER_PORT: String(signer),
         RUNMESH_TEST_WORKER_PORTS: `${worker}-${worker + 20}`,
       };
     }, 240_000);
@@ -285,6 +287,12 @@ describe.skipIf(!engineAvailable || !COMPOSE)(
         for (const [user, password] of Object.entries(passwords))
           expect({ id, user, leaked: inspected.includes(password) }).toEqual({ id, user, leaked: false });
       }
+      // Nor does any log line; and nats-server's log has no TLS handshake error (the healthcheck
+      // probes its loopback monitoring port, not the TLS client port).
+      const logs = compose(["logs", "--no-color"]);
+      for (const [user, password] of Object.entries(passwords))
+        expect({ user, inLogs: logs.includes(password) }).toEqual({ user, inLogs: false });
+      expect(logs).not.toContain("TLS handshake error");
       for (const tier of ["poller", "scheduler", "cache-signer"]) {
         const [id] = containers(tier);
         const mounts = JSON.parse(dockerd!.cli(["inspect", "--format", "{{json .Mounts}}", id!])) as {
@@ -301,6 +309,7 @@ describe.skipIf(!engineAvailable || !COMPOSE)(
       for (const id of [
         ...containers("scheduler"),
         ...containers("poller"),
+        ...containers("cache-signer"),
         ...workers,
         ...containers("nats"),
       ])

@@ -456,6 +456,7 @@ export const VERBS: readonly VerbSpec[] = [
     options: [
       { ...config, help: "Config file ([runners.cache] and short tokens are all it reads)" },
       nats,
+      listenAddress,
       help,
     ],
   },
