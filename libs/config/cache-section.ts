@@ -2,6 +2,7 @@
 // the rest so that the settings a worker receives (runnerSettingsSchema) cannot contain them:
 // only the cache-signer holds object-storage keys.
 import { z } from "zod";
+import { lazySection } from "./lazy-section.ts";
 import { bool, int, oneOf, optStr } from "./schema-primitives.ts";
 
 const s3Settings = {
@@ -54,23 +55,27 @@ const cacheBase = {
 const table = { error: "a table" } as const;
 
 /** [runners.cache] as written in config.toml, credentials included. */
-export const cacheSchema = z.object(
-  {
-    ...cacheBase,
-    s3: z.object({ ...s3Settings, ...s3Secrets }, table).optional(),
-    gcs: z.object({ ...gcsSettings, ...gcsSecrets }, table).optional(),
-    azure: z.object({ ...azureSettings, ...azureSecrets }, table).optional(),
-  },
-  table,
+export const cacheSchema = lazySection(() =>
+  z.object(
+    {
+      ...cacheBase,
+      s3: z.object({ ...s3Settings, ...s3Secrets }, table).optional(),
+      gcs: z.object({ ...gcsSettings, ...gcsSecrets }, table).optional(),
+      azure: z.object({ ...azureSettings, ...azureSecrets }, table).optional(),
+    },
+    table,
+  ),
 );
 
 /** [runners.cache] without any credential: what a worker may see. */
-export const cacheSettingsSchema = z.object(
-  {
-    ...cacheBase,
-    s3: z.object(s3Settings, table).optional(),
-    gcs: z.object(gcsSettings, table).optional(),
-    azure: z.object(azureSettings, table).optional(),
-  },
-  table,
+export const cacheSettingsSchema = lazySection(() =>
+  z.object(
+    {
+      ...cacheBase,
+      s3: z.object(s3Settings, table).optional(),
+      gcs: z.object(gcsSettings, table).optional(),
+      azure: z.object(azureSettings, table).optional(),
+    },
+    table,
+  ),
 );

@@ -16,6 +16,7 @@ interface Def {
   catchall?: z.ZodType;
   element?: z.ZodType;
   valueType?: z.ZodType;
+  getter?: () => z.ZodType;
 }
 
 const defOf = (schema: z.ZodType) => (schema as unknown as { _zod: { def: Def } })._zod.def;
@@ -38,6 +39,10 @@ export function walkTables(schema: z.ZodType, value: unknown, visit: TableVisito
       break;
     case "pipe":
       if (def.in) walkTables(def.in, value, visit, path);
+      break;
+    case "lazy":
+      // A section built on first use (lazy-section.ts): only a table the file has builds it.
+      if (value !== undefined && def.getter) walkTables(def.getter(), value, visit, path);
       break;
     case "object": {
       if (!isTable(value) || !def.shape) break;
