@@ -11,6 +11,7 @@
 //
 //   node_modules/.bin/bun scripts/build.ts && node_modules/.bin/bun bench/binaries.ts
 //   node_modules/.bin/bun bench/binaries.ts worker=/tmp/old-worker …   (other binaries, same runs)
+//   node_modules/.bin/bun bench/binaries.ts --only=all-in-one,poller    (those rows only, for an A/B)
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,12 +51,22 @@ function rssMb(pid: number): Rss {
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const binaries = { ...DEFAULT_BINARIES };
+const binaries: Partial<Record<Tier, string>> = { ...DEFAULT_BINARIES };
+let only: string[] | undefined;
 for (const arg of process.argv.slice(2)) {
+  if (arg.startsWith("--only=")) {
+    only = arg.slice("--only=".length).split(",");
+    continue;
+  }
   const [tier, path] = arg.split("=") as [Tier, string];
   if (!(tier in binaries) || !path)
     throw new Error(`expected tier=path (${Object.keys(binaries)}), got ${arg}`);
   binaries[tier] = path;
+}
+if (only) {
+  const unknown = only.filter((t) => !(t in DEFAULT_BINARIES));
+  if (unknown.length) throw new Error(`--only: unknown tier ${unknown} (${Object.keys(DEFAULT_BINARIES)})`);
+  for (const tier of Object.keys(binaries) as Tier[]) if (!only.includes(tier)) delete binaries[tier];
 }
 for (const [tier, path] of Object.entries(binaries))
   if (!existsSync(path)) throw new Error(`${tier}: ${path} does not exist; run \`just build\` first`);
@@ -105,7 +116,7 @@ console.log(
 const over: string[] = [];
 try {
   for (const tier of Object.keys(binaries) as Tier[]) {
-    const path = binaries[tier];
+    const path = binaries[tier]!;
     const startup: number[] = [];
     const idle: Rss[] = [];
     for (let i = 0; i < RUNS; i++) {

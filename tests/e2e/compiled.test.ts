@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $ } from "bun";
 import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
+import { freePort } from "../infra/nats-server.ts";
 import { configToml } from "./mesh-harness.ts";
 import { BUN, type MeshProcess, spawnRunmesh } from "./processes.ts";
 
@@ -59,9 +60,23 @@ test.skipIf(!canHideTree)(
       configToml({ url: coordinator.url, concurrent: 1, runners: [{ name: "bin", token: TOKEN }] }),
     );
     const launcher = await hiddenTreeLauncher();
-    const cmd = [...launcher, binary, "run", "--config", path];
+    // /metrics loads prom-client and Hono through import(): chunks of their own in the binary
+    // (--splitting, scripts/build-flags.ts), which must load with the tree hidden.
+    const metricsPort = await freePort();
+    const cmd = [
+      ...launcher,
+      binary,
+      "run",
+      "--config",
+      path,
+      "--listen-address",
+      `127.0.0.1:${metricsPort}`,
+    ];
     proc = spawnRunmesh(cmd.slice(1), { binary: cmd[0], cwd: dir });
     await proc.waitFor("runmesh ready", 30_000);
+    const metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain("gitlab_runner_version_info");
     const j = coordinator.enqueueJob(TOKEN, { script: ["echo compiled and running"], gitStrategy: "none" });
     const done = await coordinator.waitForFinal(j.id, 30_000);
     expect(done.status).toBe("success");
