@@ -4,10 +4,12 @@
 // override (host network, 127.0.0.1, a port per scaled worker), a job run through the strict test
 // coordinator, workers scaled to 3 and three concurrent jobs each proven (by the container id in
 // its cgroup) to have run in a different worker container, then everything torn down. NATS runs
-// with the identities deploy/compose/bootstrap.ts writes: nats-server's /connz (on the test's
-// loopback monitoring port) shows each tier and each scaled worker connected as its own user, a
-// connection without credentials and a worker subscribing to another's dispatches are refused,
-// no container's `docker inspect` holds a password, and a replica beyond the pool exits saying so.
+// with the identities and TLS deploy/compose/bootstrap.ts writes: nats-server's /connz (on the
+// test's loopback monitoring port) shows each tier (the autoscaler too, idle: its profile is on)
+// and each scaled worker connected as its own user, a connection without credentials and a
+// worker subscribing to another's dispatches are refused, no container's `docker inspect` or log
+// holds a password, a replica beyond the pool exits saying so, and a removed replica's identity
+// goes to the next.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import {
@@ -33,7 +35,15 @@ import { freePort } from "../infra/nats-server.ts";
 const ROOT = join(import.meta.dir, "..", "..");
 const COMPOSE = Bun.which("docker-compose");
 const TOKEN = "glrt-compose-runner-0123456789";
-const TIER_BINARIES = ["runmesh-poller", "runmesh-scheduler", "runmesh-worker", "runmesh-cache-signer"];
+const TIER_BINARIES = [
+  "runmesh-poller",
+  "runmesh-scheduler",
+  "runmesh-worker",
+  "runmesh-cache-signer",
+  "runmesh-autoscaler",
+];
+/** Every tier's service in compose.yaml but the workers. */
+const TIERS = ["poller", "scheduler", "cache-signer", "autoscaler"];
 /** The workers' identity pool: three, so a fourth replica finds none free. */
 const POOL = 3;
 const IMAGE_UID = 10001;
@@ -173,7 +183,8 @@ describe.skipIf(!engineAvailable || !COMPOSE)(
       chmodSync(config, 0o700);
       const secrets = mkdtempSync(join(tmpdir(), "runmesh-compose-secrets-"));
       ({ passwords } = await bootstrapCompose({ secretsDir: secrets, workers: POOL }));
-      const [nats, monitor, scheduler, poller, signer, worker] = await Promise.all([
+      const [nats, monitor, scheduler, poller, signer, autoscaler, worker] = await Promise.all([
+        freePort(),
         freePort(),
         freePort(),
         freePort(),
@@ -191,6 +202,9 @@ describe.skipIf(!engineAvailable || !COMPOSE)(
         RUNMESH_TEST_SCHEDULER_PORT: String(scheduler),
         RUNMESH_TEST_POLLER_PORT: String(poller),
         RUNMESH_TEST_SIGNER_PORT: String(signer),
+        RUNMESH_TEST_AUTOSCALER_PORT: String(autoscaler),
+        // The autoscaler too (idle: config.toml has no [runners.autoscaler]), for its identity.
+        COMPOSE_PROFILES: "autoscaler",
         RUNMESH_TEST_WORKER_PORTS: `${worker}-${worker + 20}`,
       };
     }, 240_000);
@@ -248,11 +262,9 @@ describe.skipIf(!engineAvailable || !COMPOSE)(
       for (const c of claimed) expect(c).toMatch(/^worker-[1-3]$/);
       const users = await until("every tier connected to NATS", async () => {
         const u = await connectedUsers();
-        return ["poller", "scheduler", "cache-signer", ...claimed].every((x) => u.includes(x))
-          ? u
-          : undefined;
+        return [...TIERS, ...claimed].every((x) => u.includes(x)) ? u : undefined;
       });
-      expect([...new Set(users)].sort()).toEqual(["cache-signer", "poller", "scheduler", ...claimed].sort());
+      expect([...new Set(users)].sort()).toEqual([...TIERS, ...claimed].sort());
 
       // The running NATS refuses a connection without credentials, and a worker's identity may not
       // subscribe to another worker's dispatches (it may to its own).
@@ -276,13 +288,7 @@ describe.skipIf(!engineAvailable || !COMPOSE)(
 
       // Secrets stay files: no container's configuration (`docker inspect`) holds a password, and a
       // tier's container mounts its own password only.
-      const all = [
-        ...workers,
-        ...containers("poller"),
-        ...containers("scheduler"),
-        ...containers("cache-signer"),
-      ];
-      for (const id of all) {
+      for (const id of [...workers, ...TIERS.flatMap(containers)]) {
         const inspected = dockerd!.cli(["inspect", id]);
         for (const [user, password] of Object.entries(passwords))
           expect({ id, user, leaked: inspected.includes(password) }).toEqual({ id, user, leaked: false });
@@ -293,7 +299,7 @@ describe.skipIf(!engineAvailable || !COMPOSE)(
       for (const [user, password] of Object.entries(passwords))
         expect({ user, inLogs: logs.includes(password) }).toEqual({ user, inLogs: false });
       expect(logs).not.toContain("TLS handshake error");
-      for (const tier of ["poller", "scheduler", "cache-signer"]) {
+      for (const tier of TIERS) {
         const [id] = containers(tier);
         const mounts = JSON.parse(dockerd!.cli(["inspect", "--format", "{{json .Mounts}}", id!])) as {
           Source: string;
@@ -306,13 +312,7 @@ describe.skipIf(!engineAvailable || !COMPOSE)(
       }
 
       // The image's HEALTHCHECK (GET /healthz on each tier's own port) turns every tier healthy.
-      for (const id of [
-        ...containers("scheduler"),
-        ...containers("poller"),
-        ...containers("cache-signer"),
-        ...workers,
-        ...containers("nats"),
-      ])
+      for (const id of [...TIERS.flatMap(containers), ...workers, ...containers("nats")])
         await until(
           `container ${id.slice(0, 12)} healthy`,
           () =>
