@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { startCoordinator } from "../tests/coordinator/coordinator.ts";
 import { configToml } from "../tests/e2e/mesh-harness.ts";
 import { BUN, RUNMESH_MAIN } from "../tests/e2e/processes.ts";
-import { startNatsServer } from "../tests/infra/nats-server.ts";
+import { freePort, startNatsServer } from "../tests/infra/nats-server.ts";
 
 const TOKEN = "glrt-job-cpu-runner-0123456789";
 const JOBS = Number(process.argv.slice(2).find((a) => !a.startsWith("--")) ?? 200);
@@ -40,6 +40,16 @@ const env = {
   HOME: mkdtempSync(join(tmpdir(), "job-cpu-home-")),
   RUNMESH_LOG_LEVEL: "warn",
 };
+let monitorPort: number | undefined;
+/** Messages nats-server received and sent so far (its /varz), over NATS only. */
+async function natsMessages(): Promise<{ in: number; out: number } | undefined> {
+  if (!monitorPort) return undefined;
+  const v = (await (await fetch(`http://127.0.0.1:${monitorPort}/varz`)).json()) as {
+    in_msgs: number;
+    out_msgs: number;
+  };
+  return { in: v.in_msgs, out: v.out_msgs };
+}
 /** Each measured process: `runmesh run`, or nats-server and the tiers as separate processes. */
 const procs: { name: string; pid: number; stop(): Promise<unknown> }[] = [];
 const runmesh = (name: string, args: string[]) => {
@@ -57,7 +67,8 @@ const runmesh = (name: string, args: string[]) => {
   });
 };
 if (overNats) {
-  const nats = await startNatsServer();
+  monitorPort = await freePort();
+  const nats = await startNatsServer({ monitorPort });
   procs.push({ name: "nats-server", pid: nats.pid, stop: () => nats.stop() });
   const common = ["--config", config, "--nats", nats.url];
   runmesh("scheduler", ["scheduler", ...common]);
@@ -74,6 +85,7 @@ function cpuMs(pid: number): { self: number; children: number } {
 }
 
 const before = procs.map((p) => cpuMs(p.pid));
+const msgsBefore = await natsMessages();
 const mine = process.cpuUsage();
 const t0 = performance.now();
 const ids = Array.from(
@@ -83,6 +95,7 @@ const ids = Array.from(
 const done = await Promise.all(ids.map((id) => coordinator.waitForFinal(id, 600_000)));
 const seconds = (performance.now() - t0) / 1000;
 const after = procs.map((p) => cpuMs(p.pid));
+const msgsAfter = await natsMessages();
 const coord = process.cpuUsage(mine);
 const failed = done.filter((d) => d.status !== "success").length;
 const per = (ms: number) => (ms / JOBS).toFixed(1);
@@ -100,6 +113,10 @@ const total =
 console.log(
   `${JOBS} jobs (${failed} failed) in ${seconds.toFixed(1)} s, ${(JOBS / seconds).toFixed(1)} jobs/s; CPU per job: ${parts.join(", ")}, coordinator ${per((coord.user + coord.system) / 1000)} ms; total ${per(total)} ms`,
 );
+if (msgsBefore && msgsAfter)
+  console.log(
+    `NATS messages per job (heartbeats included): ${((msgsAfter.in - msgsBefore.in) / JOBS).toFixed(1)} into nats-server, ${((msgsAfter.out - msgsBefore.out) / JOBS).toFixed(1)} out of it`,
+  );
 for (const p of procs.reverse()) await p.stop();
 await coordinator.stop();
 

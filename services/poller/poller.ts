@@ -15,6 +15,7 @@ import type { RunnerInfo } from "../../libs/gitlab/runner-info.ts";
 import type { Logger } from "../../libs/log/logger.ts";
 import { secrets } from "../../libs/log/logger.ts";
 import { jobKeyOf } from "../../libs/messages/job-key.ts";
+import { leaseRefusal } from "../../libs/messages/lease-refusal.ts";
 import { discardPayload, formatBytes, stowPayload } from "../../libs/messages/payload-handover.ts";
 import {
   ACCEPTED_ACK_WAIT_MS,
@@ -75,6 +76,11 @@ export interface PollerOptions {
   tracing?: Tracing;
 }
 
+/** A capacity wake-up a lane received; passOn() hands it to the next waiting lane. */
+interface CapacityWake {
+  passOn(): void;
+}
+
 export class Poller {
   private stopping = false;
   private readonly abort = new AbortController();
@@ -87,7 +93,8 @@ export class Poller {
   };
   private sleepers = new Set<() => void>();
   private runnersKv!: KvBucket<typeof runnerStateSchema>;
-  private capacityWaiters: (() => void)[] = [];
+  /** Lanes refused a lease, sleeping until capacity frees up: in the order they started waiting. */
+  private readonly capacityWaiters = new Set<(wake?: CapacityWake) => void>();
   private readonly now: () => number;
   private readonly log: Logger;
   private unsubscribe: (() => Promise<void>) | undefined;
@@ -107,7 +114,7 @@ export class Poller {
 
   async start(): Promise<void> {
     this.runnersKv = await this.o.bus.kv(RUNNERS_BUCKET, runnerStateSchema);
-    const sub = await this.o.bus.subscribe(capacityChanged, () => this.wakeCapacityWaiters());
+    const sub = await this.o.bus.subscribe(capacityChanged, (m) => this.capacityFreed(m.data.free));
     this.unsubscribe = () => sub.unsubscribe();
     const queue = await this.o.bus.workQueue(ACCEPTED_JOBS_QUEUE, acceptedJobs, {
       ackWaitMs: ACCEPTED_ACK_WAIT_MS,
@@ -162,26 +169,49 @@ export class Poller {
   }
 
   private wakeCapacityWaiters(): void {
-    for (const w of this.capacityWaiters.splice(0)) w();
+    for (const w of [...this.capacityWaiters]) w();
+  }
+
+  /**
+   * Wakes as many waiting lanes as slots are free, longest waiting first, rather than every lane
+   * for one slot (each woken lane costs a runner-state read and a lease request, issue 16). A
+   * woken lane refused for its own runner's reasons passes the wake to the next waiter, so a
+   * slot another runner could use is not left until a lane's retry timer.
+   */
+  private capacityFreed(free: number): void {
+    const queue = [...this.capacityWaiters];
+    let next = 0;
+    const wake: CapacityWake = {
+      passOn: () => {
+        while (next < queue.length) {
+          const w = queue[next++]!;
+          if (this.capacityWaiters.has(w)) return w(wake);
+        }
+      },
+    };
+    for (let i = 0; i < free; i++) wake.passOn();
   }
 
   private wakeSleepers(): void {
     for (const w of [...this.sleepers]) w();
   }
 
-  private sleep(ms: number, wakeOnCapacity = false): Promise<void> {
-    if (this.stopping || ms <= 0) return Promise.resolve();
+  /** Resolves after `ms`, at shutdown, or (wakeOnCapacity) with the wake when capacity frees up. */
+  private sleep(ms: number, wakeOnCapacity = false): Promise<CapacityWake | undefined> {
+    if (this.stopping || ms <= 0) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      const done = () => {
+      const onAbort = () => done();
+      const done = (wake?: CapacityWake) => {
         clearTimeout(timer);
-        this.abort.signal.removeEventListener("abort", done);
+        this.abort.signal.removeEventListener("abort", onAbort);
         this.sleepers.delete(done);
-        resolve();
+        this.capacityWaiters.delete(done);
+        resolve(wake);
       };
-      const timer = setTimeout(done, ms);
+      const timer = setTimeout(() => done(), ms);
       this.sleepers.add(done);
-      this.abort.signal.addEventListener("abort", done, { once: true });
-      if (wakeOnCapacity) this.capacityWaiters.push(done);
+      this.abort.signal.addEventListener("abort", onAbort, { once: true });
+      if (wakeOnCapacity) this.capacityWaiters.add(done);
     });
   }
 
@@ -198,13 +228,22 @@ export class Poller {
     // The state this lane just wrote, when it goes straight back to GitLab: re-reading it
     // would only add bus round trips to the pickup path.
     let carried: RunnerState | undefined;
+    // When the state in hand was last read from the bus: a lane refused a lease keeps it for up
+    // to check_interval instead of re-reading it on every wake-up (nothing was asked of GitLab).
+    let readAt = 0;
+    // The capacity wake-up that brought this lane back, until its lease request is answered.
+    let woken: CapacityWake | undefined;
     // Lease requests nobody answered in a row (no scheduler yet, or it is restarting).
     let unanswered = 0;
     while (this.laneLive(generation)) {
       await this.sleep(nextAt - this.now());
       if (!this.laneLive(generation)) break;
       try {
-        const state = carried ?? (await this.readState(t)).state;
+        let state = carried;
+        if (!state) {
+          state = (await this.readState(t)).state;
+          readAt = this.now();
+        }
         carried = undefined;
         const verdict = healthVerdict(state, this.now(), t.health);
         if (!verdict.poll) {
@@ -252,9 +291,14 @@ export class Poller {
           continue;
         }
         unanswered = 0;
+        const wake = woken;
+        woken = undefined;
         if (!lease.granted) {
           log.debug({ reason: lease.reason }, "no slot lease");
-          await this.sleep(lease.retryAfterMs, true);
+          // Refused for this runner's own reasons, not a full mesh: another runner's lane may fit.
+          if (wake && leaseRefusal(lease.reason) !== "concurrent") wake.passOn();
+          if (this.now() - readAt < this.checkIntervalMs) carried = state;
+          woken = await this.sleep(lease.retryAfterMs, true);
           nextAt = this.now();
           continue;
         }

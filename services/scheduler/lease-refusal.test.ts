@@ -1,9 +1,9 @@
 // Every refusal the real ledger gives folds into its own label value (this breaks when the
 // ledger's wording changes without lease-refusal.ts following).
 import { describe, expect, test } from "bun:test";
+import { type LeaseRefusal, leaseRefusal } from "../../libs/messages/lease-refusal.ts";
 import type { Heartbeat } from "../../libs/messages/subjects.ts";
 import { CapacityLedger } from "./capacity-ledger.ts";
-import { type LeaseRefusal, leaseRefusal } from "./lease-refusal.ts";
 
 const runners = new Map([
   ["r1", { key: "r1", name: "one", limit: 1, executor: "shell" }],

@@ -7,6 +7,7 @@ import { KvConflictError } from "../../libs/bus/bus.ts";
 import { failpoint } from "../../libs/failpoints/failpoints.ts";
 import type { GitLabReporter } from "../../libs/gitlab/gitlab-reporter.ts";
 import type { Logger } from "../../libs/log/logger.ts";
+import { leaseRefusal } from "../../libs/messages/lease-refusal.ts";
 import { discardPayload } from "../../libs/messages/payload-handover.ts";
 import { openRecord, recordsKey, sealJob } from "../../libs/messages/record-seal.ts";
 import {
@@ -31,7 +32,6 @@ import {
 import type { CapacityView, MeshMetrics } from "../../libs/metrics/mesh-metrics.ts";
 import { noTracing, type TraceSpan, type Tracing } from "../../libs/telemetry/tracing.ts";
 import { CapacityLedger, type RunnerCapacity } from "./capacity-ledger.ts";
-import { leaseRefusal } from "./lease-refusal.ts";
 
 /** How often job records are read even when no worker was lost. */
 const RECORD_SCAN_INTERVAL_MS = 30_000;

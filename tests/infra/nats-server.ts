@@ -13,6 +13,8 @@ export interface NatsServerOptions {
   port?: number;
   /** JetStream store dir (default: a new temp dir, removed by `stop()`). */
   storeDir?: string;
+  /** Serve nats-server's HTTP monitoring (/varz, /connz) on 127.0.0.1 at this port. */
+  monitorPort?: number;
 }
 
 export interface NatsServer {
@@ -36,6 +38,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const storeDir = opts.storeDir ?? (await mkdtemp(join(tmpdir(), "runmesh-nats-")));
   const args = ["-a", "127.0.0.1", "-p", String(port)];
   if (opts.jetstream ?? true) args.push("-js", "-sd", storeDir);
+  if (opts.monitorPort) args.push("-m", String(opts.monitorPort));
 
   let child = await launch(binary, args, port);
   const server: NatsServer = {

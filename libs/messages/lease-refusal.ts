@@ -1,4 +1,5 @@
-// The `reason` label of runmesh_leases_total: the ledger's refusal sentence (capacity-ledger.ts
+// The `reason` label of runmesh_leases_total, and how a poller tells a full mesh from its own runner's
+// limits: the ledger's refusal sentence (capacity-ledger.ts
 // decideLease) folded into a few fixed values, so runner names and numbers do not become series.
 
 export type LeaseRefusal =
