@@ -95,6 +95,11 @@ export class Poller {
   private runnersKv!: KvBucket<typeof runnerStateSchema>;
   /** Lanes refused a lease, sleeping until capacity frees up: in the order they started waiting. */
   private readonly capacityWaiters = new Set<(wake?: CapacityWake) => void>();
+  /** Each entry's runner state as this poller last read or wrote it (readState). */
+  private readonly stateCache = new Map<
+    string,
+    { state: RunnerState; revision: number | undefined; at: number }
+  >();
   private readonly now: () => number;
   private readonly log: Logger;
   private unsubscribe: (() => Promise<void>) | undefined;
@@ -228,9 +233,6 @@ export class Poller {
     // The state this lane just wrote, when it goes straight back to GitLab: re-reading it
     // would only add bus round trips to the pickup path.
     let carried: RunnerState | undefined;
-    // When the state in hand was last read from the bus: a lane refused a lease keeps it for up
-    // to check_interval instead of re-reading it on every wake-up (nothing was asked of GitLab).
-    let readAt = 0;
     // The capacity wake-up that brought this lane back, until its lease request is answered.
     let woken: CapacityWake | undefined;
     // Lease requests nobody answered in a row (no scheduler yet, or it is restarting).
@@ -239,11 +241,7 @@ export class Poller {
       await this.sleep(nextAt - this.now());
       if (!this.laneLive(generation)) break;
       try {
-        let state = carried;
-        if (!state) {
-          state = (await this.readState(t)).state;
-          readAt = this.now();
-        }
+        const state = carried ?? (await this.readState(t, this.checkIntervalMs)).state;
         carried = undefined;
         const verdict = healthVerdict(state, this.now(), t.health);
         if (!verdict.poll) {
@@ -297,7 +295,6 @@ export class Poller {
           log.debug({ reason: lease.reason }, "no slot lease");
           // Refused for this runner's own reasons, not a full mesh: another runner's lane may fit.
           if (wake && leaseRefusal(lease.reason) !== "concurrent") wake.passOn();
-          if (this.now() - readAt < this.checkIntervalMs) carried = state;
           woken = await this.sleep(lease.retryAfterMs, true);
           nextAt = this.now();
           continue;
@@ -496,20 +493,38 @@ export class Poller {
       .catch((e: Error) => log.error({ job: job.jobId, err: e.message }, "could not fail the job at GitLab"));
   }
 
-  private async readState(t: PollTarget): Promise<{ state: RunnerState; revision: number | undefined }> {
+  /**
+   * The entry's shared state: from this poller's last read or write of it when that is at most
+   * `maxAgeMs` old (its lanes keep it current; another poller's writes show within that time or
+   * at our next compare-and-set), else from the bus (issue 16: a read per lane per cycle was two
+   * of a trivial job's NATS round trips).
+   */
+  private async readState(
+    t: PollTarget,
+    maxAgeMs = 0,
+  ): Promise<{ state: RunnerState; revision: number | undefined }> {
+    const known = this.stateCache.get(t.key);
+    if (known && this.now() - known.at <= maxAgeMs) return known;
     const e = await this.runnersKv.get(t.key);
-    return e
-      ? { state: e.value, revision: e.revision }
-      : { state: initialRunnerState(this.now()), revision: undefined };
+    const read = e
+      ? { state: e.value, revision: e.revision, at: this.now() }
+      : { state: initialRunnerState(this.now()), revision: undefined, at: this.now() };
+    this.stateCache.set(t.key, read);
+    return read;
   }
 
   /** Compare-and-set update, so several pollers serving one entry share its state. */
   private async writeState(t: PollTarget, change: (s: RunnerState) => RunnerState): Promise<void> {
     for (let attempt = 0; attempt < 10; attempt++) {
-      const { state, revision } = await this.readState(t);
+      // First against the state this poller last saw (a conflict means someone else wrote since).
+      const { state, revision } = await this.readState(t, attempt === 0 ? Number.POSITIVE_INFINITY : 0);
       try {
-        if (revision === undefined) await this.runnersKv.create(t.key, change(state));
-        else await this.runnersKv.update(t.key, change(state), revision);
+        const next = change(state);
+        const written =
+          revision === undefined
+            ? await this.runnersKv.create(t.key, next)
+            : await this.runnersKv.update(t.key, next, revision);
+        this.stateCache.set(t.key, { state: next, revision: written, at: this.now() });
         return;
       } catch (e) {
         if (!(e instanceof KvConflictError)) throw e;
