@@ -3,8 +3,8 @@
 // job, read from /proc: the runmesh process itself, the shells it started (its waited-for
 // children), and this process (the coordinator). CPU time, unlike wall time, barely moves with
 // the machine's load, so before/after figures compare across runs. Jobs get an empty HOME.
-// Usage: bun bench/job-cpu.ts [jobs=200] [--nats] [--profile]
-//   --nats runs nats-server, scheduler, one worker (8 slots) and poller as separate processes and
+// Usage: bun bench/job-cpu.ts [jobs=200] [--nats [--workers=N]] [--profile]
+//   --nats runs nats-server, scheduler, N workers (8 slots between them) and poller as separate processes and
 //   prints each one's CPU per job.
 //   --profile also runs runmesh under Bun's sampling profiler and prints the samples per source
 //   file and per function (the profile's markdown is kept in the printed directory).
@@ -20,6 +20,8 @@ const TOKEN = "glrt-job-cpu-runner-0123456789";
 const JOBS = Number(process.argv.slice(2).find((a) => !a.startsWith("--")) ?? 200);
 const profile = process.argv.includes("--profile");
 const overNats = process.argv.includes("--nats");
+const workersArg = process.argv.find((a) => a.startsWith("--workers="));
+const WORKERS = workersArg ? Number(workersArg.slice("--workers=".length)) : 1;
 
 const coordinator = await startCoordinator({ longPollMs: 50_000, traceUpdateIntervalS: 60 });
 coordinator.registerRunner(TOKEN);
@@ -72,7 +74,15 @@ if (overNats) {
   procs.push({ name: "nats-server", pid: nats.pid, stop: () => nats.stop() });
   const common = ["--config", config, "--nats", nats.url];
   runmesh("scheduler", ["scheduler", ...common]);
-  runmesh("worker", ["worker", ...common, "--id", "w0", "--slots", "8"]);
+  for (let i = 0; i < WORKERS; i++)
+    runmesh(`worker${WORKERS > 1 ? i : ""}`, [
+      "worker",
+      ...common,
+      "--id",
+      `w${i}`,
+      "--slots",
+      String(Math.ceil(8 / WORKERS)),
+    ]);
   runmesh("poller", ["poller", ...common]);
 } else runmesh("runmesh", ["run", "--config", config]);
 await Bun.sleep(overNats ? 6000 : 4000); // started, and its pollers parked in their long polls

@@ -33,6 +33,7 @@ const JOBS = Number(args[0] ?? 100);
 const CONCURRENT = Number(args[1] ?? 8);
 const ROUNDS = Number(args[2] ?? 3);
 const PICKUP_SAMPLES = 30;
+const CHECK_INTERVAL_S = 3;
 const writeReadme = !process.argv.includes("--no-readme");
 
 type Contestant = "gitlab-ci-local" | "runmesh run" | "runmesh NATS, 1 worker" | "runmesh NATS, 3 workers";
@@ -152,7 +153,7 @@ async function startRunmesh(mode: Contestant): Promise<RunmeshSetup> {
     configToml({
       url: coordinator.url,
       concurrent: CONCURRENT,
-      checkInterval: 3,
+      checkInterval: CHECK_INTERVAL_S,
       // The shipped defaults, not the test harness's fast 200 ms heartbeat.
       mesh: { heartbeat_interval: "1s", worker_lost_after: "5s" },
       runners: [{ name: "versus", token: TOKEN, requestConcurrency: Math.min(4, CONCURRENT) }],
@@ -191,7 +192,10 @@ async function startRunmesh(mode: Contestant): Promise<RunmeshSetup> {
 async function runRunmesh(mode: Contestant): Promise<Round> {
   const setup = await startRunmesh(mode);
   try {
-    await Bun.sleep(300); // the poller parks its long polls
+    // A running runner, as it is between jobs: its lanes start spread over check_interval
+    // (staggerOffsetMs), so jobs enqueued right after start would find some lanes not yet polling.
+    // gitlab-ci-local has no such state; its own start-up is inside its figure.
+    await Bun.sleep(CHECK_INTERVAL_S * 1000 + 300);
     const stop = watchPeaks(() => setup.procs.map((p) => p.proc.pid));
     const t0 = performance.now();
     const ids = Array.from(
