@@ -15,7 +15,13 @@ import { z } from "zod";
 import type { Bus } from "../bus/bus.ts";
 import { KvConflictError } from "../bus/bus.ts";
 import { newAeadKey, open, seal } from "./aead.ts";
-import { type AcceptedJob, acceptedJobSchema, type JobRecord } from "./subjects.ts";
+import {
+  type AcceptedJob,
+  acceptedJobSchema,
+  type JobRecord,
+  type OpenedJobRecord,
+  type RedactedJob,
+} from "./subjects.ts";
 
 export const KEYS_BUCKET = "runmesh-keys";
 const RECORDS_KEY = "records";
@@ -41,14 +47,21 @@ export async function recordsKey(bus: Bus, o: { create: boolean }): Promise<Uint
   return Buffer.from(made.value.key, "base64");
 }
 
-/** What stays readable in a record: the job without token, payload, payload key or seal. */
-export function redactJob(job: AcceptedJob): AcceptedJob {
-  const { sealed: _, payloadBlob, ...rest } = job;
+/** What stays readable in a record: who and when, without token, payload, payload key, settings or seal. */
+export function redactJob(job: AcceptedJob): RedactedJob {
   return {
-    ...rest,
-    jobToken: "",
-    payload: "",
-    ...(payloadBlob ? { payloadBlob: { name: payloadBlob.name, bytes: payloadBlob.bytes } } : {}),
+    jobKey: job.jobKey,
+    gitlabUrl: job.gitlabUrl,
+    runnerKey: job.runnerKey,
+    runnerName: job.runnerName,
+    jobId: job.jobId,
+    timeoutS: job.timeoutS,
+    systemId: job.systemId,
+    leaseId: job.leaseId,
+    workerId: job.workerId,
+    pollerId: job.pollerId,
+    acceptedAt: job.acceptedAt,
+    ...(job.payloadBlob ? { payloadBlob: { name: job.payloadBlob.name, bytes: job.payloadBlob.bytes } } : {}),
   };
 }
 
@@ -77,6 +90,6 @@ export function jobRecord(job: AcceptedJob, fields: Omit<JobRecord, "job" | "sea
 }
 
 /** A record as it is stored after the scheduler's dispatch: for tests and tools that write one directly. */
-export function sealRecord(key: Uint8Array, record: JobRecord): JobRecord {
+export function sealRecord(key: Uint8Array, record: Omit<OpenedJobRecord, "sealed">): JobRecord {
   return { ...record, job: redactJob(record.job), sealed: sealJob(key, record.workerId, record.job) };
 }

@@ -168,11 +168,34 @@ export const SCHEDULER_CONSUMER = "scheduler";
  * versions wrote between the two, still read as a running job.
  */
 export const jobStates = ["claimed", "acknowledged", "running", "final"] as const;
+/**
+ * What a record shows of its job in clear: who and when, nothing secret (token, payload, payload
+ * key) and not the runner settings, which only the sealed copy carries. Validated at every record
+ * write and read, so kept small: the full runner settings cost ~0.4 ms per record (issue 16).
+ */
+export const redactedJobSchema = acceptedJobSchema
+  .pick({
+    jobKey: true,
+    gitlabUrl: true,
+    runnerKey: true,
+    runnerName: true,
+    jobId: true,
+    timeoutS: true,
+    systemId: true,
+    leaseId: true,
+    workerId: true,
+    pollerId: true,
+    acceptedAt: true,
+  })
+  .extend({
+    payloadBlob: z.object({ name: z.string(), bytes: z.number().int().nonnegative() }).optional(),
+  });
+export type RedactedJob = z.infer<typeof redactedJobSchema>;
 export const jobRecordSchema = z.object({
   state: z.enum(jobStates),
   workerId: z.string(),
-  /** The job without its secrets (no token, payload or payload key): workers can read this bucket. */
-  job: acceptedJobSchema,
+  /** The job without its secrets or settings: workers can read this bucket. */
+  job: redactedJobSchema,
   /** The whole job and the worker it went to, sealed for the scheduler and the cache-signer (record-seal.ts). */
   sealed: z.string(),
   /** How it ended (final only): success, failed, dropped, lost. */
@@ -180,6 +203,9 @@ export const jobRecordSchema = z.object({
   updatedAt: z.number(),
 });
 export type JobRecord = z.infer<typeof jobRecordSchema>;
+/** A record with its sealed job opened (record-seal.ts): what the scheduler, signer and autoscaler decide on. */
+export const openedJobRecordSchema = jobRecordSchema.extend({ job: acceptedJobSchema });
+export type OpenedJobRecord = z.infer<typeof openedJobRecordSchema>;
 export const JOBS_BUCKET = "runmesh-jobs";
 
 /** Health, adaptive request concurrency and last_update of one runner entry, shared by its pollers. */

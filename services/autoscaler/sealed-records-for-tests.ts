@@ -3,14 +3,20 @@
 // acquisition can be checked against the job without running a scheduler.
 import type { Bus } from "../../libs/bus/bus.ts";
 import { recordsKey, sealRecord } from "../../libs/messages/record-seal.ts";
-import { JOBS_BUCKET, type JobRecord, jobRecordSchema } from "../../libs/messages/subjects.ts";
+import {
+  JOBS_BUCKET,
+  type JobRecord,
+  jobRecordSchema,
+  type OpenedJobRecord,
+  openedJobRecordSchema,
+} from "../../libs/messages/subjects.ts";
 
 /** A job record as the worker stores it, before sealing: job `key` of runner entry `runnerKey`. */
 export function jobRecordFor(
   key: string,
   o: { workerId?: string; state?: JobRecord["state"]; runnerKey?: string } = {},
-): JobRecord {
-  return jobRecordSchema.parse({
+): OpenedJobRecord {
+  return openedJobRecordSchema.parse({
     state: o.state ?? "running",
     workerId: o.workerId ?? "w1",
     updatedAt: 0,

@@ -3,7 +3,7 @@
 // hashed request names the sharded hash of one of the job's own keys and nothing else.
 import { describe, expect, test } from "bun:test";
 import { hashCacheKey } from "../../libs/cache/cache-key.ts";
-import { jobRecordSchema } from "../../libs/messages/subjects.ts";
+import { openedJobRecordSchema } from "../../libs/messages/subjects.ts";
 import { decideSign, type SignerCache, type SignRequest } from "./sign-decision.ts";
 
 const payload = JSON.stringify({
@@ -15,7 +15,7 @@ const payload = JSON.stringify({
   variables: [],
   cache: [{ key: "deps-non_protected", paths: ["vendor"], policy: "pull-push" }],
 });
-const record = jobRecordSchema.parse({
+const record = openedJobRecordSchema.parse({
   state: "running",
   workerId: "w1",
   updatedAt: 0,

@@ -11,7 +11,7 @@ import { gcsPutHeaders, signGcsV2 } from "../../libs/cache/gcs-sign.ts";
 import { cacheObjectName } from "../../libs/cache/object-name.ts";
 import { presignS3, s3PutHeaders } from "../../libs/cache/s3-presign.ts";
 import { parseJobPayload } from "../../libs/job/payload.ts";
-import type { JobRecord } from "../../libs/messages/subjects.ts";
+import type { OpenedJobRecord } from "../../libs/messages/subjects.ts";
 
 /** One runner entry's [runners.cache], credentials included: only the signer holds these. */
 export interface SignerCache {
@@ -53,7 +53,7 @@ const DEFAULT_TIMEOUT_S = 2 * 3600;
 
 export function decideSign(o: {
   req: SignRequest;
-  record: JobRecord | undefined;
+  record: OpenedJobRecord | undefined;
   /** The runner entry's cache, found by the job's short token; undefined when none is configured. */
   cacheFor: (shortToken: string) => SignerCache | undefined;
   now: Date;
@@ -144,7 +144,7 @@ export function decideSign(o: {
 function signGcs(
   cache: SignerCache,
   req: SignRequest,
-  record: JobRecord,
+  record: OpenedJobRecord,
   projectId: number,
   timeoutS: number,
   o: { now: Date; emulatorHost?: string },
@@ -178,7 +178,7 @@ function signGcs(
 function signAzure(
   cache: SignerCache,
   req: SignRequest,
-  record: JobRecord,
+  record: OpenedJobRecord,
   projectId: number,
   timeoutS: number,
   o: { now: Date },

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gcsPutHeaders, gcsStringToSign } from "../../libs/cache/gcs-sign.ts";
 import { ConfigError, parseConfig, shortToken } from "../../libs/config/index.ts";
-import { jobRecordSchema } from "../../libs/messages/subjects.ts";
+import { openedJobRecordSchema } from "../../libs/messages/subjects.ts";
 import { decideSign } from "./sign-decision.ts";
 import { signerCaches } from "./signed-caches.ts";
 import { parseSignerSettings } from "./signer-settings.ts";
@@ -180,7 +180,13 @@ describe("GCS through the signer (no GCS emulator here verifies signatures: chec
       acceptedAt: 0,
       tls: {},
     };
-    const record = jobRecordSchema.parse({ state: "running", workerId: "w1", updatedAt: 0, sealed: "", job });
+    const record = openedJobRecordSchema.parse({
+      state: "running",
+      workerId: "w1",
+      updatedAt: 0,
+      sealed: "",
+      job,
+    });
     const now = new Date("2030-01-01T00:00:00Z");
     const d = decideSign({
       req: { workerId: "w1", jobKey: "h_5", key: "k-non_protected", op: "put" },

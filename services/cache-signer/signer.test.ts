@@ -20,6 +20,8 @@ import {
   JOBS_BUCKET,
   type JobRecord,
   jobRecordSchema,
+  type OpenedJobRecord,
+  openedJobRecordSchema,
 } from "../../libs/messages/subjects.ts";
 import { decideSign, type SignerCache } from "./sign-decision.ts";
 import { startCacheSigner } from "./signer.ts";
@@ -102,7 +104,7 @@ function record(o: {
   cache?: unknown[];
   padding?: string;
   timeout?: number;
-}): JobRecord {
+}): OpenedJobRecord {
   const payload = JSON.stringify({
     id: 77,
     token: "job-token",
@@ -123,7 +125,7 @@ function record(o: {
       { key: "ro-non_protected", paths: ["ro/"], policy: "pull" },
     ],
   });
-  return jobRecordSchema.parse({
+  return openedJobRecordSchema.parse({
     state: o.state ?? "running",
     workerId: o.workerId ?? "w1",
     updatedAt: 0,
@@ -152,7 +154,7 @@ describe("sign decisions", () => {
   const now = new Date();
   const decide = (
     req: Partial<Parameters<typeof decideSign>[0]["req"]>,
-    rec: JobRecord | null = record({}),
+    rec: OpenedJobRecord | null = record({}),
   ) =>
     decideSign({
       req: { workerId: "w1", jobKey: "h_77", key: "deps-non_protected", op: "get", ...req },

@@ -12,8 +12,8 @@ import {
   CACHE_SIGNER_QUEUE,
   cacheSignRpcs,
   JOBS_BUCKET,
-  type JobRecord,
   jobRecordSchema,
+  type OpenedJobRecord,
   workerFromSubject,
 } from "../../libs/messages/subjects.ts";
 import { decideSign, type SignerCache } from "./sign-decision.ts";
@@ -53,7 +53,7 @@ export async function startCacheSigner(o: CacheSignerOptions): Promise<CacheSign
   // Made by the scheduler on its first start; read once it exists.
   let key: Uint8Array | undefined;
   /** The record as the scheduler sealed it (whole job, its worker), or why it cannot be trusted. */
-  const sealedRecord = async (jobKey: string): Promise<JobRecord | string | undefined> => {
+  const sealedRecord = async (jobKey: string): Promise<OpenedJobRecord | string | undefined> => {
     let entry: Awaited<ReturnType<KvBucket<typeof jobRecordSchema>["get"]>>;
     try {
       entry = await (await jobsKv()).get(jobKey);
