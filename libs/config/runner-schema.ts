@@ -242,5 +242,14 @@ export const runnerFileEntrySchema = z
  */
 export const runnerSettingsSchema = z.object(settingsFields, table).transform((r) => applyRunnerDefaults(r));
 
+/**
+ * The settings as workers receive them with each job: runnerSettingsSchema plus the short token
+ * that names the runner in paths and logs, as one object schema (an intersection of the two
+ * parsed the settings twice and merged them: most of a job message's validation, issue 16).
+ */
+export const workerRunnerSettingsSchema = z
+  .object({ ...settingsFields, short_token: z.string() }, table)
+  .transform((r) => applyRunnerDefaults(r));
+
 export type RunnerConfig = z.output<typeof runnerEntrySchema>;
 export type RunnerSettings = z.output<typeof runnerSettingsSchema>;

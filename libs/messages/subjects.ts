@@ -2,16 +2,14 @@
 // Services name subjects only through this module.
 import { z } from "zod";
 import { rpc, topic } from "../bus/topics.ts";
-import { runnerSettingsSchema } from "../config/runner-schema.ts";
+import { workerRunnerSettingsSchema } from "../config/runner-schema.ts";
 
 /**
  * The runner entry's settings as workers receive them: parsed by the entry's own schema
  * (config.toml keys, never a token; a parsed entry parses again), plus the short token that
  * names the runner in paths and logs. Senders pass the parsed entry; receivers get its type.
  */
-export const workerRunnerSettingsSchema = z
-  .record(z.string(), z.unknown())
-  .pipe(z.intersection(runnerSettingsSchema, z.object({ short_token: z.string() })));
+export { workerRunnerSettingsSchema };
 export type WorkerRunnerSettings = z.output<typeof workerRunnerSettingsSchema>;
 const runnerSettings = workerRunnerSettingsSchema;
 
