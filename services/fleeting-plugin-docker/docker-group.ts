@@ -21,6 +21,7 @@ import {
   type ProviderState,
 } from "../../libs/fleeting/instance-group.ts";
 import { tcpProbe } from "../../libs/fleeting/tcp-probe.ts";
+import { ed25519KeyPair } from "../../libs/ssh/ed25519-key.ts";
 
 export const dockerConfigSchema = z.strictObject({
   /** The engine: unix:///path or tcp://host:port (default DOCKER_HOST). */
@@ -153,11 +154,11 @@ export class DockerGroup implements InstanceGroup {
     });
     if (this.connector.key) this.privateKey = this.connector.key;
     else {
-      const pair = ssh2.utils.generateKeyPairSync("ed25519");
+      const pair = ed25519KeyPair();
       this.privateKey = pair.private;
     }
     this.authorizedKey = authorizedKeyOf(this.privateKey);
-    this.hostKey = ssh2.utils.generateKeyPairSync("ed25519").private;
+    this.hostKey = ed25519KeyPair().private;
     const existing = await this.list();
     this.log.info("docker group ready", { name: this.config.name, existing: existing.length });
     return {
