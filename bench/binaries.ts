@@ -12,9 +12,17 @@
 //   node_modules/.bin/bun scripts/build.ts && node_modules/.bin/bun bench/binaries.ts
 //   node_modules/.bin/bun bench/binaries.ts worker=/tmp/old-worker …   (other binaries, same runs)
 //   node_modules/.bin/bun bench/binaries.ts --only=all-in-one,poller    (those rows only, for an A/B)
+//   node_modules/.bin/bun bench/binaries.ts --cold    (each binary dropped from the page cache first)
+//
+// File pages depend on the page cache as well as on the process: a binary just written by
+// `bun build` is mapped in whatever pieces the write left, one read back from disk in readahead's,
+// and the same binary has measured 4–5 MB apart in file pages between the two. The default
+// (right after `just build`) is the higher; --cold reads each binary from disk as a freshly booted
+// host does (`dd iflag=nocache count=0`). Compare binaries only within one mode, interleaved.
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { $ } from "bun";
 import { startCoordinator } from "../tests/coordinator/coordinator.ts";
 import { spawnRunmesh } from "../tests/e2e/processes.ts";
 import { startNatsServer } from "../tests/infra/nats-server.ts";
@@ -53,7 +61,12 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const binaries: Partial<Record<Tier, string>> = { ...DEFAULT_BINARIES };
 let only: string[] | undefined;
+let cold = false;
 for (const arg of process.argv.slice(2)) {
+  if (arg === "--cold") {
+    cold = true;
+    continue;
+  }
   if (arg.startsWith("--only=")) {
     only = arg.slice("--only=".length).split(",");
     continue;
@@ -117,6 +130,7 @@ const over: string[] = [];
 try {
   for (const tier of Object.keys(binaries) as Tier[]) {
     const path = binaries[tier]!;
+    if (cold) await $`dd if=${path} iflag=nocache count=0 status=none`;
     const startup: number[] = [];
     const idle: Rss[] = [];
     for (let i = 0; i < RUNS; i++) {

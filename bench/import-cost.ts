@@ -7,8 +7,11 @@
 //
 //   node_modules/.bin/bun bench/import-cost.ts                  (the default list below)
 //   node_modules/.bin/bun bench/import-cost.ts zod pino libs/log/logger.ts   (your own list, in order)
+//   node_modules/.bin/bun bench/import-cost.ts --cold   (each probe dropped from the page cache first,
+//                                                        as bench/binaries.ts --cold)
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
+import { $ } from "bun";
 import { BUILD_FLAGS } from "../scripts/build-flags.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -74,6 +77,7 @@ function readRss(pid: number): Rss {
 }
 
 async function measure(binary: string): Promise<Rss> {
+  if (cold) await $`dd if=${binary} iflag=nocache count=0 status=none`;
   const runs: Rss[] = [];
   for (let i = 0; i < RUNS; i++) {
     const p = Bun.spawn([binary], { stdout: "pipe", stderr: "inherit" });
@@ -93,7 +97,10 @@ async function measure(binary: string): Promise<Rss> {
   return runs[Math.floor(runs.length / 2)]!;
 }
 
-const list = process.argv.slice(2).length ? process.argv.slice(2) : DEFAULT_LIST;
+const args = process.argv.slice(2);
+const cold = args.includes("--cold");
+const named = args.filter((a) => a !== "--cold");
+const list = named.length ? named : DEFAULT_LIST;
 for (const spec of list)
   if (isAbsolute(spec)) throw new Error(`${spec}: give a package name or a path under the repo`);
 // Inside the repo, so the probes resolve packages from its node_modules.

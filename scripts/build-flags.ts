@@ -6,8 +6,8 @@
 // ~8 MB lower (66.5 → 58.7 MB, anon −2.4, file pages −5.5; bench/binaries.ts). --splitting: what
 // is behind import() (grpc, ssh2, OpenTelemetry, dockerode, prom-client…) goes into chunks of its
 // own inside the binary, loaded at the first import(); in one bundle its bytecode and source are
-// mapped and read at start-up although never run (−0.5 to −2.0 MB idle per tier, all-in-one
-// 60.0 → 58.8; a hello world with three such imports 28.6 → 26.9).
+// mapped and read at start-up although never run (−0.6 to −1.9 MB idle per tier in an A/B with
+// bench/binaries.ts --cold; a hello world with three such imports 28.6 → 26.9).
 export const BUILD_FLAGS = [
   "--compile",
   "--minify",
