@@ -244,20 +244,12 @@ export class Scheduler {
       await known.item?.ack();
       this.pending.delete(job.jobKey);
     }
-    let record = await this.jobsKv.get(job.jobKey);
-    if (record && record.value.state === "final" && record.value.job.acceptedAt < job.acceptedAt) {
-      // A finished earlier hand-out of the same job id must not block this one.
-      await this.jobsKv.delete(job.jobKey, record.revision).catch(() => {});
-      record = undefined;
-    }
-    if (record) {
-      // Someone already claimed it (redelivery, or a scheduler restart): never dispatch twice.
-      if (record.value.state !== "final") this.track(job, record.value.workerId, true);
-      else this.ledger.jobs.delete(job.jobKey);
-      await item.ack();
-      log.info({ state: record.value.state, worker: record.value.workerId }, "accepted job already claimed");
-      return;
-    }
+    // A first delivery has no record unless GitLab handed the same job out before; then the
+    // worker's claim (a KV create) conflicts and the refusal path below settles it, so only a
+    // redelivery (a scheduler restart, an ack lost) reads the record first (issue 16: a KV read
+    // per job fewer).
+    const record = item.deliveryCount > 1 ? await this.jobsKv.get(job.jobKey) : undefined;
+    if (record && (await this.placedAlready(job, record, () => item.ack(), log))) return;
     const p: Pending = {
       job,
       item,
@@ -291,6 +283,7 @@ export class Scheduler {
   private async dispatch(p: Pending): Promise<void> {
     if (p.dispatching) return;
     p.dispatching = true;
+    let offerAgain = false;
     const { job } = p;
     try {
       const runner = this.ledger.runner(job.runnerKey);
@@ -326,11 +319,16 @@ export class Scheduler {
       }
       const record = await this.jobsKv.get(job.jobKey);
       if (record) {
-        // Claimed by another worker in the meantime (a redelivered dispatch): it is placed.
-        this.track(job, record.value.workerId, true);
-        this.pending.delete(job.jobKey);
-        p.span.end();
-        await p.item?.ack();
+        const settle = async () => {
+          p.span.end();
+          await p.item?.ack();
+        };
+        if (await this.placedAlready(job, record, settle, this.log.child({ job: job.jobId }))) {
+          this.pending.delete(job.jobKey);
+          return;
+        }
+        // An earlier hand-out's finished record was in the way and is gone: offer this one again.
+        offerAgain = true;
         return;
       }
       this.log.warn(
@@ -339,7 +337,31 @@ export class Scheduler {
       );
     } finally {
       p.dispatching = false;
+      if (offerAgain) void this.dispatch(p);
     }
+  }
+
+  /**
+   * Whether a job GitLab handed out is already placed, by the record its key has: claimed or
+   * running somewhere (a redelivery, a scheduler restart: never dispatch twice), or this very
+   * hand-out finished. A finished record of an earlier hand-out of the same job id is removed
+   * instead, and the job is not placed yet. `settle` acknowledges the hand-out once placed.
+   */
+  private async placedAlready(
+    job: AcceptedJob,
+    record: { value: JobRecord; revision: number },
+    settle: () => Promise<void>,
+    log: Logger,
+  ): Promise<boolean> {
+    if (record.value.state === "final" && record.value.job.acceptedAt < job.acceptedAt) {
+      await this.jobsKv.delete(job.jobKey, record.revision).catch(() => {});
+      return false;
+    }
+    if (record.value.state !== "final") this.track(job, record.value.workerId, true);
+    else this.ledger.jobs.delete(job.jobKey);
+    await settle();
+    log.info({ state: record.value.state, worker: record.value.workerId }, "accepted job already claimed");
+    return true;
   }
 
   private async tick(): Promise<void> {

@@ -10,7 +10,13 @@ import { connect } from "@nats-io/transport-node";
 import { streamNameFor } from "../../libs/bus/store-names.ts";
 import { createLogger } from "../../libs/log/logger.ts";
 import { jobKeyOf } from "../../libs/messages/job-key.ts";
-import { ACCEPTED_JOBS_QUEUE, acceptedJobs } from "../../libs/messages/subjects.ts";
+import { recordsKey, sealRecord } from "../../libs/messages/record-seal.ts";
+import {
+  ACCEPTED_JOBS_QUEUE,
+  acceptedJobs,
+  JOBS_BUCKET,
+  jobRecordSchema,
+} from "../../libs/messages/subjects.ts";
 import { pollTargets } from "../../services/poller/main.ts";
 import { type Coordinator, startCoordinator } from "../coordinator/coordinator.ts";
 import { type NatsServer, startNatsServer } from "../infra/nats-server.ts";
@@ -133,26 +139,34 @@ describe("a job GitLab hands out is never lost", () => {
     expect(done.traceText).toContain("found the scheduler");
   }, 90_000);
 
-  test("a 201 whose lease the scheduler no longer knows is still dispatched, and runs once", async () => {
-    coordinator = await startCoordinator({ longPollMs: 2000, traceUpdateIntervalS: 1 });
-    const c = coordinator;
-    c.registerRunner(TOKEN);
-    mesh = await startMesh({
-      transport: "inproc",
-      config: { url: c.url, concurrent: 2, runners: [{ name: "handout", token: TOKEN }] },
-    });
-    // This test plays the poller: it takes the job from GitLab itself and hands it over with a
-    // lease the scheduler never granted (one that expired, or a restarted scheduler's).
-    await mesh.poller.stopRequesting();
-    const [t] = pollTargets(mesh.config, createLogger({ service: "test", level: "error" }));
-    const j = c.enqueueJob(TOKEN, { script: ["echo placed without a lease"], gitStrategy: "none" });
-    const r = await t!.client.requestJob({ token: t!.token, systemId: "s_0123456789ab", info: t!.info });
-    expect(r.kind).toBe("job");
-    if (r.kind !== "job") return;
-    const queue = await mesh.buses[0]!.workQueue(ACCEPTED_JOBS_QUEUE, acceptedJobs);
-    const acceptedAt = Date.now();
-    await queue.add(
-      {
+  test.each([
+    ["a 201 whose lease the scheduler no longer knows is still dispatched, and runs once", false],
+    [
+      "a job GitLab hands out again after an earlier hand-out of it finished: the finished record is cleared and it runs once",
+      true,
+    ],
+  ])(
+    "%s",
+    async (_name, earlierFinished) => {
+      coordinator = await startCoordinator({ longPollMs: 2000, traceUpdateIntervalS: 1 });
+      const c = coordinator;
+      c.registerRunner(TOKEN);
+      mesh = await startMesh({
+        transport: "inproc",
+        config: { url: c.url, concurrent: 2, runners: [{ name: "handout", token: TOKEN }] },
+      });
+      // This test plays the poller: it takes the job from GitLab itself and hands it over with a
+      // lease the scheduler never granted (one that expired, or a restarted scheduler's).
+      await mesh.poller.stopRequesting();
+      const [t] = pollTargets(mesh.config, createLogger({ service: "test", level: "error" }));
+      const j = c.enqueueJob(TOKEN, { script: ["echo placed without a lease"], gitStrategy: "none" });
+      const r = await t!.client.requestJob({ token: t!.token, systemId: "s_0123456789ab", info: t!.info });
+      expect(r.kind).toBe("job");
+      if (r.kind !== "job") return;
+      const bus = mesh.buses[0]!;
+      const queue = await bus.workQueue(ACCEPTED_JOBS_QUEUE, acceptedJobs);
+      const acceptedAt = Date.now();
+      const job = {
         jobKey: jobKeyOf(t!.url, r.id),
         gitlabUrl: t!.url,
         runnerKey: t!.key,
@@ -168,14 +182,30 @@ describe("a job GitLab hands out is never lost", () => {
         pollerId: "test",
         acceptedAt,
         tls: t!.tls,
-      },
-      { msgId: `${jobKeyOf(t!.url, r.id)}.${acceptedAt}` },
-    );
-    const done = await c.waitForFinal(j.id, 30_000);
-    expect(done.status).toBe("success");
-    expect(done.acknowledgements).toBe(1);
-    expect(done.traceText).toContain("placed without a lease");
-  }, 60_000);
+      };
+      if (earlierFinished) {
+        // The same job id's earlier hand-out ran to its end on a worker long gone: its record is
+        // final. This first delivery of the new hand-out meets it only at the worker's claim.
+        const key = (await recordsKey(bus, { create: true }))!;
+        await (await bus.kv(JOBS_BUCKET, jobRecordSchema)).put(
+          job.jobKey,
+          sealRecord(key, {
+            state: "final",
+            outcome: "success",
+            workerId: "w-old",
+            updatedAt: acceptedAt - 60_000,
+            job: { ...job, acceptedAt: acceptedAt - 60_000 },
+          }),
+        );
+      }
+      await queue.add(job, { msgId: `${job.jobKey}.${acceptedAt}` });
+      const done = await c.waitForFinal(j.id, 30_000);
+      expect(done.status).toBe("success");
+      expect(done.acknowledgements).toBe(1);
+      expect(done.traceText).toContain("placed without a lease");
+    },
+    60_000,
+  );
 
   test("a handoff the bus refuses fails the job at GitLab with a line saying why instead of dropping it", async () => {
     nats = await startNatsServer();
