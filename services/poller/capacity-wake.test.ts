@@ -19,11 +19,14 @@ afterEach(async () => {
 });
 
 /** A poller with `lanes` lanes over two runners, and the stand-in scheduler's lease log. */
-async function pollerWithRefusals(refusal: string) {
+async function pollerWithRefusals(refusal: string, o: { newsWithRefusal?: number; oneLane?: boolean } = {}) {
   const bus = createInprocBus({ logger });
   const asked: string[] = [];
-  await bus.serve(leaseAcquire, (m) => {
+  await bus.serve(leaseAcquire, async (m) => {
     asked.push(m.data.runnerKey);
+    // Capacity freed while this refusal is on its way (the first n refusals): the news reaches
+    // the poller before the refusal does, so no lane is waiting for it yet.
+    if (asked.length <= (o.newsWithRefusal ?? 0)) await bus.publish(capacityChanged, { free: 1 });
     // Far beyond the test: a lane wakes only on capacity.
     return { granted: false as const, reason: refusal, retryAfterMs: 600_000 };
   });
@@ -32,10 +35,12 @@ async function pollerWithRefusals(refusal: string) {
     configToml({
       url: "http://127.0.0.1:9",
       concurrent: 8,
-      runners: [
-        { name: "a", token: "glrt-capacity-wake-a-0123456789", requestConcurrency: 2, extra: fixed },
-        { name: "b", token: "glrt-capacity-wake-b-0123456789", requestConcurrency: 2, extra: fixed },
-      ],
+      runners: o.oneLane
+        ? [{ name: "a", token: "glrt-capacity-wake-a-0123456789", requestConcurrency: 1, extra: fixed }]
+        : [
+            { name: "a", token: "glrt-capacity-wake-a-0123456789", requestConcurrency: 2, extra: fixed },
+            { name: "b", token: "glrt-capacity-wake-b-0123456789", requestConcurrency: 2, extra: fixed },
+          ],
     }),
     { source: "capacity-wake.test.ts" },
   );
@@ -83,4 +88,12 @@ test("a lane refused for its runner's own limit hands the wake on, once round th
   // ask once (both runners had their chance), and it stops there.
   expect(await settled(asked, 2 * lanes)).toBe(2 * lanes);
   expect(new Set(asked.slice(lanes))).toEqual(new Set(asked.slice(0, lanes)));
+});
+
+test("capacity freed while a refusal travels is not lost: the lane asks again at once, once", async () => {
+  // The refusal carries news with it: the lane asks again at once (a lost wake-up otherwise
+  // leaves it to its retry timer, here far beyond the test). The second refusal carries news
+  // too, and the lane does not ask a third time: news alone never spins a lane.
+  const { asked } = await pollerWithRefusals("concurrent = 8 reached", { newsWithRefusal: 2, oneLane: true });
+  expect(await settled(asked, 2)).toBe(2);
 });

@@ -76,9 +76,9 @@ export interface PollerOptions {
   tracing?: Tracing;
 }
 
-/** A capacity wake-up a lane received; passOn() hands it to the next waiting lane. */
+/** A capacity wake-up a lane received; passOn() hands it to the next waiting lane (false: none left). */
 interface CapacityWake {
-  passOn(): void;
+  passOn(): boolean;
 }
 
 export class Poller {
@@ -95,6 +95,8 @@ export class Poller {
   private runnersKv!: KvBucket<typeof runnerStateSchema>;
   /** Lanes refused a lease, sleeping until capacity frees up: in the order they started waiting. */
   private readonly capacityWaiters = new Set<(wake?: CapacityWake) => void>();
+  /** Capacity messages that found fewer waiting lanes than free slots: a lane compares it across its lease request (lost wake-ups). */
+  private capacityNews = 0;
   /** Each entry's runner state as this poller last read or wrote it (readState). */
   private readonly stateCache = new Map<
     string,
@@ -190,11 +192,17 @@ export class Poller {
       passOn: () => {
         while (next < queue.length) {
           const w = queue[next++]!;
-          if (this.capacityWaiters.has(w)) return w(wake);
+          if (!this.capacityWaiters.has(w)) continue;
+          w(wake);
+          return true;
         }
+        return false;
       },
     };
-    for (let i = 0; i < free; i++) wake.passOn();
+    let unclaimed = 0;
+    for (let i = 0; i < free; i++) if (!wake.passOn()) unclaimed++;
+    // More slots than waiting lanes: a lane whose refusal is still on its way may take one.
+    if (unclaimed > 0) this.capacityNews++;
   }
 
   private wakeSleepers(): void {
@@ -235,6 +243,8 @@ export class Poller {
     let carried: RunnerState | undefined;
     // The capacity wake-up that brought this lane back, until its lease request is answered.
     let woken: CapacityWake | undefined;
+    // This lane already asked again at once for capacity freed while its last refusal travelled.
+    let askedAgainOnNews = false;
     // Lease requests nobody answered in a row (no scheduler yet, or it is restarting).
     let unanswered = 0;
     while (this.laneLive(generation)) {
@@ -266,6 +276,7 @@ export class Poller {
           continue;
         }
         const leaseAskedAt = this.now();
+        const newsBefore = this.capacityNews;
         const lease = await this.o.bus
           .request(
             leaseAcquire,
@@ -295,10 +306,20 @@ export class Poller {
           log.debug({ reason: lease.reason }, "no slot lease");
           // Refused for this runner's own reasons, not a full mesh: another runner's lane may fit.
           if (wake && leaseRefusal(lease.reason) !== "concurrent") wake.passOn();
+          // Capacity freed while the refusal was on its way: that wake-up found this lane not yet
+          // waiting, so ask again now rather than sleep out the retry (a lost wake-up cost a
+          // pickup ~1 s, issue 16).
+          if (this.capacityNews !== newsBefore && !askedAgainOnNews) {
+            askedAgainOnNews = true; // once: a busy mesh's stream of news must not spin a lane
+            nextAt = this.now();
+            continue;
+          }
+          askedAgainOnNews = false;
           woken = await this.sleep(lease.retryAfterMs, true);
           nextAt = this.now();
           continue;
         }
+        askedAgainOnNews = false;
         const startedAt = this.now();
         // A lost lease (scheduler restarted, bus away) never cuts the request short: GitLab may
         // be answering it with a job, and the scheduler places a job that comes without a lease.
