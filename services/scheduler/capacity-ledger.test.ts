@@ -26,6 +26,16 @@ describe("capacity ledger", () => {
     expect(l.decideLease("r2", 5)).toEqual({ granted: false, reason: "concurrent = 3 reached" });
   });
 
+  test("a job's end frees its slot at once, though the worker's last heartbeat still lists it", () => {
+    const l = new CapacityLedger(1, runners);
+    l.heartbeat(hb("w1", 10, [{ jobKey: "j1", runnerKey: "r2", jobId: 1, traceOffset: 0 }]), 0);
+    l.jobs.set("j1", { jobKey: "j1", runnerKey: "r2", workerId: "w1", dispatched: true, since: 0 });
+    expect(l.decideLease("r2", 5)).toEqual({ granted: false, reason: "concurrent = 1 reached" });
+    l.jobEnded("w1", "j1");
+    expect(l.usage().total).toBe(0);
+    expect(l.decideLease("r2", 5)).toEqual({ granted: true, workerId: "w1" });
+  });
+
   test("limit caps one runner entry while others still get slots", () => {
     const l = new CapacityLedger(10, runners);
     l.heartbeat(hb("w1", 10, [{ jobKey: "x", runnerKey: "r1", jobId: 1, traceOffset: 0 }]), 0);

@@ -197,6 +197,16 @@ export class CapacityLedger {
     return gone;
   }
 
+  /**
+   * A worker said a job of its own ended (finished or dropped): its slot is free now, not at the
+   * worker's next heartbeat (whose last `running` list still names the job; workers send no
+   * heartbeat per job). A heartbeat sent before the event arrives before it (one connection).
+   */
+  jobEnded(workerId: string, jobKey: string): void {
+    this.jobs.delete(jobKey);
+    this.workers.get(workerId)?.running.delete(jobKey);
+  }
+
   /** Workers silent for longer than `lostAfterMs`; they are removed from the book. */
   takeLostWorkers(now: number, lostAfterMs: number): WorkerEntry[] {
     const lost: WorkerEntry[] = [];

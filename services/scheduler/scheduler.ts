@@ -153,7 +153,7 @@ export class Scheduler {
         if (this.impersonates(m)) return;
         const e = m.data;
         if (e.event === "finished" || e.event === "dropped") {
-          this.ledger.jobs.delete(e.jobKey);
+          this.ledger.jobEnded(e.workerId, e.jobKey);
           this.capacityFreed(`job ${e.jobId} ${e.event}`);
         }
       }),
