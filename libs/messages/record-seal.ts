@@ -12,13 +12,15 @@
 // cache-signer may read (deploy/nats/identities.conf); the scheduler creates it on its first
 // start. On disk it is under JetStream's encryption at rest, like everything the mesh stores.
 import { z } from "zod";
-import type { Bus } from "../bus/bus.ts";
+import type { Bus, KvBucket } from "../bus/bus.ts";
 import { KvConflictError } from "../bus/bus.ts";
 import { newAeadKey, open, seal } from "./aead.ts";
 import {
   type AcceptedJob,
   acceptedJobSchema,
+  JOBS_BUCKET,
   type JobRecord,
+  jobRecordSchema,
   type OpenedJobRecord,
   type RedactedJob,
 } from "./subjects.ts";
@@ -92,4 +94,35 @@ export function jobRecord(job: AcceptedJob, fields: Omit<JobRecord, "job" | "sea
 /** A record as it is stored after the scheduler's dispatch: for tests and tools that write one directly. */
 export function sealRecord(key: Uint8Array, record: Omit<OpenedJobRecord, "sealed">): JobRecord {
   return { ...record, job: redactJob(record.job), sealed: sealJob(key, record.workerId, record.job) };
+}
+
+/**
+ * Reads job records as the scheduler sealed them, for the tiers that decide on them (cache-signer,
+ * autoscaler): the opened record, undefined when the job has none, or why it cannot be trusted.
+ * The bucket and the records key are opened at first use: the scheduler makes both, and these
+ * tiers' NATS identities may only read them.
+ */
+export function openedRecords(bus: Bus): (jobKey: string) => Promise<OpenedJobRecord | string | undefined> {
+  let jobs: Promise<KvBucket<typeof jobRecordSchema>> | undefined;
+  let key: Uint8Array | undefined;
+  return async (jobKey) => {
+    let entry: Awaited<ReturnType<KvBucket<typeof jobRecordSchema>["get"]>>;
+    try {
+      if (!jobs) {
+        const opening = bus.kv(JOBS_BUCKET, jobRecordSchema);
+        opening.catch(() => {
+          if (jobs === opening) jobs = undefined; // the next lookup tries again
+        });
+        jobs = opening;
+      }
+      entry = await (await jobs).get(jobKey);
+      if (entry) key ??= await recordsKey(bus, { create: false });
+    } catch (e) {
+      return `the scheduler's job records cannot be read (${(e as Error).message}); is the scheduler running?`;
+    }
+    if (!entry) return undefined;
+    const opened = key && openRecord(key, jobKey, entry.value);
+    if (!opened) return "the job's record is not sealed by this mesh's scheduler";
+    return { ...entry.value, workerId: opened.workerId, job: opened.job };
+  };
 }

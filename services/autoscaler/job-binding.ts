@@ -4,9 +4,9 @@
 // worker the job was dispatched to, which no worker can forge. So no worker makes instances (cloud
 // spend, waiting demand) for jobs it does not run, nor takes another job's key first so that the
 // job owning it waits in vain. decideAcquisition is pure; sealedJobs reads the records.
-import type { Bus, KvBucket } from "../../libs/bus/bus.ts";
-import { openRecord, recordsKey } from "../../libs/messages/record-seal.ts";
-import { JOBS_BUCKET, type JobRecord, jobRecordSchema } from "../../libs/messages/subjects.ts";
+import type { Bus } from "../../libs/bus/bus.ts";
+import { openedRecords } from "../../libs/messages/record-seal.ts";
+import type { JobRecord } from "../../libs/messages/subjects.ts";
 
 /** What the check needs of a job's record; the worker is the seal's, not the clear field's. */
 export interface SealedJob {
@@ -48,31 +48,11 @@ export function decideAcquisition(o: {
   return { ok: true };
 }
 
-/**
- * Reads job records as the cache-signer does: the bucket and the records key are opened at first
- * use (the scheduler makes both; the autoscaler's NATS identity may only read them).
- */
+/** Job records as the scheduler sealed them (record-seal.ts openedRecords), as the binding needs them. */
 export function sealedJobs(bus: Bus): JobLookup {
-  let jobs: Promise<KvBucket<typeof jobRecordSchema>> | undefined;
-  let key: Uint8Array | undefined;
+  const read = openedRecords(bus);
   return async (jobKey) => {
-    let entry: Awaited<ReturnType<KvBucket<typeof jobRecordSchema>["get"]>>;
-    try {
-      if (!jobs) {
-        const opening = bus.kv(JOBS_BUCKET, jobRecordSchema);
-        opening.catch(() => {
-          if (jobs === opening) jobs = undefined;
-        });
-        jobs = opening;
-      }
-      entry = await (await jobs).get(jobKey);
-      if (entry) key ??= await recordsKey(bus, { create: false });
-    } catch (e) {
-      return `the scheduler's job records cannot be read (${(e as Error).message}); is the scheduler running?`;
-    }
-    if (!entry) return undefined;
-    const opened = key && openRecord(key, jobKey, entry.value);
-    if (!opened) return "the job's record is not sealed by this mesh's scheduler";
-    return { state: entry.value.state, workerId: opened.workerId, runnerKey: opened.job.runnerKey };
+    const r = await read(jobKey);
+    return typeof r === "object" ? { state: r.state, workerId: r.workerId, runnerKey: r.job.runnerKey } : r;
   };
 }

@@ -4,15 +4,13 @@
 // job's sealed record from the scheduler's JOBS_BUCKET (record-seal.ts: the worker a job runs on
 // cannot be forged by a worker), and signs what sign-decision.ts allows; a refusal is logged with
 // the job, worker and key, never a credential, and answered with the reason.
-import type { Bus, KvBucket, Subscription } from "../../libs/bus/bus.ts";
+import type { Bus, Subscription } from "../../libs/bus/bus.ts";
 import type { Logger } from "../../libs/log/logger.ts";
 import { fetchPayload } from "../../libs/messages/payload-handover.ts";
-import { openRecord, recordsKey } from "../../libs/messages/record-seal.ts";
+import { openedRecords } from "../../libs/messages/record-seal.ts";
 import {
   CACHE_SIGNER_QUEUE,
   cacheSignRpcs,
-  JOBS_BUCKET,
-  jobRecordSchema,
   type OpenedJobRecord,
   workerFromSubject,
 } from "../../libs/messages/subjects.ts";
@@ -35,42 +33,20 @@ export interface CacheSigner {
 }
 
 export async function startCacheSigner(o: CacheSignerOptions): Promise<CacheSigner> {
-  // Opened at the first request: the scheduler creates the bucket, and the signer's NATS identity
-  // may not create streams.
-  let jobs: Promise<KvBucket<typeof jobRecordSchema>> | undefined;
-  const jobsKv = () => {
-    if (!jobs) {
-      const opening = o.bus.kv(JOBS_BUCKET, jobRecordSchema);
-      opening.catch(() => {
-        if (jobs === opening) jobs = undefined;
-      });
-      jobs = opening;
-    }
-    return jobs;
-  };
+  const readRecord = openedRecords(o.bus);
   const now = o.now ?? (() => new Date());
   let caches = o.caches;
-  // Made by the scheduler on its first start; read once it exists.
-  let key: Uint8Array | undefined;
   /** The record as the scheduler sealed it (whole job, its worker), or why it cannot be trusted. */
   const sealedRecord = async (jobKey: string): Promise<OpenedJobRecord | string | undefined> => {
-    let entry: Awaited<ReturnType<KvBucket<typeof jobRecordSchema>["get"]>>;
-    try {
-      entry = await (await jobsKv()).get(jobKey);
-      if (entry) key ??= await recordsKey(o.bus, { create: false });
-    } catch (e) {
-      return `the scheduler's job records cannot be read (${(e as Error).message}); is the scheduler running?`;
-    }
-    if (!entry) return undefined;
-    const opened = key && openRecord(key, jobKey, entry.value);
-    if (!opened) return "the job's record is not sealed by this mesh's scheduler";
+    const opened = await readRecord(jobKey);
+    if (typeof opened !== "object") return opened;
     let job = opened.job;
     // A payload too big for messages waits in the mesh's store; the cache keys are in it.
     if (job.payloadBlob) {
       const p = await fetchPayload(o.bus, job);
       if (p.ok) job = { ...job, payload: p.payload, payloadBlob: undefined };
     }
-    return { ...entry.value, workerId: opened.workerId, job };
+    return { ...opened, job };
   };
   const sub: Subscription = await o.bus.serve(
     cacheSignRpcs,
