@@ -80,8 +80,9 @@ describe("fleeting plugin host", () => {
     await p.group.init({}, { connectorConfig: {} });
     const deadline = Date.now() + 5000;
     const has = (msg: string) => lines.some((l) => l.msg === msg);
-    while (Date.now() < deadline && !(has("fixture stdout after init") && has("fixture stderr after init")))
-      await Bun.sleep(20);
+    // The hclog line (stderr) and the stdio lines (gRPC streams) travel apart: wait for all three.
+    const expected = ["fixture init", "fixture stdout after init", "fixture stderr after init"];
+    while (Date.now() < deadline && !expected.every(has)) await Bun.sleep(20);
     expect(lines.find((l) => l.msg === "fixture init")).toMatchObject({
       level: 30,
       plugin: "fixture",
