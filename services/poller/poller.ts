@@ -1,6 +1,7 @@
 // The poller tier: asks GitLab for jobs for each [[runners]] entry, only while the scheduler
 // grants a slot lease, and hands every accepted job over durably. It is the only tier that holds
 // runner tokens; it parses only id, token and timeout of a job and forwards the rest unread.
+import type { z } from "zod";
 import type { Bus, Headers, KvBucket } from "../../libs/bus/bus.ts";
 import {
   BlobStoreFullError,
@@ -42,6 +43,9 @@ import {
   maxInFlight,
   type RequestOutcome,
 } from "./runner-health.ts";
+
+type LeaseAnswer = z.output<typeof leaseAcquire.response>;
+type GrantedLease = Extract<LeaseAnswer, { granted: true }>;
 
 /** A failed handoff of an accepted job is retried this often, HANDOFF_RETRY_MS × attempt apart. */
 const HANDOFF_ATTEMPTS = 5;
@@ -247,6 +251,15 @@ export class Poller {
     let askedAgainOnNews = false;
     // Lease requests nobody answered in a row (no scheduler yet, or it is restarting).
     let unanswered = 0;
+    // The slot lease of a request whose 204 says the queue moved: the lane goes straight back to
+    // GitLab with it instead of returning it and asking again (two bus round trips off the
+    // pickup path, issue 16). Whatever path does not send that request returns it.
+    let kept: GrantedLease | undefined;
+    const returnKept = async () => {
+      const lease = kept;
+      kept = undefined;
+      if (lease) await this.releaseLease(lease.leaseId, "no job");
+    };
     while (this.laneLive(generation)) {
       await this.sleep(nextAt - this.now());
       if (!this.laneLive(generation)) break;
@@ -260,6 +273,7 @@ export class Poller {
             "runner is unhealthy; not polling until then",
           );
           nextAt = verdict.untilMs;
+          await returnKept();
           continue;
         }
         if (verdict.forceCheck) await this.writeState(t, (s) => ({ ...s, failures: 0 }));
@@ -273,20 +287,25 @@ export class Poller {
           metrics?.requestConcurrencyExceeded(ids);
           // This lane is beyond the adaptive limit for now.
           nextAt = this.now() + this.checkIntervalMs;
+          await returnKept();
           continue;
         }
         const leaseAskedAt = this.now();
         const newsBefore = this.capacityNews;
-        const lease = await this.o.bus
-          .request(
-            leaseAcquire,
-            { runnerKey: t.key, pollerId: this.o.pollerId, maxInFlight: limit },
-            { timeoutMs: 5000 },
-          )
-          .catch((e: Error) => {
-            if (!(e instanceof BusNoRespondersError || e instanceof BusTimeoutError)) throw e;
-            return undefined;
-          });
+        const reused = kept;
+        kept = undefined;
+        const lease: LeaseAnswer | undefined =
+          reused ??
+          (await this.o.bus
+            .request(
+              leaseAcquire,
+              { runnerKey: t.key, pollerId: this.o.pollerId, maxInFlight: limit },
+              { timeoutMs: 5000 },
+            )
+            .catch((e: Error) => {
+              if (!(e instanceof BusNoRespondersError || e instanceof BusTimeoutError)) throw e;
+              return undefined;
+            }));
         if (!lease) {
           // No scheduler answers (not started yet, restarting, or its bus away): ask again soon
           // instead of losing a whole check_interval, doubling up to it.
@@ -412,12 +431,13 @@ export class Poller {
         } finally {
           requestEnded?.();
           clearInterval(renew);
+          const held = renewing;
           // A renewal answered after this point speaks of a lease already returned or turned into the job's slot.
           renewing = false;
-          if (!handedOff)
-            await this.o.bus
-              .request(leaseRelease, { leaseId: lease.leaseId, reason: "no job" }, { timeoutMs: 5000 })
-              .catch(() => {});
+          if (handedOff) {
+            // The lease became the job's slot.
+          } else if (queueChanged && held && !this.stopping) kept = lease;
+          else await this.releaseLease(lease.leaseId, "no job");
         }
         // A request we cut short ourselves (shutdown) says nothing about GitLab's health.
         if (this.stopping) break;
@@ -439,8 +459,17 @@ export class Poller {
         if (this.stopping) break;
         log.error({ err: (e as Error).message }, "poll cycle failed; retrying after check_interval");
         nextAt = this.now() + this.checkIntervalMs;
+        await returnKept();
       }
     }
+    await returnKept();
+  }
+
+  private releaseLease(leaseId: string, reason: string): Promise<void> {
+    return this.o.bus
+      .request(leaseRelease, { leaseId, reason }, { timeoutMs: 5000 })
+      .then(() => {})
+      .catch(() => {});
   }
 
   /**

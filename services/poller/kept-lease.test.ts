@@ -1,0 +1,115 @@
+// A long poll woken by a new job goes straight back to GitLab with the slot lease it already
+// holds, instead of returning it and asking for another: two bus round trips off the pickup
+// path (issue 16). Every lease still comes back: a kept lease is returned by whatever path does
+// not send the request, and at shutdown. The poller runs on the in-process bus against a
+// stand-in scheduler that grants every lease and logs them, and the strict test coordinator.
+import { afterEach, expect, test } from "bun:test";
+import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
+import { parseConfig } from "../../libs/config/parse-config.ts";
+import { createLogger } from "../../libs/log/logger.ts";
+import { leaseAcquire, leaseRelease, leaseRenew } from "../../libs/messages/subjects.ts";
+import { type Coordinator, startCoordinator } from "../../tests/coordinator/coordinator.ts";
+import { configToml } from "../../tests/e2e/mesh-harness.ts";
+import { pollTargets } from "./main.ts";
+import { Poller } from "./poller.ts";
+
+const logger = createLogger({ service: "test", level: "error" });
+const TOKEN = "glrt-kept-lease-runner-0123456789";
+let cleanup: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await cleanup?.();
+  cleanup = undefined;
+});
+
+async function pollerWithLeaseLog(c: Coordinator) {
+  const bus = createInprocBus({ logger });
+  const log: string[] = [];
+  let next = 0;
+  await bus.serve(leaseAcquire, () => {
+    const leaseId = `lease-${++next}`;
+    log.push(`acquire ${leaseId}`);
+    return { granted: true as const, leaseId, workerId: "w1", ttlMs: 30_000 };
+  });
+  await bus.serve(leaseRelease, (m) => {
+    log.push(`release ${m.data.leaseId}`);
+    return { ok: true };
+  });
+  await bus.serve(leaseRenew, () => ({ ok: true }));
+  const { config } = parseConfig(
+    configToml({
+      url: c.url,
+      concurrent: 4,
+      runners: [
+        {
+          name: "kept",
+          token: TOKEN,
+          requestConcurrency: 1,
+          extra: "[runners.feature_flags]\nFF_USE_ADAPTIVE_REQUEST_CONCURRENCY = false",
+        },
+      ],
+    }),
+    { source: "kept-lease.test.ts" },
+  );
+  const poller = new Poller({
+    bus,
+    logger,
+    pollerId: "p1",
+    systemId: "s_0123456789ab",
+    // An hour: only the shortcuts under test bring the lane back within the test.
+    checkIntervalMs: 3_600_000,
+    targets: pollTargets(config, logger),
+  });
+  await poller.start();
+  return { bus, poller, log };
+}
+
+/** Resolves when the coordinator holds a long poll (one already held counts). */
+function held(c: Coordinator, count: () => number): Promise<void> {
+  return new Promise((resolve) => {
+    if (count() > 0) return resolve();
+    const on = () => {
+      c.events.off("longPollHeld", on);
+      resolve();
+    };
+    c.events.on("longPollHeld", on);
+  });
+}
+
+test("a woken long poll fetches its job with the lease it held, and every other lease is returned", async () => {
+  const c = await startCoordinator({ longPollMs: 50_000 });
+  c.registerRunner(TOKEN);
+  let holding = 0;
+  c.events.on("longPollHeld", () => holding++);
+  c.events.on("longPollReleased", () => holding--);
+  const { bus, poller, log } = await pollerWithLeaseLog(c);
+  cleanup = async () => {
+    await poller.stopRequesting();
+    await bus.close();
+    await c.stop();
+  };
+
+  await held(c, () => holding);
+  const beforeJob = log.length;
+  const leaseOfHeldPoll = log.filter((l) => l.startsWith("acquire")).at(-1);
+  const job = c.enqueueJob(TOKEN, { script: ["true"], gitStrategy: "none" });
+  // The job is handed out (201) to the request the woken lane sent next.
+  for (let i = 0; i < 500 && job.status === "pending"; i++) await Bun.sleep(10);
+  expect(job.status).not.toBe("pending");
+  // Nothing between the held poll and the 201: no release of the held lease, no new acquire.
+  // (Returning and re-asking would log "release lease-n", "acquire lease-n+1" here.)
+  const duringPickup = log.slice(beforeJob);
+  const firstAfter = duringPickup.findIndex((l) => l.startsWith("acquire"));
+  expect(duringPickup.slice(0, firstAfter < 0 ? undefined : firstAfter)).toEqual([]);
+  expect(leaseOfHeldPoll).toBeDefined();
+
+  // The lane comes back for more and parks again; at shutdown every lease that did not become
+  // the job's slot has been returned.
+  await held(c, () => holding);
+  await poller.stopRequesting();
+  const acquired = log.filter((l) => l.startsWith("acquire")).map((l) => l.split(" ")[1]);
+  const released = new Set(log.filter((l) => l.startsWith("release")).map((l) => l.split(" ")[1]));
+  const unreturned = acquired.filter((id) => !released.has(id));
+  // Exactly one lease never came back: the one that carried the job (the scheduler turns it into
+  // the job's slot), and it is the lease the held poll had.
+  expect(unreturned).toEqual([leaseOfHeldPoll?.split(" ")[1]]);
+}, 30_000);
