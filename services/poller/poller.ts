@@ -34,7 +34,13 @@ import {
 } from "../../libs/messages/subjects.ts";
 import type { MeshMetrics, RunnerIds } from "../../libs/metrics/mesh-metrics.ts";
 import { noTracing, type Tracing } from "../../libs/telemetry/tracing.ts";
-import { nextRequestAt, queueMoved, staggerOffsetMs, unansweredLeaseWaitMs } from "./request-schedule.ts";
+import {
+  nextRequestAt,
+  queueMoved,
+  shortcutsCounted,
+  staggerOffsetMs,
+  unansweredLeaseWaitMs,
+} from "./request-schedule.ts";
 import {
   applyOutcome,
   type HealthSettings,
@@ -377,6 +383,11 @@ export class Poller {
             metrics.pickup("lease", t.name, (startedAt - leaseAskedAt) / 1000);
             metrics.pickup("request", t.name, (this.now() - startedAt) / 1000);
           }
+          fruitlessShortcuts = shortcutsCounted(
+            fruitlessShortcuts,
+            this.now() - startedAt,
+            this.checkIntervalMs,
+          );
           queueChanged =
             r.kind === "none" &&
             r.reason === "no_content" &&

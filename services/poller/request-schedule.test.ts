@@ -8,6 +8,7 @@ import {
   nextSlotAfter,
   queueMoved,
   type ScheduleInput,
+  shortcutsCounted,
   unansweredLeaseWaitMs,
 } from "./request-schedule.ts";
 
@@ -51,6 +52,41 @@ describe("queueMoved", () => {
     ],
   ])("%s", (_name, over, expected) => {
     expect(queueMoved({ ...base, ...over })).toBe(expected);
+  });
+});
+
+describe("shortcutsCounted", () => {
+  test.each<[string, number, number, number, number]>([
+    ["a quick answer keeps the count", 2, 20, 3000, 2],
+    ["a request held check_interval or longer was as good as a wait", 2, 3000, 3000, 0],
+    ["a long poll that timed out (50 s)", 2, 50_000, 3000, 0],
+    ["check_interval 0 never clears it (no interval to compare with)", 2, 50_000, 0, 2],
+  ])("%s", (_name, count, requestMs, intervalMs, expected) => {
+    expect(shortcutsCounted(count, requestMs, intervalMs)).toBe(expected);
+  });
+
+  test("an idle lane's timeouts never spend the budget a job's wake-up needs", () => {
+    // The first answer names a value, the long poll held on it times out, then a job comes.
+    let count = 0;
+    const answers: [Partial<EmptyAnswer>, number][] = [
+      [{ sent: undefined, received: "v1" }, 5],
+      [{ sent: "v1", received: undefined }, 50_000],
+      [{ sent: "v1", received: undefined }, 30], // released by the job's arrival
+    ];
+    const followed = answers.map(([a, ms]) => {
+      count = shortcutsCounted(count, ms, 3000);
+      const go = queueMoved({
+        sent: "v1",
+        received: "v1",
+        longPolling: true,
+        ...a,
+        fruitlessShortcuts: count,
+      });
+      count = go ? count + 1 : 0;
+      return go;
+    });
+    // Counting the timeout made the third false: the job waited for the next check_interval slot.
+    expect(followed).toEqual([true, true, true]);
   });
 });
 

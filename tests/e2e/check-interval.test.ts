@@ -97,3 +97,30 @@ test("with long polling, a busy queue costs GitLab a bounded number of requests 
   expect(asked).toBeLessThanOrEqual(2 * 3 + 3);
   expect(asked).toBeGreaterThanOrEqual(2);
 });
+
+test("with long polling, a job arriving after a long poll timed out on an idle queue is picked up at once", async () => {
+  // Workhorse answers a long poll that saw no change with a bare 204 when its duration is up;
+  // here that duration (10.5 s) is longer than check_interval (10 s), as in production (50 s, 3 s).
+  coordinator = await startCoordinator({ longPollMs: 10_500, traceUpdateIntervalS: 60 });
+  const c = coordinator;
+  c.registerRunner(QUIET.token);
+  let timedOut = false;
+  c.events.on("longPollReleased", (_rec: unknown, outcome: unknown) => {
+    if (outcome === "timeout") timedOut = true;
+  });
+  const heldAgain = new Promise<void>((resolve) => {
+    c.events.on("longPollHeld", () => {
+      if (timedOut) resolve();
+    });
+  });
+  mesh = await startMesh({
+    transport: "inproc",
+    config: { url: c.url, concurrent: 2, checkInterval: 10, runners: [{ ...QUIET, requestConcurrency: 1 }] },
+  });
+  // The lane's first answer named a queue value (one shortcut), its long poll timed out (a second
+  // one if counted), and it is held again when the job comes. Counting the timeout spent the
+  // lane's budget, so the job's wake-up waited for the next check_interval slot, ~10 s away.
+  await heldAgain;
+  const job = c.enqueueJob(QUIET.token, { script: ["true"], gitStrategy: "none" });
+  expect((await c.waitForFinal(job.id, 5_000)).status).toBe("success");
+}, 60_000);
