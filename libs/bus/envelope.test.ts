@@ -57,3 +57,41 @@ describe("envelope round trips", () => {
     expect((err as Error).message).toContain("slot ledger is full");
   });
 });
+
+describe("a message this process just encoded is not parsed again when it comes back", () => {
+  /** A schema that counts its runs: its transform runs once per parse. */
+  function counted() {
+    let runs = 0;
+    const s = z.object({ n: z.number(), tags: z.array(z.string()) }).transform((o) => {
+      runs++;
+      return { ...o, doubled: o.n * 2 };
+    });
+    return { s, runs: () => runs };
+  }
+
+  test("the receiver gets the sender's parse output, as a private copy", () => {
+    const { s, runs } = counted();
+    const raw = encodeMessage("a.b", s, { n: 2, tags: ["x"] });
+    expect(runs()).toBe(1);
+    const first = decodeMessage("a.b", s, raw);
+    expect(first).toEqual({ n: 2, tags: ["x"], doubled: 4 });
+    expect(runs()).toBe(1); // parsing the text again would run the transform a second time
+    // Each receiver owns its copy: changing one does not change what the next one gets.
+    first.tags.push("changed");
+    expect(decodeMessage("a.b", s, raw)).toEqual({ n: 2, tags: ["x"], doubled: 4 });
+    expect(decodeReply("a.b", s, raw)).toEqual({ n: 2, tags: ["x"], doubled: 4 });
+    expect(runs()).toBe(1);
+  });
+
+  test("another schema on the same text, or text from elsewhere, is parsed in full", () => {
+    const a = counted();
+    const b = counted();
+    const raw = encodeMessage("a.b", a.s, { n: 1, tags: [] });
+    expect(decodeMessage("a.b", b.s, raw)).toEqual({ n: 1, tags: [], doubled: 2 });
+    expect(b.runs()).toBe(1);
+    // Not produced by encodeMessage here: checked like any received message.
+    expect(() =>
+      decodeMessage("a.b", a.s, JSON.stringify({ v: ENVELOPE_VERSION, data: { n: "1", tags: [] } })),
+    ).toThrow(BusSchemaError);
+  });
+});

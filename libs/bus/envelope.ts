@@ -17,11 +17,51 @@ export function encodeMessage(subject: string, schema: z.ZodType, data: unknown)
   if (!parsed.success) throw new BusSchemaError(subject, describeZodError(parsed.error));
   // The input travels, not the parsed output: the receiver parses it again with the same schema,
   // and transforms or defaults are not always idempotent.
-  return JSON.stringify({ v: ENVELOPE_VERSION, data });
+  const raw = JSON.stringify({ v: ENVELOPE_VERSION, data });
+  justEncoded.remember(raw, schema, parsed.data);
+  return raw;
 }
+
+/**
+ * The last messages this process encoded, with the schema's output for them. When the same
+ * process receives one of them (`runmesh run`, a KV record read back after its write), the
+ * receiver gets a copy of that output instead of parsing the text again: it is what the parse
+ * would give, since the sender's check ran the same schema on the same data. A cold parse of a
+ * job costs ~0.5 ms against ~0.1 ms for the copy, twice on the way to each job's pickup
+ * (issue 16). Text from another process only matches when it is byte for byte the same.
+ */
+class JustEncoded {
+  private readonly entries = new Map<string, { schema: z.ZodType; output: unknown }>();
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxChars: number,
+  ) {}
+
+  remember(raw: string, schema: z.ZodType, output: unknown): void {
+    if (raw.length > this.maxChars) return;
+    this.entries.delete(raw);
+    this.entries.set(raw, { schema, output });
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+  }
+
+  /** A private copy of the output, or undefined when `raw` was not just encoded with `schema`. */
+  recall(raw: string, schema: z.ZodType): { value: unknown } | undefined {
+    const hit = this.entries.get(raw);
+    if (hit?.schema !== schema) return undefined;
+    try {
+      return { value: structuredClone(hit.output) };
+    } catch {
+      return undefined; // an output structuredClone cannot copy: parse it as any message
+    }
+  }
+}
+
+const justEncoded = new JustEncoded(32, 64 * 1024);
 
 /** Unwraps and validates a received message; throws BusSchemaError saying what was wrong. */
 export function decodeMessage<S extends z.ZodType>(subject: string, schema: S, raw: string): z.output<S> {
+  const known = justEncoded.recall(raw, schema);
+  if (known) return known.value as z.output<S>;
   const envelope = parseEnvelope(subject, raw);
   const parsed = schema.safeParse(envelope.data);
   if (!parsed.success) throw new BusSchemaError(subject, describeZodError(parsed.error));
@@ -36,6 +76,8 @@ export function encodeReplyError(err: unknown): string {
 
 /** Unwraps an Rpc reply: the handler's failure becomes BusRemoteError, a bad reply BusSchemaError. */
 export function decodeReply<S extends z.ZodType>(subject: string, schema: S, raw: string): z.output<S> {
+  const known = justEncoded.recall(raw, schema);
+  if (known) return known.value as z.output<S>;
   const envelope = parseEnvelope(subject, raw);
   if (envelope.error) throw new BusRemoteError(subject, envelope.error.name, envelope.error.message);
   const parsed = schema.safeParse(envelope.data);
