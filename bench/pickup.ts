@@ -10,14 +10,11 @@ for (const transport of ["inproc", "nats"] as const) {
   const lat: number[] = [];
   try {
     for (let i = 0; i < samples + 3; i++) {
-      // Wait until a long poll is being held, so each sample measures a wake-up, not a fresh request.
-      await new Promise<void>((resolve) => {
-        const held = () => {
-          b.coordinator.events.off("longPollHeld", held);
-          resolve();
-        };
-        b.coordinator.events.on("longPollHeld", held);
-      });
+      // A long poll is held when the job comes, as in production, so each sample measures a
+      // wake-up, not a fresh request. (Until 2026-11-30 each sample waited for a long poll to
+      // start anew; once a lane no longer re-requested after every job, that meant waiting for
+      // Workhorse's 50 s timeout, and sampled only the moment after one.)
+      await b.longPollHeld();
       await Bun.sleep(20);
       const t0 = performance.now();
       const job = b.coordinator.enqueueJob(BENCH_TOKEN, { script: ["true"], gitStrategy: "none" });

@@ -100,8 +100,8 @@ test("with long polling, a busy queue costs GitLab a bounded number of requests 
 
 test("with long polling, a job arriving after a long poll timed out on an idle queue is picked up at once", async () => {
   // Workhorse answers a long poll that saw no change with a bare 204 when its duration is up;
-  // here that duration (10.5 s) is longer than check_interval (10 s), as in production (50 s, 3 s).
-  coordinator = await startCoordinator({ longPollMs: 10_500, traceUpdateIntervalS: 60 });
+  // here that duration (20.5 s) is longer than check_interval (20 s), as in production (50 s, 3 s).
+  coordinator = await startCoordinator({ longPollMs: 20_500, traceUpdateIntervalS: 60 });
   const c = coordinator;
   c.registerRunner(QUIET.token);
   let timedOut = false;
@@ -115,12 +115,12 @@ test("with long polling, a job arriving after a long poll timed out on an idle q
   });
   mesh = await startMesh({
     transport: "inproc",
-    config: { url: c.url, concurrent: 2, checkInterval: 10, runners: [{ ...QUIET, requestConcurrency: 1 }] },
+    config: { url: c.url, concurrent: 2, checkInterval: 20, runners: [{ ...QUIET, requestConcurrency: 1 }] },
   });
   // The lane's first answer named a queue value (one shortcut), its long poll timed out (a second
   // one if counted), and it is held again when the job comes. Counting the timeout spent the
-  // lane's budget, so the job's wake-up waited for the next check_interval slot, ~10 s away.
+  // lane's budget, so the job's wake-up waited for the next check_interval slot, ~20 s away.
   await heldAgain;
   const job = c.enqueueJob(QUIET.token, { script: ["true"], gitStrategy: "none" });
-  expect((await c.waitForFinal(job.id, 5_000)).status).toBe("success");
-}, 60_000);
+  expect((await c.waitForFinal(job.id, 12_000)).status).toBe("success");
+}, 90_000);
