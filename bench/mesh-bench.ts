@@ -10,8 +10,6 @@ export const BENCH_TOKEN = "glrt-bench-runner-0123456789";
 export interface BenchMesh {
   coordinator: Coordinator;
   mesh: Mesh;
-  /** Resolves once the coordinator holds a long poll of this runner (at once when one is held). */
-  longPollHeld(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -20,16 +18,6 @@ export async function startBenchMesh(transport: Transport, concurrent: number): 
   if (transport === "nats") nats = await startNatsServer();
   const coordinator = await startCoordinator({ longPollMs: 50_000, traceUpdateIntervalS: 60 });
   coordinator.registerRunner(BENCH_TOKEN);
-  // Counted from before the mesh starts, so every hold and release is seen.
-  let held = 0;
-  const waiting: (() => void)[] = [];
-  coordinator.events.on("longPollHeld", () => {
-    held++;
-    for (const w of waiting.splice(0)) w();
-  });
-  coordinator.events.on("longPollReleased", () => {
-    held--;
-  });
   const mesh = await startMesh({
     transport,
     natsUrl: nats?.url,
@@ -46,8 +34,6 @@ export async function startBenchMesh(transport: Transport, concurrent: number): 
   return {
     coordinator,
     mesh,
-    longPollHeld: () =>
-      held > 0 ? Promise.resolve() : new Promise<void>((resolve) => waiting.push(resolve)),
     async stop() {
       await mesh.stop();
       await coordinator.stop();

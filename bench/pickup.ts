@@ -14,7 +14,7 @@ for (const transport of ["inproc", "nats"] as const) {
       // wake-up, not a fresh request. (Until 2026-11-30 each sample waited for a long poll to
       // start anew; once a lane no longer re-requested after every job, that meant waiting for
       // Workhorse's 50 s timeout, and sampled only the moment after one.)
-      await b.longPollHeld();
+      await b.coordinator.whenLongPollHeld();
       await Bun.sleep(20);
       const t0 = performance.now();
       const job = b.coordinator.enqueueJob(BENCH_TOKEN, { script: ["true"], gitStrategy: "none" });

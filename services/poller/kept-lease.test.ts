@@ -63,24 +63,9 @@ async function pollerWithLeaseLog(c: Coordinator) {
   return { bus, poller, log };
 }
 
-/** Resolves when the coordinator holds a long poll (one already held counts). */
-function held(c: Coordinator, count: () => number): Promise<void> {
-  return new Promise((resolve) => {
-    if (count() > 0) return resolve();
-    const on = () => {
-      c.events.off("longPollHeld", on);
-      resolve();
-    };
-    c.events.on("longPollHeld", on);
-  });
-}
-
 test("a woken long poll fetches its job with the lease it held, and every other lease is returned", async () => {
   const c = await startCoordinator({ longPollMs: 50_000 });
   c.registerRunner(TOKEN);
-  let holding = 0;
-  c.events.on("longPollHeld", () => holding++);
-  c.events.on("longPollReleased", () => holding--);
   const { bus, poller, log } = await pollerWithLeaseLog(c);
   cleanup = async () => {
     await poller.stopRequesting();
@@ -88,7 +73,7 @@ test("a woken long poll fetches its job with the lease it held, and every other 
     await c.stop();
   };
 
-  await held(c, () => holding);
+  await c.whenLongPollHeld();
   const beforeJob = log.length;
   const leaseOfHeldPoll = log.filter((l) => l.startsWith("acquire")).at(-1);
   const job = c.enqueueJob(TOKEN, { script: ["true"], gitStrategy: "none" });
@@ -104,7 +89,7 @@ test("a woken long poll fetches its job with the lease it held, and every other 
 
   // The lane comes back for more and parks again; at shutdown every lease that did not become
   // the job's slot has been returned.
-  await held(c, () => holding);
+  await c.whenLongPollHeld();
   await poller.stopRequesting();
   const acquired = log.filter((l) => l.startsWith("acquire")).map((l) => l.split(" ")[1]);
   const released = new Set(log.filter((l) => l.startsWith("release")).map((l) => l.split(" ")[1]));

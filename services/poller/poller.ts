@@ -445,10 +445,11 @@ export class Poller {
           const held = renewing;
           // A renewal answered after this point speaks of a lease already returned or turned into the job's slot.
           renewing = false;
-          if (handedOff) {
-            // The lease became the job's slot.
-          } else if (queueChanged && held && !this.stopping) kept = lease;
-          else await this.releaseLease(lease.leaseId, "no job");
+          // A handed-off job's lease became its slot; any other is kept for the next request or returned.
+          if (!handedOff) {
+            if (queueChanged && held && !this.stopping) kept = lease;
+            else await this.releaseLease(lease.leaseId, "no job");
+          }
         }
         // A request we cut short ourselves (shutdown) says nothing about GitLab's health.
         if (this.stopping) break;

@@ -271,6 +271,8 @@ export interface Coordinator {
   setRunnerForbidden(token: string, forbidden?: boolean): void;
   /** The runner's current queue value (what X-GitLab-Last-Update carries). */
   queueValue(token: string): string;
+  /** Resolves once Workhorse holds a long poll: at once when one is held now. */
+  whenLongPollHeld(): Promise<void>;
   /** The managers (system_id → info.features) a runner token has been seen with. */
   managers(token: string): Map<string, Record<string, unknown>>;
   enqueueJob(runnerToken: string, spec?: JobSpec): CoordinatorJob;
@@ -444,6 +446,9 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
     return lifetimeMs === undefined ? undefined : new Date(Date.now() + lifetimeMs);
   }
 
+  /** Long polls Workhorse holds right now. */
+  let heldNow = 0;
+
   function bumpQueue(runner: RunnerRecord): void {
     runner.queueValue = randomHex(16);
     for (const wake of [...runner.waiters]) wake();
@@ -543,8 +548,9 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
         if (runner && !runner.forbidden && runner.queueValue === lastUpdate) {
           // Workhorse answers a seen change or a timeout with a bare 204 (no X-GitLab-Last-Update),
           // so the runner keeps its old value and its next request goes through to Rails.
+          heldNow++;
           events.emit("longPollHeld", rec);
-          const outcome = await waitForQueueChange(runner, req.signal);
+          const outcome = await waitForQueueChange(runner, req.signal).finally(() => heldNow--);
           events.emit("longPollReleased", rec, outcome);
           return withPolling(noContent());
         }
@@ -1053,6 +1059,11 @@ export async function startCoordinator(opts: CoordinatorOptions = {}): Promise<C
 
     queueValue(token) {
       return runnerFor(token, "queueValue").queueValue;
+    },
+
+    whenLongPollHeld() {
+      if (heldNow > 0) return Promise.resolve();
+      return new Promise((resolve) => events.once("longPollHeld", () => resolve()));
     },
 
     managers(token) {
