@@ -143,7 +143,12 @@ describe("runJob with the shell executor", () => {
     expect(log).toContain("Running on ");
     expect(log).toContain("\x1b[32;1m$ echo hello from the job\x1b[0;m\nhello from the job\n");
     expect(log).toMatch(/section_end:\d+:step_script/);
-    expect(log).toContain("step_script\r\x1b[0K\x1b[32;1mJob succeeded");
+    // GitLab's cleanup stage runs on every job, printing nothing of its own.
+    expect(log.replace(/section_(start|end):\d+:/g, "section_$1:T:")).toContain(
+      "step_script\r\x1b[0Ksection_start:T:cleanup_file_variables\r\x1b[0K" +
+        "\x1b[0K\x1b[36;1mCleaning up project directory and file based variables\x1b[0;m\x1b[0;m\n" +
+        "section_end:T:cleanup_file_variables\r\x1b[0K\x1b[32;1mJob succeeded",
+    );
     expect(log).toEndWith("\x1b[32;1mJob succeeded\x1b[0;m\n");
   });
 
@@ -194,6 +199,10 @@ describe("runJob with the shell executor", () => {
     expect(log).toContain(`Q=it's "quoted" $(not run) \`nor this\`\n`);
     expect(log).toMatch(/F=file content world at \S+\/group\/project\.tmp\/SECRET_FILE\n/);
     expect(log).toContain("E=job wins S=yes T=3600 C=0\n");
+    // cleanup_file_variables removed the file (the worker itself, on its own host).
+    const secretFile = /F=file content world at (\S+)\n/.exec(log)![1]!;
+    expect(existsSync(secretFile)).toBe(false);
+    expect(existsSync(`${secretFile.slice(0, -"SECRET_FILE".length)}gitlab_runner_env`)).toBe(false);
   });
 
   test("the project directory is <builds_dir>/<short token>/<concurrent project id>/<project path>", async () => {
@@ -219,6 +228,19 @@ describe("runJob with the shell executor", () => {
       }),
     );
     expect(log).toContain("c=over there l=\n");
+  });
+
+  test("$GITLAB_ENV does not carry over to the next job in the same directory", async () => {
+    // GitLab's prepare and cleanup scripts remove the file: a variable one job wrote must not
+    // reach the next job that runs in the same builds dir.
+    const buildsDir = freshDir("builds");
+    const first = await run(payload({ steps: steps(['echo "LEAKED=from job one" >> "$GITLAB_ENV"']) }), {
+      buildsDir,
+    });
+    expect(first.result.state).toBe("success");
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell syntax under test
+    const { log } = await run(payload({ steps: steps(['echo "leaked=${LEAKED:-nothing}"']) }), { buildsDir });
+    expect(log).toContain("leaked=nothing\n");
   });
 
   test("a graceful cancel stops the script, runs after_script with CI_JOB_STATUS=canceled", async () => {
@@ -529,8 +551,9 @@ describe("get_sources", () => {
         expect(a.result.state).toBe("success");
         expect(b.result.state).toBe("success");
         expect(direct).toEqual(["prepare_script", "step_script"]);
-        expect(scripted).toEqual(["prepare_script", "get_sources", "step_script"]);
+        expect(scripted).toEqual(["prepare_script", "get_sources", "step_script", "cleanup_file_variables"]);
         expect(section(a.log, "get_sources")).toBe(section(b.log, "get_sources"));
+        expect(section(a.log, "cleanup_file_variables")).toBe(section(b.log, "cleanup_file_variables"));
         expect(section(a.log, "get_sources")).toContain("Skipping Git checkout");
       },
     );

@@ -17,6 +17,7 @@ import {
 } from "../git/get-sources.ts";
 import {
   afterScript,
+  cleanupFiles,
   cleanupFileVariablesScript,
   prepareScript,
   type ScriptEnv,
@@ -262,12 +263,7 @@ export async function runStages(input: StageMachineInput): Promise<JobResult> {
       if (!isSuccess(upload)) jobError ??= outcomeError(upload, () => signals.stopReason());
     }
 
-    await run.stages.run(
-      "cleanup_file_variables",
-      "Cleaning up project directory and file based variables",
-      cleanupFileVariablesScript(run.env(placed.variables)),
-      signals.job,
-    );
+    await cleanupStage(run);
     if (signals.job.aborted) return fail(signals.stopReason());
 
     if (jobError) return fail(jobError);
@@ -321,6 +317,28 @@ async function prepareExecutor(run: JobRun): Promise<JobError | undefined> {
   }
   log.sectionEnd("prepare_executor");
   return prepareError;
+}
+
+/**
+ * cleanup_file_variables, on every job as GitLab runs it. On the worker's own host the worker
+ * removes the files itself: the stage prints nothing, so a login shell would only cost a fork
+ * and an exec per file (issue 16); the debug trace keeps the script, whose `rm -f` lines show.
+ */
+function cleanupStage(run: JobRun): Promise<Outcome> {
+  const { input, plan, placed, signals, stages } = run;
+  const env = run.env(placed.variables);
+  const headline = "Cleaning up project directory and file based variables";
+  if (!input.executor.local || plan.debugTrace)
+    return stages.run("cleanup_file_variables", headline, cleanupFileVariablesScript(env), signals.job);
+  return stages.runWithoutShell(
+    "cleanup_file_variables",
+    headline,
+    async () => {
+      await Promise.all(cleanupFiles(env).map((path) => rm(path, { force: true })));
+      return "";
+    },
+    signals.job,
+  );
 }
 
 /** get_sources (with clear_worktree before a retry), restore_cache, download_artifacts. */

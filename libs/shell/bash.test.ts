@@ -1,15 +1,17 @@
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ANSI, BashWriter, type ShellName, shellQuote } from "./bash.ts";
 import {
   afterScript,
   cleanupFileVariablesScript,
+  prepareScript,
   type ScriptEnv,
   userScript,
   writeCommands,
+  writeExports,
 } from "./stage-scripts.ts";
 
 describe("shellQuote", () => {
@@ -143,14 +145,48 @@ describe.each(["bash", "sh"] as const)("generated scripts run under %s", (shell)
     const vars = [{ key: "CONF", value: "secret\nline2", file: true }];
     const r = execute(shell, afterScript(env(shell, vars), ['cat "$CONF"; echo; echo "$CONF"']));
     expect(r.out).toContain(`secret\nline2\n${dir}.tmp/CONF\n`);
-    const c = execute(shell, cleanupFileVariablesScript(env(shell, vars))!);
+    const c = execute(shell, cleanupFileVariablesScript(env(shell, vars)));
     expect(c.code).toBe(0);
     expect(execute(shell, `test -e ${dir}.tmp/CONF || echo gone`).out).toBe("gone\n");
   });
 });
 
-test("cleanup is skipped when there is no file variable", () => {
-  expect(cleanupFileVariablesScript(env("bash"))).toBeUndefined();
+describe.each([false, true])("$GITLAB_ENV's file, debug trace %p", (debugTrace) => {
+  const at = (sub: string) => {
+    mkdirSync(`${dir}-${sub}`);
+    return { ...env("bash"), projectDir: `${dir}-${sub}`, tmpDir: `${dir}-${sub}.tmp` };
+  };
+  const envFile = (e: ScriptEnv) => `${e.tmpDir}/gitlab_runner_env`;
+
+  test("the first stage makes the tmp dir and the file; later stages keep what was written", () => {
+    const e = { ...at(`first-${debugTrace}`), debugTrace };
+    const wrote = execute("bash", userScript(e, { commands: ['echo "A=1" >> "$GITLAB_ENV"'] }));
+    expect(wrote.code).toBe(0);
+    const read = execute("bash", userScript(e, { commands: ['echo "a=$A"'] }));
+    expect(read.out).toContain("a=1\n");
+    expect(readFileSync(envFile(e), "utf8")).toBe("A=1\n");
+  });
+
+  test("prepare_script removes a file a job before left behind; cleanup removes it too", () => {
+    const e = { ...at(`prepare-${debugTrace}`), debugTrace };
+    execute("bash", userScript(e, { commands: ['echo "A=1" >> "$GITLAB_ENV"'] }));
+    expect(existsSync(envFile(e))).toBe(true);
+    expect(execute("bash", prepareScript(e)).code).toBe(0);
+    expect(existsSync(envFile(e))).toBe(false);
+    expect(execute("bash", prepareScript(e)).code).toBe(0); // nothing to remove is no error
+    execute("bash", userScript(e, { commands: ["true"] }));
+    expect(existsSync(envFile(e))).toBe(true);
+    expect(execute("bash", cleanupFileVariablesScript(e)).code).toBe(0);
+    expect(existsSync(envFile(e))).toBe(false);
+  });
+});
+
+test("the debug trace shows GitLab's own lines for $GITLAB_ENV", () => {
+  const e = { ...env("bash"), debugTrace: true };
+  const w = new BashWriter();
+  writeExports(w, e);
+  expect(w.body()).toContain(`mkdir -p ${dir}.tmp\ntouch ${dir}.tmp/gitlab_runner_env\n`);
+  expect(prepareScript(e)).toContain(`rm -f ${dir}.tmp/gitlab_runner_env`);
 });
 
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));

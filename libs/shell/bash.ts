@@ -137,9 +137,19 @@ export class BashWriter {
    * Reads `KEY=value` lines written to $GITLAB_ENV by earlier stages. Empty lines are skipped
    * and a last line without a newline still counts.
    */
-  sourceEnv(dir: string, path: string): void {
-    this.line(`mkdir -p ${this.quote(dir)}`);
-    this.line(`touch ${this.quote(path)}`);
+  sourceEnv(dir: string, path: string, options: { gitlabForm?: boolean } = {}): void {
+    const d = this.quote(dir);
+    const f = this.quote(path);
+    if (options.gitlabForm) {
+      this.line(`mkdir -p ${d}`);
+      this.line(`touch ${f}`);
+    } else {
+      // The same dir and file, forking mkdir and touch only where they have work to do (about
+      // 2.5 ms of CPU per stage, issue 16): the dir is there from the job before, and prepare
+      // removed the file. The debug trace keeps GitLab's two lines, which users see there.
+      this.line(`[ -d ${d} ] || mkdir -p ${d}`);
+      this.line(`if [ -e ${f} ]; then touch ${f}; else : > ${f}; fi`);
+    }
     this.line(
       `while read -r line || [ -n "$line" ]; do if [ -n "$line" ]; then export "$line"; fi; done < ${this.quote(path)}`,
     );

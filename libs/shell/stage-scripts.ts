@@ -46,9 +46,14 @@ export function writeExports(w: BashWriter, env: ScriptEnv): void {
     if (v.file) w.exportFile(v.key, v.value, env.tmpDir, `${env.tmpDir}/${v.key}`);
     else w.export(v.key, v.value);
   }
-  const envFile = `${env.tmpDir}/${GITLAB_ENV_FILE}`;
+  const envFile = gitlabEnvPath(env.tmpDir);
   w.export("GITLAB_ENV", envFile);
-  w.sourceEnv(env.tmpDir, envFile);
+  w.sourceEnv(env.tmpDir, envFile, { gitlabForm: env.debugTrace });
+}
+
+/** Where $GITLAB_ENV points: the KEY=value lines later stages of the same job export. */
+export function gitlabEnvPath(tmpDir: string): string {
+  return `${tmpDir}/${GITLAB_ENV_FILE}`;
 }
 
 /** Echo `$ <first line>` in bold green, then run the command as written. */
@@ -70,13 +75,14 @@ function finish(w: BashWriter, env: ScriptEnv): string {
 }
 
 /**
- * prepare_script: only says where the job runs, `via` the executor's host name when it names one
- * (GitLab's Build.Hostname, e.g. the custom executor's config_exec `hostname`). The name is
- * printed as given: quoted so the shell expands nothing in it (GitLab's strconv.Quote would let
- * `$` through).
+ * prepare_script: says where the job runs, `via` the executor's host name when it names one
+ * (GitLab's Build.Hostname, e.g. the custom executor's config_exec `hostname`), and removes a
+ * $GITLAB_ENV file a job before left behind (one that ended before its cleanup), as GitLab's
+ * prepare script does. The name is printed as given: quoted so the shell expands nothing in it
+ * (GitLab's strconv.Quote would let `$` through).
  */
 export function prepareScript(
-  env: Pick<ScriptEnv, "shell" | "debugTrace" | "posixEscapes">,
+  env: Pick<ScriptEnv, "shell" | "debugTrace" | "posixEscapes" | "tmpDir">,
   hostname?: string,
   /**
    * The host's name when the stage runs on the worker's own host (Executor.local): written in
@@ -90,6 +96,10 @@ export function prepareScript(
   const via = hostname ? ` via ${quoted(hostname)}` : "";
   const host = localHostname !== undefined && !env.debugTrace ? quoted(localHostname) : "$(hostname)";
   w.line(`echo "Running on ${host}${via}..."`);
+  const envFile = gitlabEnvPath(env.tmpDir);
+  // GitLab's `rm -f` forks on every job; cleanup has normally removed the file already.
+  if (env.debugTrace) w.rmFile(envFile);
+  else w.line(`[ ! -e ${w.quote(envFile)} ] || rm -f ${w.quote(envFile)}`);
   return w.finish(env.shell, { trace: env.debugTrace });
 }
 
@@ -120,11 +130,21 @@ export function afterScript(env: ScriptEnv, commands: readonly string[]): string
   return finish(w, env);
 }
 
-/** cleanup_file_variables, or undefined when the job has no file variable (stage skipped). */
-export function cleanupFileVariablesScript(env: ScriptEnv): string | undefined {
-  const files = env.variables.filter((v) => v.file);
-  if (files.length === 0) return undefined;
+/**
+ * The files cleanup_file_variables removes, as GitLab's cleanup script does on every job: the
+ * $GITLAB_ENV file (or the next job in this dir would export what this one wrote) and each file
+ * variable's file.
+ */
+export function cleanupFiles(env: Pick<ScriptEnv, "variables" | "tmpDir">): string[] {
+  return [
+    gitlabEnvPath(env.tmpDir),
+    ...env.variables.filter((v) => v.file).map((v) => `${env.tmpDir}/${v.key}`),
+  ];
+}
+
+/** cleanup_file_variables: `rm -f` of each of cleanupFiles. */
+export function cleanupFileVariablesScript(env: ScriptEnv): string {
   const w = scriptWriter(env);
-  for (const v of files) w.rmFile(`${env.tmpDir}/${v.key}`);
+  for (const path of cleanupFiles(env)) w.rmFile(path);
   return finish(w, env);
 }

@@ -159,6 +159,7 @@ describe("a test-only executor through the worker", () => {
       "get_sources:predefined:sh",
       "step_script:user:sh",
       "after_script:user:sh",
+      "cleanup_file_variables:predefined:sh",
     ]);
   });
 

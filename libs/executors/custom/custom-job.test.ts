@@ -150,6 +150,7 @@ describe("custom executor jobs", () => {
       each("run:prepare_script"),
       each("run:get_sources"),
       each("run:build_script"),
+      each("run:cleanup_file_variables"),
       each("cleanup"),
     ]);
     const file = readFileSync(where, "utf8").trim();
@@ -165,8 +166,8 @@ describe("custom executor jobs", () => {
       run_exec: run,
     });
     expect(result.state).toBe("success");
-    // prepare_script, get_sources, build_script.
-    expect(lines(seen)).toEqual(["script.sh", "script.sh", "script.sh"]);
+    // prepare_script, get_sources, build_script, cleanup_file_variables.
+    expect(lines(seen)).toEqual(["script.sh", "script.sh", "script.sh", "script.sh"]);
   }, 60_000);
 
   test("config_exec naming a shell runmesh cannot write is a configuration error naming config_exec", async () => {
@@ -225,6 +226,7 @@ describe("custom executor jobs", () => {
       "run:prepare_script",
       "run:get_sources",
       "run:build_script",
+      "run:cleanup_file_variables",
       "cleanup",
     ]);
   }, 60_000);
