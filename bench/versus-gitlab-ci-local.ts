@@ -204,8 +204,11 @@ async function runRunmesh(mode: Contestant): Promise<Round> {
     );
     const done = await Promise.all(ids.map((id) => setup.coordinator.waitForFinal(id, 600_000)));
     const seconds = (performance.now() - t0) / 1000;
-    const failed = done.filter((d) => d.status !== "success").length;
-    if (failed) throw new Error(`${mode}: ${failed}/${JOBS} jobs did not succeed`);
+    const failed = done.filter((d) => d.status !== "success");
+    if (failed.length)
+      throw new Error(
+        `${mode}: ${failed.length}/${JOBS} jobs did not succeed; the first one's trace:\n${failed[0]!.traceText}`,
+      );
     return { seconds, peakRssMb: stop() };
   } finally {
     await setup.stop();

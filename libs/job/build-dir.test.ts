@@ -105,4 +105,24 @@ describe("acquireBuildSlot", () => {
     expect(slot.concurrentId).toBe(1);
     await slot.release();
   });
+
+  test("a slot is never held twice while jobs take and free slots in a tight loop", async () => {
+    // A release between another acquirer's EEXIST and its stale check once let that acquirer
+    // unlink the lock a third had just created: two jobs in one project dir (issue 16).
+    const buildsDir = fresh();
+    const held = new Set<number>();
+    const doubles: number[] = [];
+    const lane = async () => {
+      for (let i = 0; i < 150; i++) {
+        const slot = await acquireBuildSlot({ buildsDir, shortToken: "tok", slug: "g/p" });
+        if (held.has(slot.concurrentProjectId)) doubles.push(slot.concurrentProjectId);
+        held.add(slot.concurrentProjectId);
+        await Bun.sleep(0);
+        held.delete(slot.concurrentProjectId);
+        await slot.release();
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, lane));
+    expect(doubles).toEqual([]);
+  }, 60_000);
 });

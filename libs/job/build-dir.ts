@@ -147,36 +147,56 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function isStale(path: string): Promise<{ stale: boolean; token?: string }> {
+/** What a lock file says about its owner: free to reclaim only when `dead` or `debris`. */
+type LockState =
+  | { kind: "missing" }
+  | { kind: "live" }
+  | { kind: "dead"; token: string }
+  | { kind: "debris" };
+
+async function lockState(path: string): Promise<LockState> {
   const owner = await readOwner(path);
   if (owner) {
     // A pid only means something on its own host (builds_dir may be a network share).
-    return { stale: owner.host === hostname() && !isAlive(owner.pid), token: owner.token };
+    return owner.host === hostname() && !isAlive(owner.pid)
+      ? { kind: "dead", token: owner.token }
+      : { kind: "live" };
   }
   const info = await stat(path).catch(() => undefined);
-  if (!info) return { stale: true };
-  return { stale: Date.now() - info.mtimeMs > UNREADABLE_LOCK_STALE_MS };
+  if (!info) return { kind: "missing" };
+  return Date.now() - info.mtimeMs > UNREADABLE_LOCK_STALE_MS ? { kind: "debris" } : { kind: "live" };
 }
 
 /**
- * Removes a dead owner's lock. The check-then-remove runs under a guard file so two reclaimers
- * cannot both remove it, the second one deleting the lock the first just took.
+ * Removes a dead owner's lock; true when the caller may try to create it again. The
+ * check-then-remove runs under a guard file so two reclaimers cannot both remove it, the second
+ * one deleting the lock the first just took. A lock that is gone is never removed "again": by
+ * then another acquirer may have created it anew (two jobs would share one project dir).
  */
 async function reclaimIfStale(path: string): Promise<boolean> {
-  const first = await isStale(path);
-  if (!first.stale) return false;
+  const first = await lockState(path);
+  if (first.kind === "missing") return true;
+  if (first.kind === "live") return false;
   const guard = `${path}.reclaim`;
   const guardOwner: LockOwner = { pid: process.pid, host: hostname(), token: crypto.randomUUID() };
   if (!(await tryCreate(guard, guardOwner))) {
-    if (!(await isStale(guard)).stale) return false;
+    const other = await lockState(guard);
+    if (other.kind !== "dead" && other.kind !== "debris") return false;
     // The previous reclaimer died: move its guard aside (atomic) and let the next pass retry.
     await rename(guard, `${guard}.${guardOwner.token}`).catch(() => {});
     await unlink(`${guard}.${guardOwner.token}`).catch(() => {});
     return false;
   }
   try {
-    const again = await isStale(path);
-    if (!again.stale || again.token !== first.token) return false;
+    // Only a reclaimer removes a dead owner's lock, and reclaimers take turns under the guard:
+    // the lock seen here is the one removed.
+    const again = await lockState(path);
+    if (again.kind === "missing") return true;
+    const unchanged =
+      again.kind === "dead"
+        ? first.kind === "dead" && again.token === first.token
+        : again.kind === "debris" && first.kind === "debris";
+    if (!unchanged) return false;
     await unlink(path).catch(() => {});
     return true;
   } finally {
