@@ -87,11 +87,11 @@ if (overNats) {
 } else runmesh("runmesh", ["run", "--config", config]);
 await Bun.sleep(overNats ? 6000 : 4000); // started, and its pollers parked in their long polls
 
-/** utime+stime of the process and of its waited-for children, in ms (clock ticks of 10 ms). */
-function cpuMs(pid: number): { self: number; children: number } {
+/** utime+stime of the process (and its kernel share) and of its waited-for children, in ms (clock ticks of 10 ms). */
+function cpuMs(pid: number): { self: number; sys: number; children: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   const tick = (i: number) => Number(fields[i]) * 10;
-  return { self: tick(11) + tick(12), children: tick(13) + tick(14) };
+  return { self: tick(11) + tick(12), sys: tick(12), children: tick(13) + tick(14) };
 }
 
 const before = procs.map((p) => cpuMs(p.pid));
@@ -110,7 +110,8 @@ const coord = process.cpuUsage(mine);
 const failed = done.filter((d) => d.status !== "success").length;
 const per = (ms: number) => (ms / JOBS).toFixed(1);
 const parts = procs.flatMap((p, i) => {
-  const self = `${p.name} ${per(after[i]!.self - before[i]!.self)} ms`;
+  const sys = after[i]!.sys - before[i]!.sys;
+  const self = `${p.name} ${per(after[i]!.self - before[i]!.self)} ms${p.name === "nats-server" ? "" : ` (kernel ${per(sys)})`}`;
   const children = after[i]!.children - before[i]!.children;
   return children > 0 ? [self, `its shells ${per(children)} ms`] : [self];
 });

@@ -4,16 +4,9 @@
 // not send the request, and at shutdown. The poller runs on the in-process bus against a
 // stand-in scheduler that grants every lease and logs them, and the strict test coordinator.
 import { afterEach, expect, test } from "bun:test";
-import { createInprocBus } from "../../libs/bus/inproc-bus.ts";
-import { parseConfig } from "../../libs/config/parse-config.ts";
-import { createLogger } from "../../libs/log/logger.ts";
-import { leaseAcquire, leaseRelease, leaseRenew } from "../../libs/messages/subjects.ts";
-import { type Coordinator, startCoordinator } from "../../tests/coordinator/coordinator.ts";
-import { configToml } from "../../tests/e2e/mesh-harness.ts";
-import { pollTargets } from "./main.ts";
-import { Poller } from "./poller.ts";
+import { startCoordinator } from "../../tests/coordinator/coordinator.ts";
+import { startPollerRig } from "./poller-rig.ts";
 
-const logger = createLogger({ service: "test", level: "error" });
 const TOKEN = "glrt-kept-lease-runner-0123456789";
 let cleanup: (() => Promise<void>) | undefined;
 afterEach(async () => {
@@ -21,57 +14,11 @@ afterEach(async () => {
   cleanup = undefined;
 });
 
-async function pollerWithLeaseLog(c: Coordinator) {
-  const bus = createInprocBus({ logger });
-  const log: string[] = [];
-  let next = 0;
-  await bus.serve(leaseAcquire, () => {
-    const leaseId = `lease-${++next}`;
-    log.push(`acquire ${leaseId}`);
-    return { granted: true as const, leaseId, workerId: "w1", ttlMs: 30_000 };
-  });
-  await bus.serve(leaseRelease, (m) => {
-    log.push(`release ${m.data.leaseId}`);
-    return { ok: true };
-  });
-  await bus.serve(leaseRenew, () => ({ ok: true }));
-  const { config } = parseConfig(
-    configToml({
-      url: c.url,
-      concurrent: 4,
-      runners: [
-        {
-          name: "kept",
-          token: TOKEN,
-          requestConcurrency: 1,
-          extra: "[runners.feature_flags]\nFF_USE_ADAPTIVE_REQUEST_CONCURRENCY = false",
-        },
-      ],
-    }),
-    { source: "kept-lease.test.ts" },
-  );
-  const poller = new Poller({
-    bus,
-    logger,
-    pollerId: "p1",
-    systemId: "s_0123456789ab",
-    // An hour: only the shortcuts under test bring the lane back within the test.
-    checkIntervalMs: 3_600_000,
-    targets: pollTargets(config, logger),
-  });
-  await poller.start();
-  return { bus, poller, log };
-}
-
 test("a woken long poll fetches its job with the lease it held, and every other lease is returned", async () => {
   const c = await startCoordinator({ longPollMs: 50_000 });
   c.registerRunner(TOKEN);
-  const { bus, poller, log } = await pollerWithLeaseLog(c);
-  cleanup = async () => {
-    await poller.stopRequesting();
-    await bus.close();
-    await c.stop();
-  };
+  const { poller, log, stop } = await startPollerRig(c, { name: "kept", token: TOKEN });
+  cleanup = stop;
 
   await c.whenLongPollHeld();
   const beforeJob = log.length;

@@ -48,7 +48,19 @@ import {
   initialRunnerState,
   maxInFlight,
   type RequestOutcome,
+  stateWorthSaving,
 } from "./runner-health.ts";
+
+/**
+ * An entry's runner state as one poller knows it: `state` with the changes not worth a write yet
+ * (stateWorthSaving), `stored` as the bus holds it at `revision`, read or written `at`.
+ */
+interface KnownState {
+  state: RunnerState;
+  stored: RunnerState;
+  revision: number | undefined;
+  at: number;
+}
 
 type LeaseAnswer = z.output<typeof leaseAcquire.response>;
 type GrantedLease = Extract<LeaseAnswer, { granted: true }>;
@@ -107,11 +119,8 @@ export class Poller {
   private readonly capacityWaiters = new Set<(wake?: CapacityWake) => void>();
   /** Capacity messages that found fewer waiting lanes than free slots: a lane compares it across its lease request (lost wake-ups). */
   private capacityNews = 0;
-  /** Each entry's runner state as this poller last read or wrote it (readState). */
-  private readonly stateCache = new Map<
-    string,
-    { state: RunnerState; revision: number | undefined; at: number }
-  >();
+  /** Each entry's runner state as this poller knows it (readState). */
+  private readonly stateCache = new Map<string, KnownState>();
   private readonly now: () => number;
   private readonly log: Logger;
   private unsubscribe: (() => Promise<void>) | undefined;
@@ -561,32 +570,37 @@ export class Poller {
    * at our next compare-and-set), else from the bus (issue 16: a read per lane per cycle was two
    * of a trivial job's NATS round trips).
    */
-  private async readState(
-    t: PollTarget,
-    maxAgeMs = 0,
-  ): Promise<{ state: RunnerState; revision: number | undefined }> {
+  private async readState(t: PollTarget, maxAgeMs = 0): Promise<KnownState> {
     const known = this.stateCache.get(t.key);
     if (known && this.now() - known.at <= maxAgeMs) return known;
     const e = await this.runnersKv.get(t.key);
-    const read = e
-      ? { state: e.value, revision: e.revision, at: this.now() }
-      : { state: initialRunnerState(this.now()), revision: undefined, at: this.now() };
+    const state = e ? e.value : initialRunnerState(this.now());
+    const read = { state, stored: state, revision: e?.revision, at: this.now() };
     this.stateCache.set(t.key, read);
     return read;
   }
 
-  /** Compare-and-set update, so several pollers serving one entry share its state. */
+  /**
+   * Compare-and-set update, so several pollers serving one entry share its state. A change
+   * stateWorthSaving finds too small against the stored state stays in this poller's cache (its
+   * lanes use it at once) until a later one goes out with it.
+   */
   private async writeState(t: PollTarget, change: (s: RunnerState) => RunnerState): Promise<void> {
     for (let attempt = 0; attempt < 10; attempt++) {
       // First against the state this poller last saw (a conflict means someone else wrote since).
-      const { state, revision } = await this.readState(t, attempt === 0 ? Number.POSITIVE_INFINITY : 0);
+      const known = await this.readState(t, attempt === 0 ? Number.POSITIVE_INFINITY : 0);
+      const { state, stored, revision } = known;
       try {
         const next = change(state);
+        if (revision !== undefined && !stateWorthSaving(stored, next)) {
+          this.stateCache.set(t.key, { ...known, state: next });
+          return;
+        }
         const written =
           revision === undefined
             ? await this.runnersKv.create(t.key, next)
             : await this.runnersKv.update(t.key, next, revision);
-        this.stateCache.set(t.key, { state: next, revision: written, at: this.now() });
+        this.stateCache.set(t.key, { state: next, stored: next, revision: written, at: this.now() });
         return;
       } catch (e) {
         if (!(e instanceof KvConflictError)) throw e;

@@ -1,6 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { nextRequestAt, staggerOffsetMs } from "./request-schedule.ts";
-import { applyOutcome, healthVerdict, initialRunnerState, maxInFlight } from "./runner-health.ts";
+import {
+  applyOutcome,
+  healthVerdict,
+  initialRunnerState,
+  LAST_HEALTHY_LAG_MS,
+  maxInFlight,
+  stateWorthSaving,
+} from "./runner-health.ts";
 
 const s = { unhealthyRequestsLimit: 3, unhealthyIntervalMs: 60 * 60_000, requestConcurrency: 4 };
 const ok = { gotJob: false, healthy: true, retriableSeen: false };
@@ -70,5 +77,29 @@ describe("request schedule", () => {
 
   test("entries spread evenly over the interval", () => {
     expect([0, 1].map((i) => staggerOffsetMs(i, 2, 10_000))).toEqual([0, 5000]);
+  });
+});
+
+describe("stateWorthSaving", () => {
+  const stored = { failures: 0, lastHealthyAt: 10_000, adaptiveConcurrency: 4, lastUpdate: "q1" };
+  test.each([
+    ["the same state", {}, false],
+    [
+      "the last healthy check moved on by under a second",
+      { lastHealthyAt: 10_000 + LAST_HEALTHY_LAG_MS },
+      false,
+    ],
+    [
+      "the last healthy check moved on by over a second",
+      { lastHealthyAt: 10_001 + LAST_HEALTHY_LAG_MS },
+      true,
+    ],
+    ["the last healthy check moved back (another poller's clock)", { lastHealthyAt: 9_999 }, true],
+    ["a failure counted", { failures: 1 }, true],
+    ["a new queue value alone (a hint, kept by this poller)", { lastUpdate: "q2" }, false],
+    ["a new queue value and a check over a second later", { lastUpdate: "q2", lastHealthyAt: 12_000 }, true],
+    ["adaptive concurrency moved", { adaptiveConcurrency: 3.8 }, true],
+  ])("%s ⇒ %p", (_name, change, expected) => {
+    expect(stateWorthSaving(stored, { ...stored, ...change })).toBe(expected);
   });
 });

@@ -42,6 +42,30 @@ export function applyOutcome(
   };
 }
 
+/**
+ * How far the stored last healthy check may lag this poller's: it decides when a silenced entry
+ * is checked again (`unhealthy_interval`, an hour by default), so a second less is nothing.
+ */
+export const LAST_HEALTHY_LAG_MS = 1000;
+
+/**
+ * Whether `next` must be written over `stored`: a failure count or adaptive concurrency changed,
+ * or the last healthy check moved on by more than LAST_HEALTHY_LAG_MS. A busy entry's every
+ * request otherwise wrote its state again (a KV write and its acknowledgement per job, issue 16)
+ * only to move lastHealthyAt by milliseconds and store the queue value GitLab sent, which moves
+ * with every job. The queue value is only a hint that lets Workhorse hold a poll: another poller
+ * with an older one gets an answer at once, with the new value, and holds its next poll.
+ */
+export function stateWorthSaving(stored: RunnerState, next: RunnerState): boolean {
+  const healthyMoved = next.lastHealthyAt - stored.lastHealthyAt;
+  return (
+    next.failures !== stored.failures ||
+    next.adaptiveConcurrency !== stored.adaptiveConcurrency ||
+    healthyMoved < 0 ||
+    healthyMoved > LAST_HEALTHY_LAG_MS
+  );
+}
+
 /** Requests that may be in flight at once: the adaptive value rounded up. */
 export function maxInFlight(state: RunnerState, s: HealthSettings): number {
   if (s.adaptive === false) return Math.max(1, s.requestConcurrency);
