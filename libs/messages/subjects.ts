@@ -114,7 +114,17 @@ export const leaseAcquire = rpc(
     maxInFlight: z.number().int().positive(),
   }),
   z.discriminatedUnion("granted", [
-    z.object({ granted: z.literal(true), leaseId: z.string(), workerId: z.string(), ttlMs: z.number() }),
+    z.object({
+      granted: z.literal(true),
+      leaseId: z.string(),
+      workerId: z.string(),
+      ttlMs: z.number(),
+      /**
+       * This lease took the mesh's last `concurrent` slot: any lease asked for before the next
+       * capacityChanged would be refused, so a poller waits for that message instead of asking.
+       */
+      meshFull: z.boolean().optional(),
+    }),
     z.object({ granted: z.literal(false), reason: z.string(), retryAfterMs: z.number() }),
   ]),
 );

@@ -15,6 +15,9 @@ export interface PollerRigOptions {
   token: string;
   /** The poller's clock (Date.now unless given). */
   now?: () => number;
+  /** Every lease the stand-in scheduler grants says it took the mesh's last slot. */
+  meshFull?: boolean;
+  meshFullRecheckMs?: number;
 }
 
 /** One runner entry, request_concurrency 1, adaptive concurrency off, check_interval an hour. */
@@ -26,7 +29,7 @@ export async function startPollerRig(c: Coordinator, o: PollerRigOptions) {
   await bus.serve(leaseAcquire, () => {
     const leaseId = `lease-${++next}`;
     log.push(`acquire ${leaseId}`);
-    return { granted: true as const, leaseId, workerId: "w1", ttlMs: 30_000 };
+    return { granted: true as const, leaseId, workerId: "w1", ttlMs: 30_000, meshFull: o.meshFull };
   });
   await bus.serve(leaseRelease, (m) => {
     log.push(`release ${m.data.leaseId}`);
@@ -58,6 +61,7 @@ export async function startPollerRig(c: Coordinator, o: PollerRigOptions) {
     checkIntervalMs: 3_600_000,
     targets,
     ...(o.now ? { now: o.now } : {}),
+    ...(o.meshFullRecheckMs ? { meshFullRecheckMs: o.meshFullRecheckMs } : {}),
   });
   await poller.start();
   return {

@@ -63,6 +63,8 @@ interface KnownState {
 }
 
 type LeaseAnswer = z.output<typeof leaseAcquire.response>;
+/** A lane that skipped asking for a lease on a full mesh asks anyway after this long. */
+const MESH_FULL_RECHECK_MS = 1000;
 type GrantedLease = Extract<LeaseAnswer, { granted: true }>;
 
 /** A failed handoff of an accepted job is retried this often, HANDOFF_RETRY_MS × attempt apart. */
@@ -92,6 +94,8 @@ export interface PollerOptions {
   checkIntervalMs: number;
   targets: PollTarget[];
   now?: () => number;
+  /** How long a lane that skipped asking on a full mesh waits before it asks anyway (1 s). */
+  meshFullRecheckMs?: number;
   /** Set when the process serves metrics (listen_address). */
   metrics?: MeshMetrics;
   /** Spans of accepted jobs; their context rides the hand-off's headers (no-op by default). */
@@ -119,6 +123,14 @@ export class Poller {
   private readonly capacityWaiters = new Set<(wake?: CapacityWake) => void>();
   /** Capacity messages that found fewer waiting lanes than free slots: a lane compares it across its lease request (lost wake-ups). */
   private capacityNews = 0;
+  /**
+   * The last lease granted took the mesh's last slot (its `meshFull`) and no capacityChanged has
+   * come since: a lane waits for that message rather than ask for a lease the scheduler would
+   * refuse (a refused request and its answer per job on a busy mesh, issue 16).
+   */
+  private meshFull = false;
+  /** capacityChanged messages heard so far: a grant's meshFull is stale if one came meanwhile. */
+  private capacityHeard = 0;
   /** Each entry's runner state as this poller knows it (readState). */
   private readonly stateCache = new Map<string, KnownState>();
   private readonly now: () => number;
@@ -205,6 +217,8 @@ export class Poller {
    * slot another runner could use is not left until a lane's retry timer.
    */
   private capacityFreed(free: number): void {
+    this.capacityHeard++;
+    this.meshFull = false;
     const queue = [...this.capacityWaiters];
     let next = 0;
     const wake: CapacityWake = {
@@ -264,6 +278,8 @@ export class Poller {
     let woken: CapacityWake | undefined;
     // This lane already asked again at once for capacity freed while its last refusal travelled.
     let askedAgainOnNews = false;
+    // This lane already waited once on the mesh being full (meshFull) without asking.
+    let waitedOnFullMesh = false;
     // Lease requests nobody answered in a row (no scheduler yet, or it is restarting).
     let unanswered = 0;
     // The slot lease of a request whose 204 says the queue moved: the lane goes straight back to
@@ -305,8 +321,17 @@ export class Poller {
           await returnKept();
           continue;
         }
+        if (!kept && this.meshFull && !waitedOnFullMesh) {
+          // Once per wait: a capacityChanged lost on the way must not keep the lane from asking.
+          waitedOnFullMesh = true;
+          woken = await this.sleep(this.o.meshFullRecheckMs ?? MESH_FULL_RECHECK_MS, true);
+          nextAt = this.now();
+          continue;
+        }
+        waitedOnFullMesh = false;
         const leaseAskedAt = this.now();
         const newsBefore = this.capacityNews;
+        const heardBefore = this.capacityHeard;
         const reused = kept;
         kept = undefined;
         const lease: LeaseAnswer | undefined =
@@ -354,6 +379,7 @@ export class Poller {
           continue;
         }
         askedAgainOnNews = false;
+        if (!reused && this.capacityHeard === heardBefore) this.meshFull = lease.meshFull === true;
         const startedAt = this.now();
         // A lost lease (scheduler restarted, bus away) never cuts the request short: GitLab may
         // be answering it with a job, and the scheduler places a job that comes without a lease.

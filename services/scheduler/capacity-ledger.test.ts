@@ -22,8 +22,13 @@ describe("capacity ledger", () => {
     l.heartbeat(hb("w1", 10), 0);
     lease(l, "a", "r1", "w1");
     l.jobs.set("j1", { jobKey: "j1", runnerKey: "r2", workerId: "w1", dispatched: true, since: 0 });
+    expect(l.meshFull()).toBe(false);
     lease(l, "b", "r2", "w1");
+    // The lease that took the last slot tells its poller (meshFull): the next ask is refused.
+    expect(l.meshFull()).toBe(true);
     expect(l.decideLease("r2", 5)).toEqual({ granted: false, reason: "concurrent = 3 reached" });
+    l.leases.delete("b");
+    expect(l.meshFull()).toBe(false);
   });
 
   test("a job's end frees its slot at once, though the worker's last heartbeat still lists it", () => {

@@ -162,6 +162,15 @@ export class CapacityLedger {
     return [...this.runners.values()].filter((r) => !offered.has(r.executor));
   }
 
+  /**
+   * Every one of `concurrent`'s slots is taken by a lease or a job: decideLease refuses any runner
+   * until one frees, and each way one frees (a job's end, a lease returned or expired, a lost
+   * worker, a reload) publishes capacityChanged.
+   */
+  meshFull(): boolean {
+    return this.usage().total >= this.concurrent;
+  }
+
   freeSlots(): number {
     let slots = 0;
     for (const w of this.workers.values()) if (!w.draining) slots += w.slots;

@@ -216,7 +216,13 @@ export class Scheduler {
       pollerId: req.pollerId,
       expiresAt: this.now() + this.o.leaseTtlMs,
     });
-    return { granted: true as const, leaseId: id, workerId: d.workerId, ttlMs: this.o.leaseTtlMs };
+    return {
+      granted: true as const,
+      leaseId: id,
+      workerId: d.workerId,
+      ttlMs: this.o.leaseTtlMs,
+      meshFull: this.ledger.meshFull(),
+    };
   }
 
   private capacityFreed(why: string): void {
