@@ -600,8 +600,10 @@ export class Poller {
     const known = this.stateCache.get(t.key);
     if (known && this.now() - known.at <= maxAgeMs) return known;
     const e = await this.runnersKv.get(t.key);
-    const state = e ? e.value : initialRunnerState(this.now());
-    const read = { state, stored: state, revision: e?.revision, at: this.now() };
+    // Nobody wrote since: this poller's unsaved changes (the queue value) still stand.
+    const unchanged = known && e && e.revision === known.revision;
+    const stored = e ? e.value : initialRunnerState(this.now());
+    const read = { state: unchanged ? known.state : stored, stored, revision: e?.revision, at: this.now() };
     this.stateCache.set(t.key, read);
     return read;
   }
