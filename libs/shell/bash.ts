@@ -145,7 +145,7 @@ export class BashWriter {
       this.line(`touch ${f}`);
     } else {
       // The same dir and file, forking mkdir and touch only where they have work to do (about
-      // 2.5 ms of CPU per stage, issue 16): the dir is there from the job before, and prepare
+      // 2.5 ms of CPU per stage, issue 16): the dir is there from the job before, whose cleanup
       // removed the file. The debug trace keeps GitLab's two lines, which users see there.
       this.line(`[ -d ${d} ] || mkdir -p ${d}`);
       this.line(`if [ -e ${f} ]; then touch ${f}; else : > ${f}; fi`);

@@ -43,12 +43,17 @@ export function writeExports(w: BashWriter, env: ScriptEnv): void {
     // A name the shell cannot export would kill the script under errexit; GitLab only passes
     // such names to executors that set the environment directly.
     if (!isShellIdentifier(v.key)) continue;
-    if (v.file) w.exportFile(v.key, v.value, env.tmpDir, `${env.tmpDir}/${v.key}`);
+    if (v.file) w.exportFile(v.key, v.value, env.tmpDir, fileVariablePath(env.tmpDir, v.key));
     else w.export(v.key, v.value);
   }
   const envFile = gitlabEnvPath(env.tmpDir);
   w.export("GITLAB_ENV", envFile);
   w.sourceEnv(env.tmpDir, envFile, { gitlabForm: env.debugTrace });
+}
+
+/** Where a file variable's content is written; the variable holds this path. */
+export function fileVariablePath(tmpDir: string, key: string): string {
+  return `${tmpDir}/${key}`;
 }
 
 /** Where $GITLAB_ENV points: the KEY=value lines later stages of the same job export. */
@@ -138,7 +143,7 @@ export function afterScript(env: ScriptEnv, commands: readonly string[]): string
 export function cleanupFiles(env: Pick<ScriptEnv, "variables" | "tmpDir">): string[] {
   return [
     gitlabEnvPath(env.tmpDir),
-    ...env.variables.filter((v) => v.file).map((v) => `${env.tmpDir}/${v.key}`),
+    ...env.variables.filter((v) => v.file).map((v) => fileVariablePath(env.tmpDir, v.key)),
   ];
 }
 

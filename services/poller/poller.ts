@@ -63,9 +63,10 @@ interface KnownState {
 }
 
 type LeaseAnswer = z.output<typeof leaseAcquire.response>;
+type GrantedLease = Extract<LeaseAnswer, { granted: true }>;
+
 /** A lane that skipped asking for a lease on a full mesh asks anyway after this long. */
 const MESH_FULL_RECHECK_MS = 1000;
-type GrantedLease = Extract<LeaseAnswer, { granted: true }>;
 
 /** A failed handoff of an accepted job is retried this often, HANDOFF_RETRY_MS × attempt apart. */
 const HANDOFF_ATTEMPTS = 5;
